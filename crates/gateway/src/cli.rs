@@ -1,0 +1,167 @@
+//! The `paygate` command line: `serve`, `migrate`, `keys`, `config check`.
+
+use std::path::PathBuf;
+
+use clap::{Parser, Subcommand};
+
+use crate::app::keys;
+use crate::config::Settings;
+use crate::http::auth::Scope;
+use crate::startup::{self, Application};
+use crate::store::api_keys;
+use crate::{db, telemetry};
+
+/// paygate: one API in front of Dinie (credit) and Delbank (banking).
+#[derive(Debug, Parser)]
+#[command(name = "paygate", version)]
+pub struct Cli {
+    /// A TOML file layered over the defaults (before PAYGATE_* environment variables).
+    #[arg(long, global = true, value_name = "FILE")]
+    pub config: Option<PathBuf>,
+    /// What to do.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// Subcommands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run the gateway: REST API, inbound webhooks, workers.
+    Serve,
+    /// Apply database migrations and exit.
+    Migrate,
+    /// Manage API keys.
+    Keys {
+        /// What to do with keys.
+        #[command(subcommand)]
+        command: KeysCommand,
+    },
+    /// Inspect the configuration.
+    Config {
+        /// What to do with the configuration.
+        #[command(subcommand)]
+        command: ConfigCommand,
+    },
+}
+
+/// `paygate keys ...`
+#[derive(Debug, Subcommand)]
+pub enum KeysCommand {
+    /// Create a key and print it once.
+    Create {
+        /// Who or what will use the key.
+        #[arg(long)]
+        name: String,
+        /// A scope to grant (repeat for several): admin, events:read, keys:write, pii.
+        #[arg(long = "scope", required = true)]
+        scopes: Vec<Scope>,
+    },
+    /// List keys (never the keys themselves).
+    List,
+    /// Revoke a key by id.
+    Revoke {
+        /// The key's id (key_...).
+        id: String,
+    },
+}
+
+/// `paygate config ...`
+#[derive(Debug, Subcommand)]
+pub enum ConfigCommand {
+    /// Validate the configuration and print it, secrets redacted.
+    Check,
+}
+
+impl clap::ValueEnum for Scope {
+    fn value_variants<'a>() -> &'a [Self] {
+        &Scope::ALL
+    }
+
+    fn to_possible_value(&self) -> Option<clap::builder::PossibleValue> {
+        Some(clap::builder::PossibleValue::new(self.as_str()))
+    }
+}
+
+/// Runs a parsed command line.
+pub async fn run(cli: Cli) -> anyhow::Result<()> {
+    let settings = Settings::load(cli.config.as_deref())?;
+    match cli.command {
+        Command::Config {
+            command: ConfigCommand::Check,
+        } => {
+            print!("{}", settings.to_redacted_toml()?);
+            Ok(())
+        }
+        Command::Serve => serve(cli.config, settings).await,
+        Command::Migrate => {
+            let _telemetry = telemetry::init(&settings.telemetry)?;
+            let (pool, _cluster) = open_database(&settings).await?;
+            db::migrate(&pool).await?;
+            println!("migrations applied");
+            Ok(())
+        }
+        Command::Keys { command } => {
+            let (pool, _cluster) = open_database(&settings).await?;
+            db::migrate(&pool).await?;
+            keys_command(&pool, command).await
+        }
+    }
+}
+
+async fn serve(config: Option<PathBuf>, settings: Settings) -> anyhow::Result<()> {
+    let _telemetry = telemetry::init(&settings.telemetry)?;
+    let (pool, _cluster) = open_database(&settings).await?;
+    let registry = startup::register_providers(&Settings::figment(config.as_deref()))?;
+    let app = Application::build(settings, pool, registry).await?;
+    let address = app.local_addr()?;
+    tracing::info!(%address, docs = %format!("http://{address}/docs"), "paygate listening");
+    app.run_until_stopped(startup::shutdown_signal()).await
+}
+
+/// Locates and opens the database; the cluster handle keeps a private cluster's watchdog alive.
+async fn open_database(
+    settings: &Settings,
+) -> anyhow::Result<(sqlx::PgPool, Option<db::PrivateCluster>)> {
+    let located = db::locate(&settings.database).await?;
+    tracing::info!(source = located.source, "database located");
+    let pool = db::connect(&located.url, &settings.database).await?;
+    Ok((pool, located.cluster))
+}
+
+async fn keys_command(pool: &sqlx::PgPool, command: KeysCommand) -> anyhow::Result<()> {
+    match command {
+        KeysCommand::Create { name, scopes } => {
+            let created = keys::create(pool, &name, &scopes).await?;
+            let scopes = created.record.scopes.join(",");
+            println!("id:     {}", created.record.id());
+            println!("name:   {}", created.record.name);
+            println!("scopes: {scopes}");
+            println!("key:    {}", keys::reveal(&created));
+            eprintln!("Store the key now: it is shown only once.");
+        }
+        KeysCommand::List => {
+            for record in api_keys::list(pool).await? {
+                let state = if record.revoked_at.is_some() {
+                    "revoked"
+                } else {
+                    "active"
+                };
+                println!(
+                    "{}\t{}\t{}…\t{}\t{state}",
+                    record.id(),
+                    record.name,
+                    record.key_prefix,
+                    record.scopes.join(",")
+                );
+            }
+        }
+        KeysCommand::Revoke { id } => {
+            let id = id.parse().map_err(|error| anyhow::anyhow!("{error}"))?;
+            match api_keys::revoke(pool, id).await? {
+                Some(record) => println!("revoked {}", record.id()),
+                None => anyhow::bail!("no API key {id}"),
+            }
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,319 @@
+//! Configuration, layered with figment.
+//!
+//! Later layers win: the compiled defaults (`config/default.toml`, embedded), `./config/default.toml`
+//! if present, the `--config FILE` given on the command line, then `PAYGATE_*` environment variables
+//! nested with `__` (`PAYGATE_SERVER__PORT=9000`). Every key is documented twice: on the field here
+//! and in `config/default.toml`.
+//!
+//! Secrets are [`SecretString`]s: they are exposed only where they are used and print as
+//! `[REDACTED]` in `paygate config check`.
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use figment::Figment;
+use figment::providers::{Env, Format, Toml};
+use secrecy::{ExposeSecret, SecretString};
+use serde::{Deserialize, Serialize, Serializer};
+
+/// The configuration as compiled into the binary.
+pub const DEFAULT_TOML: &str = include_str!("../../../config/default.toml");
+
+/// The whole configuration of a gateway process.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct Settings {
+    /// The HTTP server.
+    pub server: ServerSettings,
+    /// Postgres, the source of truth and the work queue.
+    pub database: DatabaseSettings,
+    /// `Idempotency-Key` handling for POST requests.
+    pub idempotency: IdempotencySettings,
+    /// Logs and traces.
+    pub telemetry: TelemetrySettings,
+}
+
+/// The HTTP server.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct ServerSettings {
+    /// Address the HTTP API binds to.
+    pub host: String,
+    /// Port; 0 lets the OS pick one.
+    pub port: u16,
+    /// Public base URL at which providers reach the `/webhooks` routes; empty means derived.
+    pub public_url: String,
+    /// Every request is answered within this many seconds.
+    pub request_timeout_secs: u64,
+    /// Largest request body accepted on `/v1` routes, in bytes.
+    pub body_limit_bytes: usize,
+    /// Largest inbound webhook body accepted, in bytes.
+    pub webhook_body_limit_bytes: usize,
+    /// Seconds in-flight requests get to finish on shutdown.
+    pub shutdown_grace_secs: u64,
+}
+
+/// Where Postgres is and how the pool behaves.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct DatabaseSettings {
+    /// Postgres URL; empty means "find one" (see `crate::db::locate`).
+    #[serde(serialize_with = "serialize_redacted")]
+    pub url: SecretString,
+    /// Database created and used on a server found on localhost:5432.
+    pub local_database: String,
+    /// Data directory of the private cluster.
+    pub private_cluster_dir: PathBuf,
+    /// Connection pool size.
+    pub max_connections: u32,
+    /// Seconds to wait for a pooled connection before answering 503.
+    pub acquire_timeout_secs: u64,
+    /// Run migrations at start.
+    pub migrate_on_start: bool,
+}
+
+/// `Idempotency-Key` handling.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct IdempotencySettings {
+    /// How long a stored response is replayed.
+    pub ttl_hours: u32,
+    /// A request in flight longer than this is presumed dead and its key can be taken over.
+    pub in_flight_lock_secs: u32,
+}
+
+/// Logs and traces.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct TelemetrySettings {
+    /// `pretty` or `json`.
+    pub log_format: LogFormat,
+    /// `EnvFilter` directive; `RUST_LOG` wins when set.
+    pub log_filter: String,
+    /// OTLP/HTTP traces endpoint; empty means no export.
+    pub otlp_endpoint: String,
+    /// `service.name` reported to OpenTelemetry.
+    pub service_name: String,
+}
+
+/// Log output format.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    /// Human-readable, coloured when on a terminal.
+    Pretty,
+    /// One JSON object per line.
+    Json,
+}
+
+/// A configuration that cannot be used; the message names the key and what was expected.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    /// A layer could not be read or a value has the wrong type.
+    #[error("{0}")]
+    Figment(String),
+    /// A value has the right type but is not acceptable.
+    #[error("invalid value for `{key}`: expected {expected}")]
+    Invalid {
+        /// Dotted path of the key, e.g. `server.request_timeout_secs`.
+        key: &'static str,
+        /// What an acceptable value looks like.
+        expected: &'static str,
+    },
+}
+
+impl Settings {
+    /// Loads the layered configuration; `file` is the `--config` argument.
+    pub fn load(file: Option<&Path>) -> Result<Settings, ConfigError> {
+        Settings::from_figment(Settings::figment(file))
+    }
+
+    /// The figment with every layer, for callers that extract sub-trees (provider crates own theirs).
+    pub fn figment(file: Option<&Path>) -> Figment {
+        let mut figment = Figment::new().merge(Toml::string(DEFAULT_TOML));
+        let local = Path::new("config/default.toml");
+        if local.is_file() {
+            figment = figment.merge(Toml::file(local));
+        }
+        if let Some(path) = file {
+            figment = figment.merge(Toml::file_exact(path));
+        }
+        figment = figment.merge(Env::prefixed("PAYGATE_").split("__"));
+        if let Ok(url) = std::env::var("DATABASE_URL")
+            && std::env::var_os("PAYGATE_DATABASE__URL").is_none()
+        {
+            figment = figment.merge(("database.url", url));
+        }
+        figment
+    }
+
+    /// The compiled defaults alone: what tests start from before they adjust fields in code.
+    pub fn defaults() -> Result<Settings, ConfigError> {
+        Settings::from_figment(Figment::new().merge(Toml::string(DEFAULT_TOML)))
+    }
+
+    fn from_figment(figment: Figment) -> Result<Settings, ConfigError> {
+        let settings: Settings = figment.extract().map_err(describe_figment_error)?;
+        settings.validate()?;
+        Ok(settings)
+    }
+
+    /// Semantic checks that types alone cannot express.
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        let checks: [(bool, &'static str, &'static str); 8] = [
+            (
+                self.server.host.parse::<std::net::IpAddr>().is_ok(),
+                "server.host",
+                "an IP address such as 127.0.0.1 or 0.0.0.0",
+            ),
+            (
+                self.server.public_url.is_empty()
+                    || self.server.public_url.starts_with("http://")
+                    || self.server.public_url.starts_with("https://"),
+                "server.public_url",
+                "empty or an http(s):// URL",
+            ),
+            (
+                (1..=3600).contains(&self.server.request_timeout_secs),
+                "server.request_timeout_secs",
+                "a number of seconds between 1 and 3600",
+            ),
+            (
+                (1024..=64 * 1024 * 1024).contains(&self.server.body_limit_bytes),
+                "server.body_limit_bytes",
+                "a size in bytes between 1024 and 67108864",
+            ),
+            (
+                (1024..=64 * 1024 * 1024).contains(&self.server.webhook_body_limit_bytes),
+                "server.webhook_body_limit_bytes",
+                "a size in bytes between 1024 and 67108864",
+            ),
+            (
+                (1..=1000).contains(&self.database.max_connections),
+                "database.max_connections",
+                "a pool size between 1 and 1000",
+            ),
+            (
+                (1..=24 * 30).contains(&self.idempotency.ttl_hours),
+                "idempotency.ttl_hours",
+                "a number of hours between 1 and 720",
+            ),
+            (
+                self.database.url.expose_secret().is_empty()
+                    || self.database.url.expose_secret().starts_with("postgres://")
+                    || self
+                        .database
+                        .url
+                        .expose_secret()
+                        .starts_with("postgresql://"),
+                "database.url",
+                "empty or a postgres:// URL",
+            ),
+        ];
+        for (ok, key, expected) in checks {
+            if !ok {
+                return Err(ConfigError::Invalid { key, expected });
+            }
+        }
+        if !(1..=600).contains(&self.database.acquire_timeout_secs) {
+            return Err(ConfigError::Invalid {
+                key: "database.acquire_timeout_secs",
+                expected: "a number of seconds between 1 and 600",
+            });
+        }
+        Ok(())
+    }
+
+    /// The effective configuration as TOML, secrets redacted.
+    pub fn to_redacted_toml(&self) -> Result<String, ConfigError> {
+        toml::to_string_pretty(self).map_err(|error| ConfigError::Figment(error.to_string()))
+    }
+
+    /// Per-request timeout.
+    pub fn request_timeout(&self) -> Duration {
+        Duration::from_secs(self.server.request_timeout_secs)
+    }
+}
+
+/// Figment's messages already carry the key path (`for key "default.server.port"`) and the expected
+/// type; the profile prefix is noise for a reader of this project.
+fn describe_figment_error(error: figment::Error) -> ConfigError {
+    let messages: Vec<String> = error
+        .into_iter()
+        .map(|e| e.to_string().replace("\"default.", "\""))
+        .collect();
+    ConfigError::Figment(messages.join("; "))
+}
+
+fn serialize_redacted<S: Serializer>(
+    secret: &SecretString,
+    serializer: S,
+) -> Result<S::Ok, S::Error> {
+    if secret.expose_secret().is_empty() {
+        serializer.serialize_str("")
+    } else {
+        serializer.serialize_str("[REDACTED]")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn with_overlay(overlay: &str) -> Result<Settings, ConfigError> {
+        Settings::from_figment(
+            Figment::new()
+                .merge(Toml::string(DEFAULT_TOML))
+                .merge(Toml::string(overlay)),
+        )
+    }
+
+    #[test]
+    fn compiled_defaults_are_valid() {
+        let settings = Settings::defaults().unwrap();
+        assert_eq!(settings.server.port, 8080);
+        assert_eq!(settings.idempotency.ttl_hours, 24);
+    }
+
+    #[test]
+    fn a_wrongly_typed_value_names_the_key_and_the_expected_type() {
+        let error = with_overlay("[server]\nport = \"eighty\"")
+            .unwrap_err()
+            .to_string();
+        assert!(error.contains("server.port"), "{error}");
+        assert!(error.contains("u16"), "{error}");
+    }
+
+    #[test]
+    fn an_out_of_range_value_names_the_key_and_what_is_expected() {
+        let error = with_overlay("[server]\nrequest_timeout_secs = 0")
+            .unwrap_err()
+            .to_string();
+        assert_eq!(
+            error,
+            "invalid value for `server.request_timeout_secs`: expected a number of seconds between 1 and 3600"
+        );
+    }
+
+    #[test]
+    fn an_unknown_key_is_rejected_rather_than_ignored() {
+        let error = with_overlay("[server]\nprot = 1").unwrap_err().to_string();
+        assert!(error.contains("prot"), "{error}");
+    }
+
+    #[test]
+    fn the_redacted_view_never_shows_the_database_password() {
+        let settings = with_overlay("[database]\nurl = \"postgres://u:hunter2@db/x\"").unwrap();
+        let text = settings.to_redacted_toml().unwrap();
+        assert!(!text.contains("hunter2"), "{text}");
+        assert!(text.contains("[REDACTED]"), "{text}");
+        let debug = format!("{settings:?}");
+        assert!(!debug.contains("hunter2"), "{debug}");
+    }
+
+    #[test]
+    fn a_later_layer_wins_over_the_defaults() {
+        let settings = with_overlay("[telemetry]\nlog_format = \"json\"").unwrap();
+        assert_eq!(settings.telemetry.log_format, LogFormat::Json);
+    }
+}

@@ -1,0 +1,196 @@
+//! `GET /v1/events` and `GET /v1/events/{id}`: the stored, normalized events.
+
+use axum::Json;
+use axum::extract::State;
+use axum::http::header;
+use axum::response::IntoResponse;
+use chrono::{DateTime, Utc};
+use providers::{EventId, EventPattern};
+use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
+
+use crate::http::auth::{Caller, Scope};
+use crate::http::error::ApiError;
+use crate::http::extract::{ApiPath, ApiQuery};
+use crate::http::pagination::{ListBody, PageParams};
+use crate::startup::AppState;
+use crate::store::events::{self, EventFilter, StoredEvent};
+
+/// A normalized event, as partners and internal services see it (the v1 contract).
+#[derive(Debug, Serialize, ToSchema)]
+pub struct EventBody {
+    /// `evt_` id assigned by the gateway.
+    #[schema(example = "evt_01936f0e6b7a7c3e9d1f2a3b4c5d6e7f")]
+    pub id: String,
+    /// Gateway taxonomy name.
+    #[serde(rename = "type")]
+    #[schema(example = "loan.active")]
+    pub event_type: String,
+    /// Provider that sent it.
+    #[schema(example = "dinie")]
+    pub provider: String,
+    /// The provider's own event name.
+    pub provider_event_type: String,
+    /// Unique per provider; the provider's event identity.
+    pub dedup_key: String,
+    /// What the event is about.
+    pub resource: ResourceBody,
+    /// When it happened, per the provider.
+    pub occurred_at: DateTime<Utc>,
+    /// When the gateway stored it.
+    pub received_at: DateTime<Utc>,
+    /// Provider-neutral fields; money as `{amount: "12.10", currency: "BRL"}`.
+    #[schema(value_type = Object)]
+    pub data: serde_json::Value,
+}
+
+/// The resource an event is about.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ResourceBody {
+    /// `loan`, `pix`, `charge`, ...
+    pub kind: String,
+    /// Its id at the provider.
+    pub id: String,
+    /// A provider correlation id, when there is one.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub correlation_id: Option<String>,
+}
+
+impl From<StoredEvent> for EventBody {
+    fn from(event: StoredEvent) -> EventBody {
+        EventBody {
+            id: event.id().to_string(),
+            event_type: event.event_type,
+            provider: event.provider,
+            provider_event_type: event.provider_event_type,
+            dedup_key: event.dedup_key,
+            resource: ResourceBody {
+                kind: event.resource_kind,
+                id: event.resource_id,
+                correlation_id: event.correlation_id,
+            },
+            occurred_at: event.occurred_at,
+            received_at: event.received_at,
+            data: event.data,
+        }
+    }
+}
+
+/// Filters for listing events.
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+#[serde(deny_unknown_fields)]
+pub struct EventsQuery {
+    /// Event type or pattern: `loan.active`, `loan.*`, `*`.
+    #[serde(rename = "type")]
+    #[param(rename = "type")]
+    pub event_type: Option<String>,
+    /// Provider name.
+    pub provider: Option<String>,
+    /// Resource id at the provider (loan id, charge id, endToEndId).
+    pub resource_id: Option<String>,
+    /// Occurred at or after (RFC 3339).
+    pub from: Option<DateTime<Utc>>,
+    /// Occurred before (RFC 3339).
+    pub to: Option<DateTime<Utc>>,
+    /// Page size, 1 to 100 (default 25).
+    pub limit: Option<u32>,
+    /// The last id of the previous page.
+    pub starting_after: Option<String>,
+}
+
+/// Lists events, newest first.
+#[utoipa::path(
+    get, path = "/v1/events", tag = "events",
+    params(EventsQuery),
+    security(("api_key" = ["events:read"])),
+    responses(
+        (status = 200, body = ListBody<EventBody>),
+        (status = 400, body = crate::http::error::Problem),
+        (status = 401, body = crate::http::error::Problem),
+        (status = 403, body = crate::http::error::Problem),
+    )
+)]
+pub async fn list(
+    State(state): State<AppState>,
+    caller: Caller,
+    ApiQuery(query): ApiQuery<EventsQuery>,
+) -> Result<Json<ListBody<EventBody>>, ApiError> {
+    caller.require(Scope::EventsRead)?;
+    let page = PageParams::<EventId>::parse(query.limit, query.starting_after.as_deref())?;
+    let event_type = query
+        .event_type
+        .as_deref()
+        .map(|pattern| pattern.parse::<EventPattern>())
+        .transpose()
+        .map_err(|error| ApiError::InvalidQuery(format!("type: {error}")))?;
+    if let (Some(from), Some(to)) = (query.from, query.to)
+        && from > to
+    {
+        return Err(ApiError::InvalidQuery("from must not be after to".into()));
+    }
+    let filter = EventFilter {
+        event_type,
+        provider: query.provider,
+        resource_id: query.resource_id,
+        from: query.from,
+        to: query.to,
+    };
+    let found = events::list(&state.pool, &filter, page.starting_after, page.limit).await?;
+    Ok(Json(ListBody::new(
+        found.items.into_iter().map(EventBody::from).collect(),
+        found.has_more,
+    )))
+}
+
+/// One event.
+#[utoipa::path(
+    get, path = "/v1/events/{id}", tag = "events",
+    params(("id" = String, Path, description = "evt_ id")),
+    security(("api_key" = ["events:read"])),
+    responses((status = 200, body = EventBody), (status = 404, body = crate::http::error::Problem))
+)]
+pub async fn get(
+    State(state): State<AppState>,
+    caller: Caller,
+    ApiPath(id): ApiPath<String>,
+) -> Result<Json<EventBody>, ApiError> {
+    caller.require(Scope::EventsRead)?;
+    let id = parse_id(&id)?;
+    let event = events::get(&state.pool, id)
+        .await?
+        .ok_or_else(|| ApiError::NotFound {
+            resource: format!("event {id}"),
+        })?;
+    Ok(Json(EventBody::from(event)))
+}
+
+/// The exact bytes the provider sent (may hold personal data: needs the `pii` scope).
+#[utoipa::path(
+    get, path = "/v1/events/{id}/raw", tag = "events",
+    params(("id" = String, Path, description = "evt_ id")),
+    security(("api_key" = ["events:read", "pii"])),
+    responses((status = 200, content_type = "application/octet-stream"), (status = 404, body = crate::http::error::Problem))
+)]
+pub async fn raw(
+    State(state): State<AppState>,
+    caller: Caller,
+    ApiPath(id): ApiPath<String>,
+) -> Result<impl IntoResponse, ApiError> {
+    caller.require(Scope::EventsRead)?;
+    caller.require(Scope::Pii)?;
+    let id = parse_id(&id)?;
+    let raw = events::raw(&state.pool, id)
+        .await?
+        .ok_or_else(|| ApiError::NotFound {
+            resource: format!("event {id}"),
+        })?;
+    Ok(([(header::CONTENT_TYPE, "application/octet-stream")], raw))
+}
+
+fn parse_id(id: &str) -> Result<EventId, ApiError> {
+    // A malformed id cannot name an existing event: 404 rather than 400 keeps ids opaque.
+    id.parse::<EventId>().map_err(|_| ApiError::NotFound {
+        resource: format!("event {id}"),
+    })
+}

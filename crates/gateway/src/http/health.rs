@@ -1,0 +1,68 @@
+//! Liveness, readiness and metrics.
+
+use std::time::Duration;
+
+use axum::Json;
+use axum::extract::State;
+use axum::http::header;
+use axum::response::IntoResponse;
+use serde::Serialize;
+use utoipa::ToSchema;
+
+use crate::db;
+use crate::http::error::ApiError;
+use crate::startup::AppState;
+
+/// Health or readiness status.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Status {
+    /// `ok` or `ready`.
+    pub status: &'static str,
+}
+
+/// The process is up.
+#[utoipa::path(get, path = "/healthz", tag = "operations", responses((status = 200, body = Status)))]
+pub async fn healthz() -> Json<Status> {
+    Json(Status { status: "ok" })
+}
+
+/// The database is reachable and every migration is applied; 503 otherwise.
+#[utoipa::path(
+    get, path = "/readyz", tag = "operations",
+    responses((status = 200, body = Status), (status = 503, body = crate::http::error::Problem))
+)]
+pub async fn readyz(State(state): State<AppState>) -> Result<Json<Status>, ApiError> {
+    let check = async {
+        sqlx::query("select 1").execute(&state.pool).await?;
+        db::migrations_applied(&state.pool).await
+    };
+    match tokio::time::timeout(Duration::from_secs(2), check).await {
+        Ok(Ok(true)) => Ok(Json(Status { status: "ready" })),
+        Ok(Ok(false)) => Err(ApiError::NotReady("migrations are not applied".into())),
+        Ok(Err(error)) => Err(ApiError::NotReady(format!(
+            "database unreachable: {}",
+            short(&error)
+        ))),
+        Err(_) => Err(ApiError::NotReady(
+            "database did not answer within 2 s".into(),
+        )),
+    }
+}
+
+fn short(error: &sqlx::Error) -> &'static str {
+    match error {
+        sqlx::Error::PoolTimedOut => "pool timed out",
+        sqlx::Error::Io(_) => "connection failed",
+        sqlx::Error::Database(_) => "database error",
+        _ => "error",
+    }
+}
+
+/// Prometheus text exposition.
+#[utoipa::path(get, path = "/metrics", tag = "operations", responses((status = 200, content_type = "text/plain")))]
+pub async fn metrics(State(state): State<AppState>) -> impl IntoResponse {
+    (
+        [(header::CONTENT_TYPE, "text/plain; version=0.0.4")],
+        state.metrics.render(),
+    )
+}

@@ -1,0 +1,196 @@
+//! The HTTP surface: the `/v1` REST API, inbound `/webhooks`, operations endpoints, OpenAPI.
+//!
+//! # Layout
+//! - `error`: `ApiError`, the problem+json catalogue.
+//! - `extract`: extractors that answer bad input with `ApiError`.
+//! - `auth`: API keys and scopes; `idempotency`: `Idempotency-Key` on POST.
+//! - `pagination`: cursor pagination.
+//! - one module per resource: `events`, `keys`, `webhooks`, `health`.
+//!
+//! Layers, outermost first: request id → trace span → catch panic → render problems → timeout →
+//! compression → (on `/v1`) authenticate → idempotency → handler.
+
+pub mod auth;
+pub mod error;
+pub mod events;
+pub mod extract;
+pub mod health;
+pub mod idempotency;
+pub mod keys;
+pub mod pagination;
+pub mod webhooks;
+
+use std::time::{Duration, Instant};
+
+use axum::Router;
+use axum::extract::{DefaultBodyLimit, MatchedPath, Request, State};
+use axum::http::HeaderName;
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use tower::ServiceBuilder;
+use tower_http::catch_panic::CatchPanicLayer;
+use tower_http::compression::CompressionLayer;
+use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
+use tower_http::sensitive_headers::SetSensitiveRequestHeadersLayer;
+use tower_http::trace::TraceLayer;
+use utoipa::OpenApi;
+use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
+use utoipa_swagger_ui::SwaggerUi;
+
+use crate::http::error::ApiError;
+use crate::startup::AppState;
+
+const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
+
+/// The OpenAPI document, generated from the handlers' annotations.
+#[derive(OpenApi)]
+#[openapi(
+    info(
+        title = "paygate",
+        description = "One API in front of Dinie (credit) and Delbank (banking): events, webhooks, reconciliation. \
+                       Errors are RFC 9457 problem+json with a stable `code`; every POST takes an `Idempotency-Key`.",
+    ),
+    paths(
+        health::healthz, health::readyz, health::metrics,
+        events::list, events::get, events::raw,
+        keys::create, keys::list, keys::revoke,
+        webhooks::receive_root, webhooks::receive_path,
+    ),
+    components(schemas(error::Problem, error::FieldProblem, auth::Scope)),
+    modifiers(&BearerAuth),
+    tags(
+        (name = "events", description = "Normalized provider events"),
+        (name = "api keys", description = "Keys for internal services"),
+        (name = "webhooks", description = "Inbound provider webhooks"),
+        (name = "operations", description = "Health, readiness, metrics"),
+    )
+)]
+pub struct ApiDoc;
+
+struct BearerAuth;
+
+impl utoipa::Modify for BearerAuth {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        let components = openapi.components.get_or_insert_with(Default::default);
+        components.add_security_scheme(
+            "api_key",
+            SecurityScheme::Http(
+                HttpBuilder::new()
+                    .scheme(HttpAuthScheme::Bearer)
+                    .bearer_format("pgk_...")
+                    .build(),
+            ),
+        );
+    }
+}
+
+/// The whole application router.
+pub fn router(state: AppState) -> Router {
+    let settings = state.settings.clone();
+    let v1 = Router::new()
+        .route("/events", get(events::list))
+        .route("/events/{id}", get(events::get))
+        .route("/events/{id}/raw", get(events::raw))
+        .route("/api-keys", post(keys::create).get(keys::list))
+        .route("/api-keys/{id}/revoke", post(keys::revoke))
+        // Innermost first: handler errors are rendered before the idempotency layer stores them, so
+        // a replay is byte-identical to the first answer.
+        .route_layer(middleware::from_fn(error::render_problem))
+        .route_layer(middleware::from_fn_with_state(
+            state.clone(),
+            idempotency::idempotent_post,
+        ))
+        .route_layer(middleware::from_fn_with_state(
+            state.clone(),
+            auth::authenticate,
+        ))
+        .layer(DefaultBodyLimit::max(settings.server.body_limit_bytes));
+
+    let webhooks = Router::new()
+        .route("/{provider}", post(webhooks::receive_root))
+        .route("/{provider}/{*path}", post(webhooks::receive_path))
+        .layer(DefaultBodyLimit::max(
+            settings.server.webhook_body_limit_bytes,
+        ));
+
+    let timeout = settings.request_timeout();
+    Router::new()
+        .route("/healthz", get(health::healthz))
+        .route("/readyz", get(health::readyz))
+        .route("/metrics", get(health::metrics))
+        .nest("/v1", v1)
+        .nest("/webhooks", webhooks)
+        .merge(SwaggerUi::new("/docs").url("/openapi.json", ApiDoc::openapi()))
+        .fallback(error::route_not_found)
+        .method_not_allowed_fallback(error::method_not_allowed)
+        .layer(CompressionLayer::new())
+        .layer(middleware::from_fn_with_state(timeout, enforce_timeout))
+        .layer(middleware::from_fn(error::render_problem))
+        .layer(middleware::from_fn(record_metrics))
+        .layer(CatchPanicLayer::custom(|_| {
+            ApiError::Internal("handler panicked".into()).into_response()
+        }))
+        .layer(
+            ServiceBuilder::new()
+                .layer(SetSensitiveRequestHeadersLayer::new([
+                    axum::http::header::AUTHORIZATION,
+                    axum::http::header::COOKIE,
+                ]))
+                .layer(SetRequestIdLayer::new(REQUEST_ID, MakeRequestUuid))
+                .layer(
+                    TraceLayer::new_for_http()
+                        .make_span_with(make_span)
+                        .on_failure(()),
+                )
+                .layer(PropagateRequestIdLayer::new(REQUEST_ID)),
+        )
+        .with_state(state)
+}
+
+/// The request span: method, route template (never the raw path: no ids or PII), request id.
+fn make_span(request: &Request) -> tracing::Span {
+    let route = request
+        .extensions()
+        .get::<MatchedPath>()
+        .map_or("unmatched", MatchedPath::as_str);
+    let request_id = request
+        .headers()
+        .get(REQUEST_ID)
+        .and_then(|value| value.to_str().ok())
+        .unwrap_or("");
+    tracing::info_span!(
+        "http",
+        http.method = %request.method(),
+        http.route = route,
+        request_id = request_id,
+        api_key = tracing::field::Empty,
+    )
+}
+
+async fn enforce_timeout(
+    State(timeout): State<Duration>,
+    request: Request,
+    next: Next,
+) -> Response {
+    match tokio::time::timeout(timeout, next.run(request)).await {
+        Ok(response) => response,
+        Err(_) => ApiError::Timeout.into_response(),
+    }
+}
+
+async fn record_metrics(request: Request, next: Next) -> Response {
+    let route = request
+        .extensions()
+        .get::<MatchedPath>()
+        .map_or_else(|| "unmatched".to_owned(), |path| path.as_str().to_owned());
+    let method = request.method().to_string();
+    let started = Instant::now();
+    let response = next.run(request).await;
+    let status = response.status().as_u16().to_string();
+    metrics::counter!("paygate_http_requests_total", "method" => method.clone(), "route" => route.clone(), "status" => status)
+        .increment(1);
+    metrics::histogram!("paygate_http_request_duration_seconds", "method" => method, "route" => route)
+        .record(started.elapsed());
+    response
+}

@@ -1,0 +1,24 @@
+//! The paygate service: REST API, inbound webhooks, storage, configuration and telemetry; binary
+//! `paygate`. The only crate that knows HTTP JSON and SQL.
+//!
+//! # Layout
+//! - `cli`: the command line (`serve`, `migrate`, `keys`, `config check`).
+//! - `config`: figment-layered settings.
+//! - `startup`: application state, the provider registry (the one place naming provider crates),
+//!   listener and graceful shutdown.
+//! - `db`: locating Postgres with no set-up, pool, migrations.
+//! - `http`: routes, extractors, problem+json errors, auth, idempotency, OpenAPI.
+//! - `app`: use cases called by handlers and commands.
+//! - `store`: SQL, one module per aggregate.
+//! - `telemetry`: logs, traces, metrics.
+
+pub mod app;
+pub mod cli;
+pub mod config;
+pub mod db;
+pub mod http;
+pub mod startup;
+pub mod store;
+pub mod telemetry;
+
+pub use db::MIGRATOR;

@@ -1,0 +1,165 @@
+//! Building and running the application: state, provider registry, listener, graceful shutdown.
+//!
+//! `Application::build` binds the listener (port 0 picks a free one, for tests) and returns before
+//! serving, so callers learn the address first; `run_until_stopped` serves until the shutdown
+//! future resolves, then drains in-flight requests for at most `server.shutdown_grace_secs`.
+
+use std::collections::HashMap;
+use std::future::Future;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use metrics_exporter_prometheus::PrometheusHandle;
+use providers::WebhookSource;
+use sqlx::PgPool;
+use tokio::net::TcpListener;
+
+use crate::config::Settings;
+use crate::{db, http, telemetry};
+
+/// Everything a request handler may use.
+#[derive(Clone)]
+pub struct AppState {
+    /// The Postgres pool.
+    pub pool: PgPool,
+    /// The effective configuration.
+    pub settings: Arc<Settings>,
+    /// The registered providers.
+    pub registry: Arc<ProviderRegistry>,
+    /// Renders `/metrics`.
+    pub metrics: PrometheusHandle,
+}
+
+/// The providers this gateway talks to, by name. `register_providers` is the one place that names
+/// concrete provider crates; tests build their own registry.
+#[derive(Default)]
+pub struct ProviderRegistry {
+    webhook_sources: HashMap<String, Arc<dyn WebhookSource>>,
+}
+
+impl ProviderRegistry {
+    /// Registers the inbound webhook source of a provider (`/webhooks/{provider}`).
+    pub fn register_webhook_source(&mut self, source: Arc<dyn WebhookSource>) {
+        self.webhook_sources
+            .insert(source.provider().to_string(), source);
+    }
+
+    /// The webhook source for `provider`, if registered.
+    pub fn webhook_source(&self, provider: &str) -> Option<Arc<dyn WebhookSource>> {
+        self.webhook_sources.get(provider).cloned()
+    }
+
+    /// Names of the registered webhook sources, sorted.
+    pub fn webhook_providers(&self) -> Vec<String> {
+        let mut names: Vec<String> = self.webhook_sources.keys().cloned().collect();
+        names.sort();
+        names
+    }
+}
+
+/// Registers the providers compiled into this binary; one line per provider crate.
+pub fn register_providers(_figment: &figment::Figment) -> anyhow::Result<ProviderRegistry> {
+    let registry = ProviderRegistry::default();
+    Ok(registry)
+}
+
+/// A bound, not yet serving, gateway.
+pub struct Application {
+    listener: TcpListener,
+    router: axum::Router,
+    state: AppState,
+}
+
+impl Application {
+    /// Connects to `pool`'s database, migrates if configured, binds the listener.
+    pub async fn build(
+        settings: Settings,
+        pool: PgPool,
+        registry: ProviderRegistry,
+    ) -> anyhow::Result<Application> {
+        if settings.database.migrate_on_start {
+            db::migrate(&pool).await?;
+        }
+        let state = AppState {
+            pool,
+            settings: Arc::new(settings),
+            registry: Arc::new(registry),
+            metrics: telemetry::metrics_handle(),
+        };
+        let address = format!(
+            "{}:{}",
+            state.settings.server.host, state.settings.server.port
+        );
+        let listener = TcpListener::bind(&address)
+            .await
+            .map_err(|error| anyhow::anyhow!("cannot listen on {address}: {error}"))?;
+        let router = http::router(state.clone());
+        Ok(Application {
+            listener,
+            router,
+            state,
+        })
+    }
+
+    /// The bound address.
+    pub fn local_addr(&self) -> std::io::Result<SocketAddr> {
+        self.listener.local_addr()
+    }
+
+    /// The shared state (tests use its pool).
+    pub fn state(&self) -> &AppState {
+        &self.state
+    }
+
+    /// Serves until `shutdown` resolves, then drains for at most the configured grace period.
+    pub async fn run_until_stopped(
+        self,
+        shutdown: impl Future<Output = ()> + Send + 'static,
+    ) -> anyhow::Result<()> {
+        let grace = Duration::from_secs(self.state.settings.server.shutdown_grace_secs);
+        let (stopping_tx, stopping_rx) = tokio::sync::watch::channel(false);
+        let signal = async move {
+            shutdown.await;
+            tracing::info!("shutting down: draining in-flight requests");
+            let _ = stopping_tx.send(true);
+        };
+        let serve = axum::serve(self.listener, self.router).with_graceful_shutdown(signal);
+        let drain_deadline = async move {
+            let mut stopping = stopping_rx;
+            let _ = stopping.wait_for(|stopping| *stopping).await;
+            tokio::time::sleep(grace).await;
+        };
+        tokio::select! {
+            result = serve => result.map_err(anyhow::Error::from),
+            () = drain_deadline => {
+                tracing::warn!(grace_secs = grace.as_secs(), "shutdown grace period over; dropping remaining requests");
+                Ok(())
+            }
+        }
+    }
+}
+
+/// Resolves on Ctrl-C or SIGTERM.
+pub async fn shutdown_signal() {
+    let ctrl_c = async {
+        if tokio::signal::ctrl_c().await.is_err() {
+            std::future::pending::<()>().await;
+        }
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {}
+        () = terminate => {}
+    }
+}

@@ -1,0 +1,185 @@
+//! The event store: normalized provider events, exactly once per `(provider, dedup_key)`.
+
+use chrono::{DateTime, Utc};
+use providers::{EventId, EventPattern, NormalizedEvent, ProviderName};
+use sqlx::{FromRow, PgConnection, PgPool};
+
+use crate::store::Page;
+
+/// What became of an insert.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum InsertOutcome {
+    /// The event is new; it got this id.
+    Inserted(EventId),
+    /// The provider already delivered this event; this is the id it got the first time.
+    Duplicate(EventId),
+}
+
+impl InsertOutcome {
+    /// The event's id, whichever way it went.
+    pub fn event_id(&self) -> EventId {
+        match self {
+            InsertOutcome::Inserted(id) | InsertOutcome::Duplicate(id) => *id,
+        }
+    }
+}
+
+/// A stored event, as read back.
+#[derive(Debug, Clone, FromRow)]
+pub struct StoredEvent {
+    /// Uuid of the `evt_` id.
+    pub event_id: uuid::Uuid,
+    /// Provider that sent it.
+    pub provider: String,
+    /// Gateway taxonomy name.
+    pub event_type: String,
+    /// The provider's own name for it.
+    pub provider_event_type: String,
+    /// Unique per provider.
+    pub dedup_key: String,
+    /// Kind of the resource it is about.
+    pub resource_kind: String,
+    /// Id of that resource at the provider.
+    pub resource_id: String,
+    /// Provider correlation id, when it has one.
+    pub correlation_id: Option<String>,
+    /// When it happened, per the provider.
+    pub occurred_at: DateTime<Utc>,
+    /// When the gateway stored it.
+    pub received_at: DateTime<Utc>,
+    /// Provider-neutral fields.
+    pub data: serde_json::Value,
+}
+
+impl StoredEvent {
+    /// The typed id.
+    pub fn id(&self) -> EventId {
+        EventId::from_uuid(self.event_id)
+    }
+}
+
+/// Inserts one event unless `(provider, dedup_key)` exists; safe under any concurrency: the unique
+/// constraint decides, and the loser reads the winner's id.
+pub async fn insert(
+    connection: &mut PgConnection,
+    provider: &ProviderName,
+    event: &NormalizedEvent,
+    raw: &[u8],
+) -> Result<InsertOutcome, sqlx::Error> {
+    let new_id = EventId::new();
+    // language=PostgreSQL
+    let inserted: Option<uuid::Uuid> = sqlx::query_scalar(
+        "insert into event (event_id, provider, event_type, provider_event_type, dedup_key,
+                            resource_kind, resource_id, correlation_id, occurred_at, data, raw)
+         values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)
+         on conflict on constraint event_provider_dedup_key_key do nothing
+         returning event_id",
+    )
+    .bind(new_id.uuid())
+    .bind(provider.as_str())
+    .bind(event.event_type.to_string())
+    .bind(&event.provider_event_type)
+    .bind(event.dedup_key.as_str())
+    .bind(event.resource.kind.as_str())
+    .bind(&event.resource.id)
+    .bind(&event.resource.correlation_id)
+    .bind(event.occurred_at)
+    .bind(&event.data)
+    .bind(raw)
+    .fetch_optional(&mut *connection)
+    .await?;
+    if let Some(id) = inserted {
+        return Ok(InsertOutcome::Inserted(EventId::from_uuid(id)));
+    }
+    // The conflicting row is committed (a uniqueness wait resolves only on commit), so it is visible.
+    let existing: uuid::Uuid =
+        sqlx::query_scalar("select event_id from event where provider = $1 and dedup_key = $2")
+            .bind(provider.as_str())
+            .bind(event.dedup_key.as_str())
+            .fetch_one(&mut *connection)
+            .await?;
+    Ok(InsertOutcome::Duplicate(EventId::from_uuid(existing)))
+}
+
+/// Filters for [`list`]; `None` means "any".
+#[derive(Debug, Clone, Default)]
+pub struct EventFilter {
+    /// Event type pattern such as `loan.*`.
+    pub event_type: Option<EventPattern>,
+    /// Provider name.
+    pub provider: Option<String>,
+    /// Resource id at the provider (loan id, endToEndId, ...).
+    pub resource_id: Option<String>,
+    /// Occurred at or after.
+    pub from: Option<DateTime<Utc>>,
+    /// Occurred strictly before.
+    pub to: Option<DateTime<Utc>>,
+}
+
+const COLUMNS: &str =
+    "event_id, provider, event_type, provider_event_type, dedup_key, resource_kind, resource_id,
+                       correlation_id, occurred_at, received_at, data";
+
+/// Newest first; `starting_after` is the last id of the previous page. Ids are unique and the order
+/// is by id alone, so pages neither repeat nor skip an event while others are being inserted.
+pub async fn list(
+    pool: &PgPool,
+    filter: &EventFilter,
+    starting_after: Option<EventId>,
+    limit: u32,
+) -> Result<Page<StoredEvent>, sqlx::Error> {
+    let pattern = filter.event_type.as_ref().map(EventPattern::to_sql_like);
+    // language=PostgreSQL
+    let query = format!(
+        "select {COLUMNS} from event
+         where ($1::text is null or event_type like $1)
+           and ($2::text is null or provider = $2)
+           and ($3::text is null or resource_id = $3)
+           and ($4::timestamptz is null or occurred_at >= $4)
+           and ($5::timestamptz is null or occurred_at < $5)
+           and ($6::uuid is null or event_id < $6)
+         order by event_id desc
+         limit $7"
+    );
+    let mut rows: Vec<StoredEvent> = sqlx::query_as(&query)
+        .bind(pattern)
+        .bind(&filter.provider)
+        .bind(&filter.resource_id)
+        .bind(filter.from)
+        .bind(filter.to)
+        .bind(starting_after.map(|id| id.uuid()))
+        .bind(i64::from(limit) + 1)
+        .fetch_all(pool)
+        .await?;
+    Ok(Page::from_overfetch(&mut rows, limit))
+}
+
+/// One event by id.
+pub async fn get(pool: &PgPool, id: EventId) -> Result<Option<StoredEvent>, sqlx::Error> {
+    let query = format!("select {COLUMNS} from event where event_id = $1");
+    sqlx::query_as(&query)
+        .bind(id.uuid())
+        .fetch_optional(pool)
+        .await
+}
+
+/// The exact bytes the provider sent for this event.
+pub async fn raw(pool: &PgPool, id: EventId) -> Result<Option<Vec<u8>>, sqlx::Error> {
+    sqlx::query_scalar("select raw from event where event_id = $1")
+        .bind(id.uuid())
+        .fetch_optional(pool)
+        .await
+}
+
+/// How many events exist for `(provider, dedup_key)`; tests use it to prove exactly-once.
+pub async fn count_by_dedup_key(
+    pool: &PgPool,
+    provider: &ProviderName,
+    dedup_key: &str,
+) -> Result<i64, sqlx::Error> {
+    sqlx::query_scalar("select count(*) from event where provider = $1 and dedup_key = $2")
+        .bind(provider.as_str())
+        .bind(dedup_key)
+        .fetch_one(pool)
+        .await
+}

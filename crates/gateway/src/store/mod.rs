@@ -1,0 +1,35 @@
+//! SQL, one module per aggregate. Functions take a pool or a `&mut PgConnection` (so callers can
+//! compose them in one transaction) and return domain-shaped rows; no HTTP types here.
+//!
+//! # Layout
+//! - `events`: the event store (exactly-once insert, filtered listing).
+//! - `quarantine`: verified webhooks that could not be normalized.
+//! - `api_keys`: hashed API keys with scopes.
+//! - `idempotency`: stored responses for `Idempotency-Key`.
+
+pub mod api_keys;
+pub mod events;
+pub mod idempotency;
+pub mod quarantine;
+
+/// One page of a cursor-paginated list.
+#[derive(Debug, Clone)]
+pub struct Page<T> {
+    /// The items, in list order.
+    pub items: Vec<T>,
+    /// True when more items follow the last one.
+    pub has_more: bool,
+}
+
+impl<T> Page<T> {
+    /// Builds a page from a query that fetched `limit + 1` rows: the extra row only says "more".
+    pub fn from_overfetch(rows: &mut Vec<T>, limit: u32) -> Page<T> {
+        let limit = usize::try_from(limit).unwrap_or(usize::MAX);
+        let has_more = rows.len() > limit;
+        rows.truncate(limit);
+        Page {
+            items: std::mem::take(rows),
+            has_more,
+        }
+    }
+}

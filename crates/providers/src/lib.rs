@@ -1,0 +1,88 @@
+//! The provider contract of paygate: the capability traits every provider crate implements, the
+//! provider-neutral domain types used in their signatures, the normalized event model and
+//! [`ProviderError`].
+//!
+//! This crate is the API boundary between the gateway and its providers. It knows nothing about
+//! axum, sqlx, figment or any provider's wire format: provider crates convert their DTOs into these
+//! types, and the gateway converts these types into its own HTTP and storage representations.
+//!
+//! Domain types parse, they don't validate: a [`Money`], a [`Document`] or a [`PixEndToEndId`]
+//! that exists is valid. There are no floats: amounts are exact [`rust_decimal::Decimal`]s, read
+//! from JSON without passing through `f64`. PII ([`Document`], names, Pix keys) is masked in
+//! `Debug` and `Display` and comes out only through explicit calls.
+//!
+//! # Layout
+//!
+//! - [`money`]: [`Money`] and [`Currency`], exact amounts and their JSON forms.
+//! - [`document`]: [`Document`], a validated and masked CPF or CNPJ (including alphanumeric CNPJs).
+//! - [`pix`]: [`PixEndToEndId`], the Banco Central's id of a Pix payment or refund.
+//! - [`id`]: typed, prefixed UUID v7 ids ([`EventId`] `evt_…`, [`DeliveryId`] `dlv_…`...) and the
+//!   [`typed_id!`] macro that defines them.
+//! - [`idempotency`]: [`IdempotencyKey`], sent with every create.
+//! - [`event`]: the normalized event model: [`NormalizedEvent`], the [`EventType`] taxonomy,
+//!   subscription [`EventPattern`]s, [`ProviderName`].
+//! - [`error`]: [`ProviderError`], with stable codes and retryability.
+//! - [`credit`]: the [`CreditProvider`] capability (customers, offers, simulations, loans).
+//! - [`banking`]: the [`BankingProvider`] capability (charges, Pix, keys, accounts, balance).
+//! - [`webhook`]: the [`WebhookSource`] and [`WebhookRegistration`] contracts for inbound webhooks,
+//!   and verification building blocks.
+
+pub mod banking;
+pub mod credit;
+pub mod document;
+pub mod error;
+pub mod event;
+pub mod id;
+pub mod idempotency;
+pub mod money;
+pub mod pix;
+pub mod webhook;
+
+pub use banking::{
+    Account, AccountStatus, Balance, BankingProvider, Charge, ChargeKind, ChargeStatus, NewAccount,
+    NewCharge, NewPixKey, Party, PixDestination, PixKey, PixKeyKind, PixRefund, PixRefundRequest,
+    PixTransfer, PixTransferRequest, PixTransferStatus,
+};
+pub use credit::{
+    CreditOffer, CreditOfferStatus, CreditProvider, Customer, CustomerStatus, Installment,
+    KycDocument, KycDocumentUpload, Loan, LoanStatus, NewCustomer, NewLoan, Simulation,
+    SimulationRequest,
+};
+pub use document::{Document, DocumentError, DocumentKind, mask_document_like};
+pub use error::{FieldError, ProviderError};
+pub use event::{
+    DedupKey, EventPattern, EventType, InvalidDedupKey, InvalidEventPattern, InvalidProviderName,
+    NormalizedEvent, ProviderName, ResourceKind, ResourceRef, UnknownEventType,
+    UnknownResourceKind,
+};
+pub use id::{
+    ApiKeyId, AttemptId, DeliveryId, EventId, IdError, QuarantineId, ReconciliationItemId,
+    ReplayId, SubscriptionId,
+};
+pub use idempotency::{IdempotencyKey, InvalidIdempotencyKey};
+pub use money::{Currency, Money, MoneyError};
+pub use pix::{EndToEndIdError, EndToEndKind, PixEndToEndId};
+pub use webhook::{
+    InboundRequest, NormalizeError, RegisteredWebhook, VerifyError, WebhookCredential,
+    WebhookRegistration, WebhookSource,
+};
+
+/// Re-exports used by [`typed_id!`], so crates invoking it need no direct dependency on them.
+#[doc(hidden)]
+pub mod __private {
+    pub use serde;
+    pub use uuid;
+}
+
+/// Prints `[REDACTED]` in `Debug` output, in place of PII.
+#[derive(Clone, Copy)]
+pub(crate) struct Redacted;
+
+/// The value printed in place of PII.
+pub(crate) const REDACTED: Redacted = Redacted;
+
+impl std::fmt::Debug for Redacted {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("[REDACTED]")
+    }
+}

@@ -1,0 +1,19 @@
+//! End-to-end tests: the gateway over real HTTP on 127.0.0.1 (ports picked by the OS), each test on a
+//! fresh Postgres database. One binary, so the workspace is linked once.
+
+#![allow(
+    clippy::expect_used,
+    clippy::unwrap_used,
+    clippy::panic,
+    reason = "test helpers: a failed set-up must abort the test"
+)]
+
+mod auth;
+mod cluster;
+mod errors;
+mod events;
+mod health;
+mod idempotency;
+mod inbound;
+mod logs;
+mod store;

@@ -1,0 +1,138 @@
+//! The event store directly: exactly-once under concurrency.
+
+use chrono::Utc;
+use e2e::db::TestDb;
+use gateway::store::events::{self, InsertOutcome};
+use providers::{DedupKey, EventType, NormalizedEvent, ProviderName, ResourceKind, ResourceRef};
+
+fn event(dedup_key: &str) -> NormalizedEvent {
+    NormalizedEvent {
+        event_type: EventType::LoanActive,
+        provider_event_type: "loan.active".into(),
+        dedup_key: DedupKey::parse(dedup_key).unwrap(),
+        resource: ResourceRef {
+            kind: ResourceKind::Loan,
+            id: "ln_1".into(),
+            correlation_id: None,
+        },
+        occurred_at: Utc::now(),
+        data: serde_json::json!({}),
+    }
+}
+
+#[tokio::test]
+async fn two_concurrent_inserts_of_one_dedup_key_leave_exactly_one_row() {
+    let db = TestDb::new().await;
+    let provider = ProviderName::parse("dinie").unwrap();
+    let event = event("msg_same");
+
+    // Both transactions insert before either commits: the second waits on the unique index and,
+    // once the first commits, resolves to a duplicate of it.
+    let mut first = db.pool.begin().await.unwrap();
+    let mut second = db.pool.begin().await.unwrap();
+    let first_outcome = events::insert(&mut first, &provider, &event, b"{}")
+        .await
+        .unwrap();
+    let second_insert = {
+        let event = event.clone();
+        let provider = provider.clone();
+        tokio::spawn(async move {
+            let outcome = events::insert(&mut second, &provider, &event, b"{}")
+                .await
+                .unwrap();
+            second.commit().await.unwrap();
+            outcome
+        })
+    };
+    tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    assert!(
+        !second_insert.is_finished(),
+        "the second insert must wait for the first transaction"
+    );
+    first.commit().await.unwrap();
+    let second_outcome = second_insert.await.unwrap();
+
+    assert!(matches!(first_outcome, InsertOutcome::Inserted(_)));
+    assert_eq!(
+        second_outcome,
+        InsertOutcome::Duplicate(first_outcome.event_id())
+    );
+    assert_eq!(
+        events::count_by_dedup_key(&db.pool, &provider, "msg_same")
+            .await
+            .unwrap(),
+        1
+    );
+}
+
+#[tokio::test]
+async fn many_concurrent_inserts_of_one_dedup_key_agree_on_one_event() {
+    let db = TestDb::new().await;
+    let provider = ProviderName::parse("delbank").unwrap();
+
+    let tasks = (0..20).map(|_| {
+        let pool = db.pool.clone();
+        let provider = provider.clone();
+        tokio::spawn(async move {
+            let mut transaction = pool.begin().await.unwrap();
+            let outcome = events::insert(&mut transaction, &provider, &event("E123"), b"{}")
+                .await
+                .unwrap();
+            transaction.commit().await.unwrap();
+            outcome
+        })
+    });
+    let outcomes: Vec<InsertOutcome> = futures::future::try_join_all(tasks).await.unwrap();
+
+    let inserted = outcomes
+        .iter()
+        .filter(|o| matches!(o, InsertOutcome::Inserted(_)))
+        .count();
+    assert_eq!(inserted, 1);
+    let first = outcomes[0].event_id();
+    assert!(outcomes.iter().all(|o| o.event_id() == first));
+    assert_eq!(
+        events::count_by_dedup_key(&db.pool, &provider, "E123")
+            .await
+            .unwrap(),
+        1
+    );
+}
+
+#[tokio::test]
+async fn the_same_dedup_key_from_two_providers_is_two_events() {
+    let db = TestDb::new().await;
+    let mut transaction = db.pool.begin().await.unwrap();
+    let dinie = ProviderName::parse("dinie").unwrap();
+    let delbank = ProviderName::parse("delbank").unwrap();
+
+    let a = events::insert(&mut transaction, &dinie, &event("k1"), b"{}")
+        .await
+        .unwrap();
+    let b = events::insert(&mut transaction, &delbank, &event("k1"), b"{}")
+        .await
+        .unwrap();
+    transaction.commit().await.unwrap();
+
+    assert!(matches!(a, InsertOutcome::Inserted(_)));
+    assert!(matches!(b, InsertOutcome::Inserted(_)));
+}
+
+#[tokio::test]
+async fn a_rolled_back_insert_leaves_the_dedup_key_free() {
+    let db = TestDb::new().await;
+    let provider = ProviderName::parse("dinie").unwrap();
+
+    let mut transaction = db.pool.begin().await.unwrap();
+    events::insert(&mut transaction, &provider, &event("k2"), b"{}")
+        .await
+        .unwrap();
+    transaction.rollback().await.unwrap();
+    let mut transaction = db.pool.begin().await.unwrap();
+    let outcome = events::insert(&mut transaction, &provider, &event("k2"), b"{}")
+        .await
+        .unwrap();
+    transaction.commit().await.unwrap();
+
+    assert!(matches!(outcome, InsertOutcome::Inserted(_)));
+}

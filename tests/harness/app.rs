@@ -1,0 +1,202 @@
+//! `TestApp`: the gateway in-process on 127.0.0.1 with a port picked by the OS, on its own database.
+
+use std::sync::Arc;
+
+use gateway::config::Settings;
+use gateway::http::auth::Scope;
+use gateway::startup::{Application, ProviderRegistry};
+use reqwest::{Response, StatusCode};
+use secrecy::ExposeSecret;
+use serde_json::Value;
+use sqlx::postgres::PgPoolOptions;
+
+use crate::db::TestDb;
+use crate::source::{self, TestSource};
+
+/// A running gateway.
+pub struct TestApp {
+    /// `http://127.0.0.1:<port>`.
+    pub address: String,
+    /// A client with no default headers.
+    pub client: reqwest::Client,
+    /// An API key with the `admin` scope.
+    pub admin_key: String,
+    /// The test's database.
+    pub db: TestDb,
+    /// The settings the gateway runs with.
+    pub settings: Settings,
+    shutdown: Option<tokio::sync::oneshot::Sender<()>>,
+    server: Option<tokio::task::JoinHandle<anyhow::Result<()>>>,
+}
+
+/// Test settings: port 0, loopback, the test database, a short pool timeout (so "database down" is
+/// noticed quickly).
+pub fn test_settings(db: &TestDb) -> Settings {
+    let mut settings = Settings::defaults().expect("compiled defaults are valid");
+    settings.server.host = "127.0.0.1".into();
+    settings.server.port = 0;
+    settings.database.url = db.url.clone();
+    settings.database.acquire_timeout_secs = 1;
+    settings.database.max_connections = 10;
+    settings
+}
+
+impl TestApp {
+    /// The gateway with the test provider registered, default settings.
+    pub async fn spawn() -> TestApp {
+        TestApp::spawn_with(|_| {}).await
+    }
+
+    /// The gateway with settings adjusted by `adjust`.
+    pub async fn spawn_with(adjust: impl FnOnce(&mut Settings)) -> TestApp {
+        let db = TestDb::new().await;
+        let mut settings = test_settings(&db);
+        adjust(&mut settings);
+        let mut registry = ProviderRegistry::default();
+        registry.register_webhook_source(Arc::new(TestSource::default()));
+        let pool = PgPoolOptions::new()
+            .max_connections(settings.database.max_connections)
+            .acquire_timeout(std::time::Duration::from_secs(
+                settings.database.acquire_timeout_secs,
+            ))
+            .connect(db.url.expose_secret())
+            .await
+            .expect("gateway pool");
+        let app = Application::build(settings.clone(), pool, registry)
+            .await
+            .expect("gateway builds");
+        let address = format!("http://{}", app.local_addr().expect("bound"));
+        let admin = gateway::app::keys::create(&db.pool, "test-admin", &[Scope::Admin])
+            .await
+            .expect("admin key");
+        let admin_key = gateway::app::keys::reveal(&admin).to_owned();
+        let (shutdown, stopped) = tokio::sync::oneshot::channel::<()>();
+        let server = tokio::spawn(app.run_until_stopped(async {
+            let _ = stopped.await;
+        }));
+        TestApp {
+            address,
+            client: reqwest::Client::new(),
+            admin_key,
+            db,
+            settings,
+            shutdown: Some(shutdown),
+            server: Some(server),
+        }
+    }
+
+    /// Stops the server gracefully and waits for it.
+    pub async fn stop(mut self) {
+        if let Some(shutdown) = self.shutdown.take() {
+            let _ = shutdown.send(());
+        }
+        if let Some(server) = self.server.take() {
+            server.await.expect("server task").expect("server result");
+        }
+    }
+
+    /// Creates a key with `scopes` and returns it.
+    pub async fn key_with(&self, scopes: &[Scope]) -> String {
+        let created = gateway::app::keys::create(&self.db.pool, "test-key", scopes)
+            .await
+            .expect("key");
+        gateway::app::keys::reveal(&created).to_owned()
+    }
+
+    /// `GET path` with `key` as Bearer (no header when `None`).
+    pub async fn get(&self, path: &str, key: Option<&str>) -> Response {
+        let mut request = self.client.get(format!("{}{path}", self.address));
+        if let Some(key) = key {
+            request = request.bearer_auth(key);
+        }
+        request.send().await.expect("request sent")
+    }
+
+    /// `POST path` with a JSON body, `key` as Bearer, and an `Idempotency-Key` when given.
+    pub async fn post_json(
+        &self,
+        path: &str,
+        key: Option<&str>,
+        idempotency_key: Option<&str>,
+        body: &Value,
+    ) -> Response {
+        let mut request = self
+            .client
+            .post(format!("{}{path}", self.address))
+            .header("content-type", "application/json")
+            .body(serde_json::to_vec(body).expect("json"));
+        if let Some(key) = key {
+            request = request.bearer_auth(key);
+        }
+        if let Some(idempotency_key) = idempotency_key {
+            request = request.header("idempotency-key", idempotency_key);
+        }
+        request.send().await.expect("request sent")
+    }
+
+    /// `POST /webhooks/testprov{path}` with raw bytes and the test token (or another one).
+    pub async fn send_webhook(
+        &self,
+        path: &str,
+        token: Option<&str>,
+        body: impl Into<reqwest::Body>,
+    ) -> Response {
+        let mut request = self
+            .client
+            .post(format!(
+                "{}/webhooks/{}{path}",
+                self.address,
+                source::PROVIDER
+            ))
+            .header("content-type", "application/json")
+            .body(body);
+        if let Some(token) = token {
+            request = request.header("x-test-token", token);
+        }
+        request.send().await.expect("request sent")
+    }
+
+    /// `GET /v1/events...` as admin, asserting 200, returning the JSON.
+    pub async fn list_events(&self, query: &str) -> Value {
+        let response = self
+            .get(&format!("/v1/events{query}"), Some(&self.admin_key))
+            .await;
+        expect_json(response, StatusCode::OK).await
+    }
+
+    /// Number of rows in `table`.
+    pub async fn count(&self, table: &str) -> i64 {
+        sqlx::query_scalar(&format!("select count(*) from {table}"))
+            .fetch_one(&self.db.pool)
+            .await
+            .expect("count")
+    }
+}
+
+/// Asserts the status and returns the JSON body (printing the body when the status is wrong).
+pub async fn expect_json(response: Response, status: StatusCode) -> Value {
+    let actual = response.status();
+    let text = response.text().await.expect("body");
+    assert_eq!(actual, status, "unexpected status; body: {text}");
+    serde_json::from_str(&text).unwrap_or_else(|error| panic!("body is not JSON ({error}): {text}"))
+}
+
+/// Asserts a problem+json answer with `status` and `code`, and returns it.
+pub async fn expect_problem(response: Response, status: StatusCode, code: &str) -> Value {
+    let content_type = response
+        .headers()
+        .get("content-type")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("")
+        .to_owned();
+    let body = expect_json(response, status).await;
+    assert_eq!(content_type, "application/problem+json", "body: {body}");
+    assert_eq!(body["code"], code, "body: {body}");
+    assert_eq!(body["status"], status.as_u16(), "body: {body}");
+    body
+}
+
+/// A webhook body with one event.
+pub fn one_event(id: &str, event_type: &str, resource: &str) -> Value {
+    serde_json::json!({"events": [{"id": id, "type": event_type, "resource": resource}]})
+}

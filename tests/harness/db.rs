@@ -1,0 +1,145 @@
+//! A fresh database per test on a shared server.
+//!
+//! The server is, in order: the one `DATABASE_URL` points at, one on localhost:5432, or a private
+//! cluster started from the system's PostgreSQL binaries in a temporary directory that disappears
+//! with the test process (the same code path as `paygate` uses, `gateway::db::PrivateCluster`).
+
+use std::str::FromStr;
+
+use gateway::db::{ClusterLifetime, PrivateCluster};
+use secrecy::{ExposeSecret, SecretString};
+use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
+use sqlx::{ConnectOptions, PgPool};
+use tokio::sync::OnceCell;
+
+struct Server {
+    url: String,
+    _cluster: Option<PrivateCluster>,
+}
+
+static SERVER: OnceCell<Server> = OnceCell::const_new();
+
+/// URL of the shared server (no database path).
+pub async fn server_url() -> String {
+    SERVER.get_or_init(start_server).await.url.clone()
+}
+
+async fn start_server() -> Server {
+    if let Ok(url) = std::env::var("DATABASE_URL") {
+        return Server {
+            url: gateway::db::server_url_of(&url),
+            _cluster: None,
+        };
+    }
+    let dir = std::env::temp_dir().join(format!("paygate-test-pg-{}", std::process::id()));
+    let (url, cluster) = gateway::db::find_server(&dir, ClusterLifetime::Ephemeral)
+        .await
+        .expect("no PostgreSQL for the tests: set DATABASE_URL, run one on localhost:5432, or install its binaries");
+    Server {
+        url,
+        _cluster: cluster,
+    }
+}
+
+/// A database created for one test and dropped (forcefully) when this value is dropped.
+pub struct TestDb {
+    name: String,
+    server_url: String,
+    /// URL of the database.
+    pub url: SecretString,
+    /// A pool on it (migrated).
+    pub pool: PgPool,
+}
+
+impl TestDb {
+    /// Creates and migrates a fresh database.
+    pub async fn new() -> TestDb {
+        let server_url = server_url().await;
+        let name = format!("paygate_test_{}", uuid::Uuid::new_v4().simple());
+        let url = gateway::db::ensure_database(&server_url, &name)
+            .await
+            .expect("cannot create the test database");
+        let pool = PgPoolOptions::new()
+            .max_connections(5)
+            .connect(url.expose_secret())
+            .await
+            .expect("cannot connect to the test database");
+        gateway::db::migrate(&pool)
+            .await
+            .expect("migrations failed");
+        TestDb {
+            name,
+            server_url,
+            url,
+            pool,
+        }
+    }
+
+    /// The database's name.
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// Makes the database unreachable for new connections and ends existing ones, as if Postgres
+    /// were down for this database.
+    pub async fn take_offline(&self) {
+        let mut admin = admin_connection(&self.server_url).await;
+        sqlx::query(&format!(
+            "alter database \"{}\" allow_connections false",
+            self.name
+        ))
+        .execute(&mut admin)
+        .await
+        .expect("cannot disable connections");
+        sqlx::query("select pg_terminate_backend(pid) from pg_stat_activity where datname = $1 and pid <> pg_backend_pid()")
+            .bind(&self.name)
+            .execute(&mut admin)
+            .await
+            .expect("cannot terminate connections");
+    }
+
+    /// Undoes [`TestDb::take_offline`].
+    pub async fn bring_online(&self) {
+        let mut admin = admin_connection(&self.server_url).await;
+        sqlx::query(&format!(
+            "alter database \"{}\" allow_connections true",
+            self.name
+        ))
+        .execute(&mut admin)
+        .await
+        .expect("cannot enable connections");
+    }
+}
+
+async fn admin_connection(server_url: &str) -> sqlx::PgConnection {
+    PgConnectOptions::from_str(server_url)
+        .expect("server url")
+        .database("postgres")
+        .connect()
+        .await
+        .expect("cannot connect to the test server")
+}
+
+impl Drop for TestDb {
+    fn drop(&mut self) {
+        let name = self.name.clone();
+        let server_url = self.server_url.clone();
+        // Drop runs inside the test's runtime; do the async cleanup on a thread of its own. `force`
+        // ends the connections still open in pools of this test.
+        let cleanup = std::thread::spawn(move || {
+            let Ok(runtime) = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+            else {
+                return;
+            };
+            runtime.block_on(async move {
+                let mut admin = admin_connection(&server_url).await;
+                let _ = sqlx::query(&format!("drop database if exists \"{name}\" with (force)"))
+                    .execute(&mut admin)
+                    .await;
+            });
+        });
+        let _ = cleanup.join();
+    }
+}
