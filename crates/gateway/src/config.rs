@@ -235,12 +235,29 @@ impl Settings {
     }
 }
 
-/// Figment's messages already carry the key path (`for key "default.server.port"`) and the expected
-/// type; the profile prefix is noise for a reader of this project.
+/// One line per problem: the key as written in `config/default.toml`, what was wrong, and which
+/// layer (file or environment) the value came from.
 fn describe_figment_error(error: figment::Error) -> ConfigError {
     let messages: Vec<String> = error
         .into_iter()
-        .map(|e| e.to_string().replace("\"default.", "\""))
+        .map(|e| {
+            let key = e.path.join(".").to_lowercase();
+            let source = match e.metadata.as_ref() {
+                Some(metadata) => match &metadata.source {
+                    Some(figment::Source::File(path)) => format!(" (from {})", path.display()),
+                    _ => format!(" (from {})", metadata.name),
+                },
+                None => String::new(),
+            };
+            if key.is_empty() {
+                format!("{}{source}", e.kind.to_string().trim_end())
+            } else {
+                format!(
+                    "invalid value for `{key}`: {}{source}",
+                    e.kind.to_string().trim_end()
+                )
+            }
+        })
         .collect();
     ConfigError::Figment(messages.join("; "))
 }
