@@ -2,9 +2,11 @@
 
 use std::sync::Arc;
 
+use gateway::app::providers::PgCredentialStore;
 use gateway::config::Settings;
 use gateway::http::auth::Scope;
 use gateway::startup::{Application, ProviderRegistry};
+use providers::CredentialStore;
 use reqwest::{Response, StatusCode};
 use secrecy::ExposeSecret;
 use serde_json::Value;
@@ -41,19 +43,44 @@ pub fn test_settings(db: &TestDb) -> Settings {
     settings
 }
 
-impl TestApp {
-    /// The gateway with the test provider registered, default settings.
-    pub async fn spawn() -> TestApp {
-        TestApp::spawn_with(|_| {}).await
+/// Adjusts the settings before the gateway starts.
+type SettingsHook = Box<dyn FnOnce(&mut Settings) + Send>;
+/// Registers providers, given the gateway's credential store on the test database.
+type ProvidersHook = Box<dyn FnOnce(&mut ProviderRegistry, Arc<dyn CredentialStore>) + Send>;
+
+/// Builds a [`TestApp`]: settings and providers beyond the defaults.
+#[derive(Default)]
+pub struct TestAppBuilder {
+    settings: Vec<SettingsHook>,
+    providers: Vec<ProvidersHook>,
+}
+
+impl TestAppBuilder {
+    /// Adjusts the settings.
+    pub fn settings(
+        mut self,
+        adjust: impl FnOnce(&mut Settings) + Send + 'static,
+    ) -> TestAppBuilder {
+        self.settings.push(Box::new(adjust));
+        self
     }
 
-    /// The gateway with settings adjusted by `adjust`.
-    pub async fn spawn_with(adjust: impl FnOnce(&mut Settings)) -> TestApp {
+    /// Registers providers (the test provider is always registered).
+    pub fn providers(
+        mut self,
+        register: impl FnOnce(&mut ProviderRegistry, Arc<dyn CredentialStore>) + Send + 'static,
+    ) -> TestAppBuilder {
+        self.providers.push(Box::new(register));
+        self
+    }
+
+    /// Starts the gateway on a fresh database.
+    pub async fn spawn(self) -> TestApp {
         let db = TestDb::new().await;
         let mut settings = test_settings(&db);
-        adjust(&mut settings);
-        let mut registry = ProviderRegistry::default();
-        registry.register_webhook_source(Arc::new(TestSource::default()));
+        for adjust in self.settings {
+            adjust(&mut settings);
+        }
         let pool = PgPoolOptions::new()
             .max_connections(settings.database.max_connections)
             .acquire_timeout(std::time::Duration::from_secs(
@@ -62,9 +89,16 @@ impl TestApp {
             .connect(db.url.expose_secret())
             .await
             .expect("gateway pool");
-        let app = Application::build(settings.clone(), pool, registry)
+        let credentials: Arc<dyn CredentialStore> = Arc::new(PgCredentialStore::new(pool.clone()));
+        let mut registry = ProviderRegistry::default();
+        registry.register_webhook_source(Arc::new(TestSource::default()));
+        for register in self.providers {
+            register(&mut registry, credentials.clone());
+        }
+        let app = Application::build(settings, pool, registry)
             .await
             .expect("gateway builds");
+        let settings = app.state().settings.as_ref().clone();
         let address = format!("http://{}", app.local_addr().expect("bound"));
         let admin = gateway::app::keys::create(&db.pool, "test-admin", &[Scope::Admin])
             .await
@@ -83,6 +117,23 @@ impl TestApp {
             shutdown: Some(shutdown),
             server: Some(server),
         }
+    }
+}
+
+impl TestApp {
+    /// A builder for a gateway with more than the defaults.
+    pub fn builder() -> TestAppBuilder {
+        TestAppBuilder::default()
+    }
+
+    /// The gateway with the test provider registered, default settings.
+    pub async fn spawn() -> TestApp {
+        TestApp::builder().spawn().await
+    }
+
+    /// The gateway with settings adjusted by `adjust`.
+    pub async fn spawn_with(adjust: impl FnOnce(&mut Settings) + Send + 'static) -> TestApp {
+        TestApp::builder().settings(adjust).spawn().await
     }
 
     /// Stops the server gracefully and waits for it.

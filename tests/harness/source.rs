@@ -12,7 +12,6 @@ use providers::{
     ProviderName, ResourceKind, ResourceRef, VerifyError, WebhookSource,
 };
 use serde::Deserialize;
-use subtle::ConstantTimeEq;
 
 /// The provider name the test source registers under.
 pub const PROVIDER: &str = "testprov";
@@ -72,7 +71,7 @@ impl WebhookSource for TestSource {
             .headers
             .get("x-test-token")
             .ok_or(VerifyError::MissingCredential)?;
-        if bool::from(presented.as_bytes().ct_eq(self.token.as_bytes())) {
+        if providers::webhook::constant_time_eq(presented.as_bytes(), self.token.as_bytes()) {
             return Ok(());
         }
         Err(VerifyError::InvalidSignature)

@@ -2,9 +2,12 @@
 
 use std::path::PathBuf;
 
+use std::sync::Arc;
+
 use clap::{Parser, Subcommand};
 
 use crate::app::keys;
+use crate::app::providers::PgCredentialStore;
 use crate::config::Settings;
 use crate::http::auth::Scope;
 use crate::startup::{self, Application};
@@ -111,7 +114,8 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
 async fn serve(config: Option<PathBuf>, settings: Settings) -> anyhow::Result<()> {
     let _telemetry = telemetry::init(&settings.telemetry)?;
     let (pool, _cluster) = open_database(&settings).await?;
-    let registry = startup::register_providers(&Settings::figment(config.as_deref()))?;
+    let credentials = Arc::new(PgCredentialStore::new(pool.clone()));
+    let registry = startup::register_providers(&Settings::figment(config.as_deref()), credentials)?;
     let app = Application::build(settings, pool, registry).await?;
     let address = app.local_addr()?;
     tracing::info!(%address, docs = %format!("http://{address}/docs"), "paygate listening");

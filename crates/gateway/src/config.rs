@@ -31,6 +31,21 @@ pub struct Settings {
     pub idempotency: IdempotencySettings,
     /// Logs and traces.
     pub telemetry: TelemetrySettings,
+    /// Which provider serves each capability.
+    pub routing: RoutingSettings,
+    /// One section per provider, owned and validated by the provider's crate (its `Config`).
+    #[serde(serialize_with = "serialize_providers_redacted")]
+    pub providers: toml::Table,
+}
+
+/// Which registered provider serves each capability of the `/v1` API.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct RoutingSettings {
+    /// Provider of the credit API; empty means none.
+    pub credit: String,
+    /// Provider of the banking API; empty means none.
+    pub banking: String,
 }
 
 /// The HTTP server.
@@ -273,6 +288,50 @@ fn serialize_redacted<S: Serializer>(
     }
 }
 
+/// Provider sections are free-form here; any key that looks like a credential is redacted.
+fn serialize_providers_redacted<S: Serializer>(
+    providers: &toml::Table,
+    serializer: S,
+) -> Result<S::Ok, S::Error> {
+    fn redact(value: &toml::Value, sensitive: bool) -> toml::Value {
+        match value {
+            toml::Value::Table(table) => toml::Value::Table(
+                table
+                    .iter()
+                    .map(|(key, value)| {
+                        (
+                            key.clone(),
+                            redact(value, sensitive || is_sensitive_key(key)),
+                        )
+                    })
+                    .collect(),
+            ),
+            toml::Value::Array(items) => {
+                toml::Value::Array(items.iter().map(|v| redact(v, sensitive)).collect())
+            }
+            toml::Value::String(text) if sensitive && !text.is_empty() => {
+                toml::Value::String("[REDACTED]".into())
+            }
+            other => other.clone(),
+        }
+    }
+    redact(&toml::Value::Table(providers.clone()), false).serialize(serializer)
+}
+
+fn is_sensitive_key(key: &str) -> bool {
+    let key = key.to_ascii_lowercase();
+    [
+        "secret",
+        "password",
+        "token",
+        "credential",
+        "api_key",
+        "apikey",
+    ]
+    .iter()
+    .any(|word| key.contains(word))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -326,6 +385,18 @@ mod tests {
         assert!(text.contains("[REDACTED]"), "{text}");
         let debug = format!("{settings:?}");
         assert!(!debug.contains("hunter2"), "{debug}");
+    }
+
+    #[test]
+    fn provider_credentials_are_redacted_in_the_printed_configuration() {
+        let settings = with_overlay(
+            "[providers.acme]\nbase_url = \"http://acme\"\nclient_secret = \"cs_live_123\"\nwebhook_secrets = [\"whsec_abc\"]",
+        )
+        .unwrap();
+        let text = settings.to_redacted_toml().unwrap();
+        assert!(!text.contains("cs_live_123"), "{text}");
+        assert!(!text.contains("whsec_abc"), "{text}");
+        assert!(text.contains("http://acme"), "{text}");
     }
 
     #[test]

@@ -11,11 +11,15 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use metrics_exporter_prometheus::PrometheusHandle;
-use providers::WebhookSource;
+use providers::{
+    BankingProvider, CredentialStore, CreditProvider, ProviderName, ProviderRegistrar,
+    WebhookRegistration, WebhookSource,
+};
 use sqlx::PgPool;
 use tokio::net::TcpListener;
 
 use crate::config::Settings;
+use crate::http::error::ApiError;
 use crate::{db, http, telemetry};
 
 /// Everything a request handler may use.
@@ -35,19 +39,60 @@ pub struct AppState {
 /// concrete provider crates; tests build their own registry.
 #[derive(Default)]
 pub struct ProviderRegistry {
+    credit: HashMap<String, Arc<dyn CreditProvider>>,
+    banking: HashMap<String, Arc<dyn BankingProvider>>,
     webhook_sources: HashMap<String, Arc<dyn WebhookSource>>,
+    webhook_registrations: HashMap<String, Arc<dyn WebhookRegistration>>,
+}
+
+impl ProviderRegistrar for ProviderRegistry {
+    fn credit(&mut self, name: ProviderName, provider: Arc<dyn CreditProvider>) {
+        self.credit.insert(name.to_string(), provider);
+    }
+
+    fn banking(&mut self, name: ProviderName, provider: Arc<dyn BankingProvider>) {
+        self.banking.insert(name.to_string(), provider);
+    }
+
+    fn webhook_source(&mut self, source: Arc<dyn WebhookSource>) {
+        self.webhook_sources
+            .insert(source.provider().to_string(), source);
+    }
+
+    fn webhook_registration(
+        &mut self,
+        name: ProviderName,
+        registration: Arc<dyn WebhookRegistration>,
+    ) {
+        self.webhook_registrations
+            .insert(name.to_string(), registration);
+    }
 }
 
 impl ProviderRegistry {
     /// Registers the inbound webhook source of a provider (`/webhooks/{provider}`).
     pub fn register_webhook_source(&mut self, source: Arc<dyn WebhookSource>) {
-        self.webhook_sources
-            .insert(source.provider().to_string(), source);
+        ProviderRegistrar::webhook_source(self, source);
     }
 
     /// The webhook source for `provider`, if registered.
     pub fn webhook_source(&self, provider: &str) -> Option<Arc<dyn WebhookSource>> {
         self.webhook_sources.get(provider).cloned()
+    }
+
+    /// Self-registration at `provider`, if it offers it.
+    pub fn webhook_registration(&self, provider: &str) -> Option<Arc<dyn WebhookRegistration>> {
+        self.webhook_registrations.get(provider).cloned()
+    }
+
+    /// The credit provider named `name`.
+    pub fn credit_provider(&self, name: &str) -> Option<Arc<dyn CreditProvider>> {
+        self.credit.get(name).cloned()
+    }
+
+    /// The banking provider named `name`.
+    pub fn banking_provider(&self, name: &str) -> Option<Arc<dyn BankingProvider>> {
+        self.banking.get(name).cloned()
     }
 
     /// Names of the registered webhook sources, sorted.
@@ -58,8 +103,34 @@ impl ProviderRegistry {
     }
 }
 
-/// Registers the providers compiled into this binary; one line per provider crate.
-pub fn register_providers(_figment: &figment::Figment) -> anyhow::Result<ProviderRegistry> {
+impl AppState {
+    /// The credit provider the routing configuration names; 503 `capability_unavailable` when none.
+    pub fn credit(&self) -> Result<Arc<dyn CreditProvider>, ApiError> {
+        let name = &self.settings.routing.credit;
+        self.registry
+            .credit_provider(name)
+            .ok_or(ApiError::CapabilityUnavailable {
+                capability: "credit",
+            })
+    }
+
+    /// The banking provider the routing configuration names; 503 `capability_unavailable` when none.
+    pub fn banking(&self) -> Result<Arc<dyn BankingProvider>, ApiError> {
+        let name = &self.settings.routing.banking;
+        self.registry
+            .banking_provider(name)
+            .ok_or(ApiError::CapabilityUnavailable {
+                capability: "banking",
+            })
+    }
+}
+
+/// Registers the providers compiled into this binary: one line per provider crate, each reading
+/// its own `[providers.<name>]` section.
+pub fn register_providers(
+    _figment: &figment::Figment,
+    _credentials: Arc<dyn CredentialStore>,
+) -> anyhow::Result<ProviderRegistry> {
     let registry = ProviderRegistry::default();
     Ok(registry)
 }
@@ -74,12 +145,19 @@ pub struct Application {
 impl Application {
     /// Connects to `pool`'s database, migrates if configured, binds the listener.
     pub async fn build(
-        settings: Settings,
+        mut settings: Settings,
         pool: PgPool,
         registry: ProviderRegistry,
     ) -> anyhow::Result<Application> {
         if settings.database.migrate_on_start {
             db::migrate(&pool).await?;
+        }
+        let address = format!("{}:{}", settings.server.host, settings.server.port);
+        let listener = TcpListener::bind(&address)
+            .await
+            .map_err(|error| anyhow::anyhow!("cannot listen on {address}: {error}"))?;
+        if settings.server.public_url.is_empty() {
+            settings.server.public_url = format!("http://{}", listener.local_addr()?);
         }
         let state = AppState {
             pool,
@@ -87,13 +165,6 @@ impl Application {
             registry: Arc::new(registry),
             metrics: telemetry::metrics_handle(),
         };
-        let address = format!(
-            "{}:{}",
-            state.settings.server.host, state.settings.server.port
-        );
-        let listener = TcpListener::bind(&address)
-            .await
-            .map_err(|error| anyhow::anyhow!("cannot listen on {address}: {error}"))?;
         let router = http::router(state.clone());
         Ok(Application {
             listener,

@@ -25,7 +25,9 @@
 //! - [`credit`]: the [`CreditProvider`] capability (customers, offers, simulations, loans).
 //! - [`banking`]: the [`BankingProvider`] capability (charges, Pix, keys, accounts, balance).
 //! - [`webhook`]: the [`WebhookSource`] and [`WebhookRegistration`] contracts for inbound webhooks,
-//!   and verification building blocks.
+//!   the [`CredentialStore`] they read rotated credentials from, and verification building blocks.
+//! - [`registry`]: [`ProviderRegistrar`], through which a provider crate registers its
+//!   capabilities with the gateway in one call.
 
 pub mod banking;
 pub mod credit;
@@ -36,6 +38,7 @@ pub mod id;
 pub mod idempotency;
 pub mod money;
 pub mod pix;
+pub mod registry;
 pub mod webhook;
 
 pub use banking::{
@@ -62,9 +65,10 @@ pub use id::{
 pub use idempotency::{IdempotencyKey, InvalidIdempotencyKey};
 pub use money::{Currency, Money, MoneyError};
 pub use pix::{EndToEndIdError, EndToEndKind, PixEndToEndId};
+pub use registry::{ProviderRegistrar, RegistrationError};
 pub use webhook::{
-    InboundRequest, NormalizeError, RegisteredWebhook, VerifyError, WebhookCredential,
-    WebhookRegistration, WebhookSource,
+    CredentialStore, CredentialStoreError, InboundCredential, InboundRequest, NormalizeError,
+    RegisteredWebhook, VerifyError, WebhookCredential, WebhookRegistration, WebhookSource,
 };
 
 /// Re-exports used by [`typed_id!`], so crates invoking it need no direct dependency on them.

@@ -2,6 +2,7 @@
 //! [`WebhookRegistration`] contract (register and rotate the gateway's endpoint at the provider),
 //! and small building blocks for verifiers.
 
+use std::collections::BTreeMap;
 use std::fmt;
 use std::time::Duration;
 
@@ -24,7 +25,8 @@ pub struct InboundRequest<'a> {
     pub body: &'a [u8],
 }
 
-/// Why an inbound request was refused before anything was stored (the gateway answers 401).
+/// Why an inbound request was refused before anything was stored (the gateway answers 401, or 503
+/// for [`VerifyError::Unavailable`] so that the provider retries).
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum VerifyError {
     /// The signature, token or authorization header is absent.
@@ -42,6 +44,9 @@ pub enum VerifyError {
     /// The request is too broken to verify (e.g. an unreadable signature header).
     #[error("malformed webhook request: {0}")]
     Malformed(String),
+    /// The credentials could not be read (the [`CredentialStore`] is down): not the sender's fault.
+    #[error("webhook credentials are unavailable: {0}")]
+    Unavailable(String),
 }
 
 impl VerifyError {
@@ -53,6 +58,7 @@ impl VerifyError {
             VerifyError::TimestampOutOfWindow => "webhook_timestamp_out_of_window",
             VerifyError::UnknownRegistration(_) => "webhook_unknown_registration",
             VerifyError::Malformed(_) => "webhook_malformed",
+            VerifyError::Unavailable(_) => "webhook_verifier_unavailable",
         }
     }
 }
@@ -147,12 +153,60 @@ pub trait WebhookRegistration: Send + Sync {
 pub struct RegisteredWebhook {
     /// The provider's id for the registration.
     pub registration_id: String,
+    /// What follows `/webhooks/{provider}` in the URL: `""` for a provider with one endpoint,
+    /// `"/pix-received"` for one URL per event type. The gateway's [`CredentialStore`] is keyed by it.
+    pub path: String,
     /// The URL the provider will call.
     pub url: String,
     /// The provider's event types sent to this URL.
     pub event_types: Vec<String>,
     /// The credential the provider signs or authenticates with.
     pub secret: WebhookCredential,
+    /// Provider-specific, non-secret facts the verifier needs again (for example
+    /// `scheme = "HEADER"`, `header = "x-paygate-token"`, `event_type = "PIX_RECEIVED"`).
+    pub attributes: BTreeMap<String, String>,
+    /// After a rotation: until when the previous credential remains valid (`None` when it stops at
+    /// once, or on first registration).
+    pub previous_secret_expires_at: Option<DateTime<Utc>>,
+}
+
+/// One credential that authenticates inbound webhooks for a path of a provider.
+#[derive(Debug, Clone)]
+pub struct InboundCredential {
+    /// The secret or token.
+    pub secret: WebhookCredential,
+    /// The end of its validity: set on a credential being rotated out, `None` while it is current.
+    pub not_after: Option<DateTime<Utc>>,
+    /// The non-secret facts stored with it (see [`RegisteredWebhook::attributes`]).
+    pub attributes: BTreeMap<String, String>,
+}
+
+impl InboundCredential {
+    /// Whether the credential may be used at `now`.
+    pub fn is_valid_at(&self, now: DateTime<Utc>) -> bool {
+        self.not_after.is_none_or(|not_after| now <= not_after)
+    }
+}
+
+/// Why the credential store could not answer.
+#[derive(Debug, thiserror::Error)]
+#[error("credential store unavailable: {0}")]
+pub struct CredentialStoreError(pub String);
+
+/// Where a [`WebhookSource`] finds the credentials registered at runtime (after a registration or a
+/// rotation made through the gateway), implemented by the gateway over its database so that every
+/// replica sees a rotation at once. Credentials given in a provider's configuration (endpoints
+/// registered by hand in the provider's portal) do not go through it.
+#[async_trait]
+pub trait CredentialStore: Send + Sync {
+    /// The credentials for `path` of `provider` (see [`RegisteredWebhook::path`]), current ones and
+    /// those still in a rotation grace period; expired ones may be included, so callers check
+    /// [`InboundCredential::is_valid_at`]. An empty list means none is registered.
+    async fn credentials(
+        &self,
+        provider: &ProviderName,
+        path: &str,
+    ) -> Result<Vec<InboundCredential>, CredentialStoreError>;
 }
 
 /// A webhook secret or token. `Debug` and `Display` print `[REDACTED]`; the value comes out only
@@ -228,6 +282,7 @@ mod tests {
             VerifyError::TimestampOutOfWindow,
             VerifyError::UnknownRegistration("pix-received".to_owned()),
             VerifyError::Malformed("bad header".to_owned()),
+            VerifyError::Unavailable("db down".to_owned()),
         ];
         let codes: HashSet<&str> = errors.iter().map(VerifyError::code).collect();
         assert_eq!(codes.len(), errors.len());
@@ -237,7 +292,8 @@ mod tests {
             assert!(
                 message.starts_with("webhook")
                     || message.starts_with("unknown")
-                    || message.starts_with("malformed"),
+                    || message.starts_with("malformed")
+                    || message.starts_with("webhook credentials"),
                 "{message}"
             );
             assert!(!message.ends_with('.'), "{message}");

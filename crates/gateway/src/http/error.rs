@@ -101,6 +101,18 @@ pub enum ApiError {
         /// The `VerifyError` code.
         code: &'static str,
     },
+    /// No provider is configured for this capability.
+    #[error("no {capability} provider is configured (see routing.{capability})")]
+    CapabilityUnavailable {
+        /// `credit` or `banking`.
+        capability: &'static str,
+    },
+    /// The provider offers no webhook self-registration.
+    #[error("provider `{0}` has no webhook registration")]
+    RegistrationUnsupported(String),
+    /// Inbound webhook credentials cannot be read; the provider should retry.
+    #[error("webhook verification is temporarily unavailable")]
+    VerifierUnavailable,
     /// A provider call failed.
     #[error("{0}")]
     Provider(#[from] ProviderError),
@@ -135,6 +147,9 @@ impl ApiError {
             ApiError::NotReady(_) => "not_ready",
             ApiError::UnknownProvider(_) => "unknown_provider",
             ApiError::WebhookRejected { code } => code,
+            ApiError::CapabilityUnavailable { .. } => "capability_unavailable",
+            ApiError::RegistrationUnsupported(_) => "registration_unsupported",
+            ApiError::VerifierUnavailable => "webhook_verifier_unavailable",
             ApiError::Provider(error) => error.code(),
             ApiError::Internal(_) => "internal_error",
         }
@@ -162,9 +177,11 @@ impl ApiError {
             ApiError::IdempotencyKeyReused | ApiError::IdempotencyKeyInUse => StatusCode::CONFLICT,
             ApiError::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
             ApiError::Timeout => StatusCode::REQUEST_TIMEOUT,
-            ApiError::DatabaseUnavailable | ApiError::NotReady(_) => {
-                StatusCode::SERVICE_UNAVAILABLE
-            }
+            ApiError::DatabaseUnavailable
+            | ApiError::NotReady(_)
+            | ApiError::CapabilityUnavailable { .. }
+            | ApiError::VerifierUnavailable => StatusCode::SERVICE_UNAVAILABLE,
+            ApiError::RegistrationUnsupported(_) => StatusCode::NOT_FOUND,
             ApiError::Provider(error) => provider_status(error),
             ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
@@ -276,7 +293,9 @@ impl IntoResponse for ApiError {
         let status = self.status();
         let retry_after = match &self {
             ApiError::Provider(error) => error.retry_after().map(|d| d.as_secs().max(1)),
-            ApiError::DatabaseUnavailable | ApiError::NotReady(_) => Some(1),
+            ApiError::DatabaseUnavailable
+            | ApiError::NotReady(_)
+            | ApiError::VerifierUnavailable => Some(1),
             ApiError::IdempotencyKeyInUse => Some(1),
             _ => None,
         };
@@ -382,6 +401,11 @@ mod tests {
             ApiError::DatabaseUnavailable,
             ApiError::NotReady("x".into()),
             ApiError::UnknownProvider("x".into()),
+            ApiError::CapabilityUnavailable {
+                capability: "credit",
+            },
+            ApiError::RegistrationUnsupported("x".into()),
+            ApiError::VerifierUnavailable,
             ApiError::Internal("x".into()),
         ];
         let mut codes: Vec<&str> = errors.iter().map(ApiError::code).collect();

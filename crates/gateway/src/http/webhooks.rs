@@ -113,6 +113,10 @@ async fn receive(
             events: Vec::new(),
             quarantine_id: Some(id.to_string()),
         })),
+        Err(IngestError::Rejected(providers::VerifyError::Unavailable(cause))) => {
+            tracing::error!(error.message = %cause, "webhook credentials unavailable");
+            Err(ApiError::VerifierUnavailable)
+        }
         Err(IngestError::Rejected(error)) => Err(ApiError::WebhookRejected { code: error.code() }),
         // Any storage failure: the provider must retry, and nothing half-done was committed.
         Err(IngestError::Storage(error)) => {

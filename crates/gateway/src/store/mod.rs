@@ -5,9 +5,11 @@
 //! - `events`: the event store (exactly-once insert, filtered listing).
 //! - `quarantine`: verified webhooks that could not be normalized.
 //! - `api_keys`: hashed API keys with scopes.
+//! - `credentials`: inbound webhook credentials from registrations at providers.
 //! - `idempotency`: stored responses for `Idempotency-Key`.
 
 pub mod api_keys;
+pub mod credentials;
 pub mod events;
 pub mod idempotency;
 pub mod quarantine;
