@@ -27,6 +27,21 @@ pub enum Scope {
     /// See unmasked personal data (documents, raw provider payloads).
     #[serde(rename = "pii")]
     Pii,
+    /// Read customers, credit offers, simulations and loans.
+    #[serde(rename = "credit:read")]
+    CreditRead,
+    /// Create customers, upload KYC documents, simulate, take loans.
+    #[serde(rename = "credit:write")]
+    CreditWrite,
+    /// Read accounts, balances, charges, Pix transfers and keys.
+    #[serde(rename = "banking:read")]
+    BankingRead,
+    /// Open accounts, create charges, send and refund Pix, manage Pix keys.
+    #[serde(rename = "banking:write")]
+    BankingWrite,
+    /// Register and rotate the gateway's webhook endpoints at providers.
+    #[serde(rename = "providers:write")]
+    ProvidersWrite,
 }
 
 impl Scope {
@@ -45,6 +60,11 @@ impl Scope {
             Scope::EventsRead => "events:read",
             Scope::KeysWrite => "keys:write",
             Scope::Pii => "pii",
+            Scope::CreditRead => "credit:read",
+            Scope::CreditWrite => "credit:write",
+            Scope::BankingRead => "banking:read",
+            Scope::BankingWrite => "banking:write",
+            Scope::ProvidersWrite => "providers:write",
         }
     }
 }
