@@ -16,4 +16,5 @@ mod health;
 mod idempotency;
 mod inbound;
 mod logs;
+mod providers;
 mod store;

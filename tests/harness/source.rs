@@ -5,11 +5,17 @@
 //! anything else is "authentic but not understood" and goes to quarantine. Unknown types become
 //! `testprov.unrecognized`. Money and documents go through the domain types.
 
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::time::Duration;
+
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use providers::{
-    DedupKey, Document, EventType, InboundRequest, Money, NormalizeError, NormalizedEvent,
-    ProviderName, ResourceKind, ResourceRef, VerifyError, WebhookSource,
+    CredentialStore, DedupKey, Document, EventType, InboundRequest, Money, NormalizeError,
+    NormalizedEvent, ProviderError, ProviderName, RegisteredWebhook, ResourceKind, ResourceRef,
+    VerifyError, WebhookCredential, WebhookRegistration, WebhookSource,
 };
 use serde::Deserialize;
 
@@ -21,13 +27,79 @@ pub const TOKEN: &str = "test-token-0123456789";
 /// A test-only webhook source.
 pub struct TestSource {
     token: String,
+    credentials: Option<Arc<dyn CredentialStore>>,
 }
 
 impl Default for TestSource {
     fn default() -> TestSource {
         TestSource {
             token: TOKEN.to_owned(),
+            credentials: None,
         }
+    }
+}
+
+impl TestSource {
+    /// A source that also accepts the credentials the gateway stored for it (registrations and
+    /// rotations made through `/v1/providers/testprov/webhooks`).
+    pub fn with_store(credentials: Arc<dyn CredentialStore>) -> TestSource {
+        TestSource {
+            token: TOKEN.to_owned(),
+            credentials: Some(credentials),
+        }
+    }
+}
+
+/// Self-registration for the test provider: every call hands out a fresh token.
+#[derive(Default)]
+pub struct TestRegistration {
+    issued: AtomicU32,
+}
+
+impl TestRegistration {
+    fn next(
+        &self,
+        registration_id: &str,
+        url: String,
+        previous_secret_expires_at: Option<DateTime<Utc>>,
+    ) -> RegisteredWebhook {
+        let n = self.issued.fetch_add(1, Ordering::SeqCst);
+        RegisteredWebhook {
+            registration_id: registration_id.to_owned(),
+            path: String::new(),
+            url,
+            event_types: vec!["*".to_owned()],
+            secret: WebhookCredential::new(format!("registered-token-{n}")),
+            attributes: BTreeMap::new(),
+            previous_secret_expires_at,
+        }
+    }
+}
+
+#[async_trait]
+impl WebhookRegistration for TestRegistration {
+    async fn register(
+        &self,
+        public_base_url: &str,
+    ) -> Result<Vec<RegisteredWebhook>, ProviderError> {
+        Ok(vec![self.next(
+            "reg_1",
+            format!("{public_base_url}/webhooks/{PROVIDER}"),
+            None,
+        )])
+    }
+
+    async fn rotate(
+        &self,
+        registration_id: &str,
+        grace: Duration,
+    ) -> Result<RegisteredWebhook, ProviderError> {
+        let until = Utc::now() + chrono::Duration::from_std(grace).unwrap_or_default();
+        Ok(self.next(
+            registration_id,
+            format!("http://rotated/webhooks/{PROVIDER}"),
+            Some(until),
+        ))
     }
 }
 
@@ -65,7 +137,7 @@ impl WebhookSource for TestSource {
     async fn verify(
         &self,
         request: &InboundRequest<'_>,
-        _now: DateTime<Utc>,
+        now: DateTime<Utc>,
     ) -> Result<(), VerifyError> {
         let presented = request
             .headers
@@ -73,6 +145,24 @@ impl WebhookSource for TestSource {
             .ok_or(VerifyError::MissingCredential)?;
         if providers::webhook::constant_time_eq(presented.as_bytes(), self.token.as_bytes()) {
             return Ok(());
+        }
+        if let Some(store) = &self.credentials {
+            let stored = store
+                .credentials(&provider(), request.path)
+                .await
+                .map_err(|error| VerifyError::Unavailable(error.to_string()))?;
+            let accepted = stored
+                .iter()
+                .filter(|c| c.is_valid_at(now))
+                .any(|credential| {
+                    providers::webhook::constant_time_eq(
+                        presented.as_bytes(),
+                        credential.secret.expose_secret().as_bytes(),
+                    )
+                });
+            if accepted {
+                return Ok(());
+            }
         }
         Err(VerifyError::InvalidSignature)
     }

@@ -6,6 +6,7 @@ use std::sync::Arc;
 
 use clap::{Parser, Subcommand};
 
+use crate::app;
 use crate::app::keys;
 use crate::app::providers::PgCredentialStore;
 use crate::config::Settings;
@@ -39,6 +40,14 @@ pub enum Command {
         #[command(subcommand)]
         command: KeysCommand,
     },
+    /// Manage the gateway's webhook registrations at a provider.
+    Providers {
+        /// The provider (dinie, delbank, ...).
+        provider: String,
+        /// What to do.
+        #[command(subcommand)]
+        command: ProvidersCommand,
+    },
     /// Inspect the configuration.
     Config {
         /// What to do with the configuration.
@@ -65,6 +74,25 @@ pub enum KeysCommand {
     Revoke {
         /// The key's id (key_...).
         id: String,
+    },
+}
+
+/// `paygate providers NAME ...`
+#[derive(Debug, Subcommand)]
+pub enum ProvidersCommand {
+    /// Register the gateway's webhook endpoint(s) at the provider (`server.public_url`) and store
+    /// the credentials; safe to run again.
+    #[command(name = "register-webhooks", alias = "register-webhook")]
+    RegisterWebhooks,
+    /// Rotate the webhook credential(s), keeping the previous ones valid for a grace period.
+    #[command(name = "rotate-webhooks", alias = "rotate-webhook")]
+    RotateWebhooks {
+        /// Seconds the previous credential stays valid.
+        #[arg(long, default_value_t = 3600)]
+        grace_seconds: u64,
+        /// Only this registration (all of the provider's by default).
+        #[arg(long)]
+        registration_id: Option<String>,
     },
 }
 
@@ -102,6 +130,12 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             db::migrate(&pool).await?;
             println!("migrations applied");
             Ok(())
+        }
+        Command::Providers { provider, command } => {
+            let _telemetry = telemetry::init(&settings.telemetry)?;
+            let (pool, _cluster) = open_database(&settings).await?;
+            db::migrate(&pool).await?;
+            providers_command(cli.config, &settings, &pool, &provider, command).await
         }
         Command::Keys { command } => {
             let (pool, _cluster) = open_database(&settings).await?;
@@ -166,6 +200,59 @@ async fn keys_command(pool: &sqlx::PgPool, command: KeysCommand) -> anyhow::Resu
                 None => anyhow::bail!("no API key {id}"),
             }
         }
+    }
+    Ok(())
+}
+
+async fn providers_command(
+    config: Option<PathBuf>,
+    settings: &Settings,
+    pool: &sqlx::PgPool,
+    provider: &str,
+    command: ProvidersCommand,
+) -> anyhow::Result<()> {
+    let credentials = Arc::new(PgCredentialStore::new(pool.clone()));
+    let registry = startup::register_providers(&Settings::figment(config.as_deref()), credentials)?;
+    let registration = registry.webhook_registration(provider).ok_or_else(|| {
+        anyhow::anyhow!("provider `{provider}` is not configured or has no webhook registration")
+    })?;
+    let name =
+        providers::ProviderName::parse(provider).map_err(|error| anyhow::anyhow!("{error}"))?;
+    let public_url = &settings.server.public_url;
+    let registered = match command {
+        ProvidersCommand::RegisterWebhooks => {
+            if public_url.is_empty() {
+                anyhow::bail!(
+                    "server.public_url must be set: it is the URL the provider will call"
+                );
+            }
+            app::providers::register(pool, &name, registration.as_ref(), public_url).await?
+        }
+        ProvidersCommand::RotateWebhooks {
+            grace_seconds,
+            registration_id,
+        } => {
+            app::providers::rotate(
+                pool,
+                &name,
+                registration.as_ref(),
+                registration_id.as_deref(),
+                std::time::Duration::from_secs(grace_seconds),
+            )
+            .await?
+        }
+    };
+    for webhook in registered {
+        let grace = webhook
+            .previous_secret_expires_at
+            .map(|at| format!("\tprevious credential valid until {at}"))
+            .unwrap_or_default();
+        println!(
+            "{}\t{}\t{}{grace}",
+            webhook.registration_id,
+            webhook.url,
+            webhook.event_types.join(",")
+        );
     }
     Ok(())
 }

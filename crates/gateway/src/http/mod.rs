@@ -18,6 +18,7 @@ pub mod health;
 pub mod idempotency;
 pub mod keys;
 pub mod pagination;
+pub mod providers;
 pub mod webhooks;
 
 use std::time::{Duration, Instant};
@@ -55,6 +56,7 @@ const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
         health::healthz, health::readyz, health::metrics,
         events::list, events::get, events::raw,
         keys::create, keys::list, keys::revoke,
+        providers::register, providers::rotate,
         webhooks::receive_root, webhooks::receive_path,
     ),
     components(schemas(error::Problem, error::FieldProblem, auth::Scope)),
@@ -63,6 +65,7 @@ const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
         (name = "events", description = "Normalized provider events"),
         (name = "api keys", description = "Keys for internal services"),
         (name = "webhooks", description = "Inbound provider webhooks"),
+        (name = "providers", description = "Webhook registration at providers"),
         (name = "operations", description = "Health, readiness, metrics"),
     )
 )]
@@ -94,6 +97,17 @@ pub fn router(state: AppState) -> Router {
         .route("/events/{id}/raw", get(events::raw))
         .route("/api-keys", post(keys::create).get(keys::list))
         .route("/api-keys/{id}/revoke", post(keys::revoke))
+        // Dinie has one endpoint ("webhook"), Delbank one per event type ("webhooks"): both spellings.
+        .route("/providers/{provider}/webhooks", post(providers::register))
+        .route("/providers/{provider}/webhook", post(providers::register))
+        .route(
+            "/providers/{provider}/webhooks/rotate",
+            post(providers::rotate),
+        )
+        .route(
+            "/providers/{provider}/webhook/rotate",
+            post(providers::rotate),
+        )
         // Innermost first: handler errors are rendered before the idempotency layer stores them, so
         // a replay is byte-identical to the first answer.
         .route_layer(middleware::from_fn(error::render_problem))

@@ -1,0 +1,232 @@
+//! `/v1/providers/{provider}/webhooks`: registering the gateway's endpoint at a provider, rotating
+//! its credential with a grace period, and verifying inbound webhooks with the stored credentials.
+
+use std::sync::Arc;
+
+use e2e::app::{TestApp, expect_json, expect_problem, one_event};
+use e2e::source::{TestRegistration, TestSource};
+use providers::ProviderRegistrar;
+use reqwest::StatusCode;
+use serde_json::json;
+
+async fn app_with_registration() -> TestApp {
+    TestApp::builder()
+        .providers(|registry, credentials| {
+            registry.register_webhook_source(Arc::new(TestSource::with_store(credentials)));
+            registry.webhook_registration(
+                providers::ProviderName::parse("testprov").unwrap(),
+                Arc::new(TestRegistration::default()),
+            );
+        })
+        .spawn()
+        .await
+}
+
+async fn webhook_status(app: &TestApp, token: &str, id: &str) -> StatusCode {
+    app.send_webhook(
+        "",
+        Some(token),
+        one_event(id, "loan.active", "ln").to_string(),
+    )
+    .await
+    .status()
+}
+
+#[tokio::test]
+async fn registering_stores_a_credential_that_inbound_webhooks_are_verified_with() {
+    let app = app_with_registration().await;
+
+    let registered = app
+        .post_json(
+            "/v1/providers/testprov/webhooks",
+            Some(&app.admin_key),
+            Some("reg-1"),
+            &json!({}),
+        )
+        .await;
+    let registered = expect_json(registered, StatusCode::OK).await;
+
+    assert_eq!(
+        registered["data"][0]["url"],
+        format!("{}/webhooks/testprov", app.settings.server.public_url)
+    );
+    assert!(
+        registered.to_string().find("registered-token").is_none(),
+        "credentials are never returned"
+    );
+    let stored: i64 =
+        sqlx::query_scalar("select count(*) from provider_credential where provider = 'testprov'")
+            .fetch_one(&app.db.pool)
+            .await
+            .unwrap();
+    assert_eq!(stored, 1);
+    assert_eq!(
+        webhook_status(&app, "registered-token-0", "r1").await,
+        StatusCode::OK
+    );
+    assert_eq!(
+        webhook_status(&app, "registered-token-9", "r2").await,
+        StatusCode::UNAUTHORIZED
+    );
+}
+
+#[tokio::test]
+async fn during_a_rotation_both_credentials_are_accepted_until_the_grace_period_ends() {
+    let app = app_with_registration().await;
+    let register = app
+        .post_json(
+            "/v1/providers/testprov/webhook",
+            Some(&app.admin_key),
+            Some("reg-2"),
+            &json!({}),
+        )
+        .await;
+    expect_json(register, StatusCode::OK).await;
+
+    let rotated = app
+        .post_json(
+            "/v1/providers/testprov/webhook/rotate",
+            Some(&app.admin_key),
+            Some("rot-1"),
+            &json!({"grace_seconds": 600}),
+        )
+        .await;
+    let rotated = expect_json(rotated, StatusCode::OK).await;
+    assert!(rotated["data"][0]["previous_secret_expires_at"].is_string());
+
+    assert_eq!(
+        webhook_status(&app, "registered-token-0", "g1").await,
+        StatusCode::OK
+    );
+    assert_eq!(
+        webhook_status(&app, "registered-token-1", "g2").await,
+        StatusCode::OK
+    );
+
+    // The grace period ends: the old credential is refused, the new one still works.
+    sqlx::query("update provider_credential set not_after = now() - interval '1 second' where not_after is not null")
+        .execute(&app.db.pool)
+        .await
+        .unwrap();
+    assert_eq!(
+        webhook_status(&app, "registered-token-0", "g3").await,
+        StatusCode::UNAUTHORIZED
+    );
+    assert_eq!(
+        webhook_status(&app, "registered-token-1", "g4").await,
+        StatusCode::OK
+    );
+}
+
+#[tokio::test]
+async fn a_rotation_with_no_grace_refuses_the_old_credential_at_once() {
+    let app = app_with_registration().await;
+    let register = app
+        .post_json(
+            "/v1/providers/testprov/webhooks",
+            Some(&app.admin_key),
+            Some("reg-3"),
+            &json!({}),
+        )
+        .await;
+    expect_json(register, StatusCode::OK).await;
+    let rotate = app
+        .post_json(
+            "/v1/providers/testprov/webhooks/rotate",
+            Some(&app.admin_key),
+            Some("rot-2"),
+            &json!({"grace_seconds": 0, "registration_id": "reg_1"}),
+        )
+        .await;
+    expect_json(rotate, StatusCode::OK).await;
+
+    assert_eq!(
+        webhook_status(&app, "registered-token-0", "n1").await,
+        StatusCode::UNAUTHORIZED
+    );
+    assert_eq!(
+        webhook_status(&app, "registered-token-1", "n2").await,
+        StatusCode::OK
+    );
+}
+
+#[tokio::test]
+async fn rotation_requests_are_validated() {
+    let app = app_with_registration().await;
+    let too_long = app
+        .post_json(
+            "/v1/providers/testprov/webhooks/rotate",
+            Some(&app.admin_key),
+            Some("rot-3"),
+            &json!({"grace_seconds": 86_401}),
+        )
+        .await;
+    let problem = expect_problem(
+        too_long,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "validation_failed",
+    )
+    .await;
+    assert_eq!(problem["errors"][0]["pointer"], "/grace_seconds");
+
+    let unknown = app
+        .post_json(
+            "/v1/providers/testprov/webhooks/rotate",
+            Some(&app.admin_key),
+            Some("rot-4"),
+            &json!({"registration_id": "reg_nope"}),
+        )
+        .await;
+    expect_problem(unknown, StatusCode::NOT_FOUND, "not_found").await;
+}
+
+#[tokio::test]
+async fn a_provider_without_self_registration_is_404() {
+    let app = TestApp::spawn().await;
+    let response = app
+        .post_json(
+            "/v1/providers/testprov/webhooks",
+            Some(&app.admin_key),
+            Some("reg-4"),
+            &json!({}),
+        )
+        .await;
+    expect_problem(response, StatusCode::NOT_FOUND, "registration_unsupported").await;
+}
+
+#[tokio::test]
+async fn registration_needs_the_providers_write_scope() {
+    let app = app_with_registration().await;
+    let reader = app
+        .key_with(&[gateway::http::auth::Scope::EventsRead])
+        .await;
+    let response = app
+        .post_json(
+            "/v1/providers/testprov/webhooks",
+            Some(&reader),
+            Some("reg-5"),
+            &json!({}),
+        )
+        .await;
+    expect_problem(response, StatusCode::FORBIDDEN, "insufficient_scope").await;
+}
+
+#[tokio::test]
+async fn with_the_credential_store_down_a_webhook_gets_503_not_401() {
+    let app = app_with_registration().await;
+    app.db.take_offline().await;
+    let response = app
+        .send_webhook(
+            "",
+            Some("registered-token-0"),
+            one_event("d1", "loan.active", "ln").to_string(),
+        )
+        .await;
+    expect_problem(
+        response,
+        StatusCode::SERVICE_UNAVAILABLE,
+        "webhook_verifier_unavailable",
+    )
+    .await;
+    app.db.bring_online().await;
+}
