@@ -17,4 +17,5 @@ mod idempotency;
 mod inbound;
 mod logs;
 mod providers;
+mod service;
 mod store;

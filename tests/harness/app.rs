@@ -136,6 +136,18 @@ impl TestApp {
         TestApp::builder().settings(adjust).spawn().await
     }
 
+    /// Stops the server gracefully, waits for it, and hands back the database (so a test can
+    /// inspect it after the gateway is gone).
+    pub async fn stop_returning_db(mut self) -> TestDb {
+        if let Some(shutdown) = self.shutdown.take() {
+            let _ = shutdown.send(());
+        }
+        if let Some(server) = self.server.take() {
+            server.await.expect("server task").expect("server result");
+        }
+        self.db
+    }
+
     /// Stops the server gracefully and waits for it.
     pub async fn stop(mut self) {
         if let Some(shutdown) = self.shutdown.take() {

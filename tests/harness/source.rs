@@ -1,13 +1,13 @@
 //! `TestSource`: a provider the tests control, to exercise the inbound pipeline without a real one.
 //!
 //! Authentication: header `x-test-token` must equal the token the source was built with (compared
-//! in constant time). Body: `{"events": [{"id", "type", "resource", "amount"?, "document"?}]}`;
+//! in constant time); `x-test-delay-ms` makes verification that slow. Body: `{"events": [{"id", "type", "resource", "amount"?, "document"?}]}`;
 //! anything else is "authentic but not understood" and goes to quarantine. Unknown types become
 //! `testprov.unrecognized`. Money and documents go through the domain types.
 
-use std::collections::BTreeMap;
-use std::sync::Arc;
+use std::collections::{BTreeMap, BTreeSet};
 use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use async_trait::async_trait;
@@ -23,6 +23,14 @@ use serde::Deserialize;
 pub const PROVIDER: &str = "testprov";
 /// The token `TestSource::default()` accepts.
 pub const TOKEN: &str = "test-token-0123456789";
+
+/// Markers of slow verifications in progress (see `x-test-marker`).
+static SLOW_IN_FLIGHT: Mutex<BTreeSet<String>> = Mutex::new(BTreeSet::new());
+
+/// Whether a slow verification with this `x-test-marker` is in progress.
+pub fn is_in_flight(marker: &str) -> bool {
+    SLOW_IN_FLIGHT.lock().expect("marker set").contains(marker)
+}
 
 /// A test-only webhook source.
 pub struct TestSource {
@@ -139,6 +147,28 @@ impl WebhookSource for TestSource {
         request: &InboundRequest<'_>,
         now: DateTime<Utc>,
     ) -> Result<(), VerifyError> {
+        // A slow verifier, for timeout and shutdown tests; `x-test-marker` names it while it runs.
+        let delay = request
+            .headers
+            .get("x-test-delay-ms")
+            .and_then(|v| v.to_str().ok()?.parse().ok());
+        if let Some(delay) = delay {
+            let marker = request
+                .headers
+                .get("x-test-marker")
+                .and_then(|v| v.to_str().ok())
+                .map(str::to_owned);
+            if let Some(marker) = &marker {
+                SLOW_IN_FLIGHT
+                    .lock()
+                    .expect("marker set")
+                    .insert(marker.clone());
+            }
+            tokio::time::sleep(Duration::from_millis(delay)).await;
+            if let Some(marker) = &marker {
+                SLOW_IN_FLIGHT.lock().expect("marker set").remove(marker);
+            }
+        }
         let presented = request
             .headers
             .get("x-test-token")

@@ -107,14 +107,54 @@ fn config_check_redacts_the_database_password() {
     assert!(text.contains("url = \"[REDACTED]\""), "{text}");
 }
 
+/// A fresh database on the test server; dropped by [`FreshDb::drop_now`].
+struct FreshDb {
+    server: String,
+    name: String,
+    url: secrecy::SecretString,
+    _cluster: Option<db::PrivateCluster>,
+    _dir: tempfile::TempDir,
+}
+
+impl FreshDb {
+    async fn new() -> FreshDb {
+        let dir = tempfile::tempdir().unwrap();
+        let (server, cluster) = match std::env::var("DATABASE_URL") {
+            Ok(url) => (db::server_url_of(&url), None),
+            Err(_) => db::find_server(&dir.path().join("pg"), ClusterLifetime::Ephemeral)
+                .await
+                .unwrap(),
+        };
+        let name = format!("paygate_cli_{}", uuid::Uuid::new_v4().simple());
+        let url = db::ensure_database(&server, &name).await.unwrap();
+        FreshDb {
+            server,
+            name,
+            url,
+            _cluster: cluster,
+            _dir: dir,
+        }
+    }
+
+    async fn drop_now(self) {
+        let mut admin = sqlx::postgres::PgConnectOptions::from_str(&self.server)
+            .unwrap()
+            .database("postgres")
+            .connect()
+            .await
+            .unwrap();
+        sqlx::query(&format!("drop database \"{}\" with (force)", self.name))
+            .execute(&mut admin)
+            .await
+            .unwrap();
+        admin.close().await.unwrap();
+    }
+}
+
 #[tokio::test]
 async fn keys_create_prints_a_working_key_once_and_list_never_shows_it() {
-    let dir = tempfile::tempdir().unwrap();
-    let (server, _cluster) = db::find_server(&dir.path().join("pg"), ClusterLifetime::Ephemeral)
-        .await
-        .unwrap();
-    let name = format!("paygate_cli_{}", uuid::Uuid::new_v4().simple());
-    let url = db::ensure_database(&server, &name).await.unwrap();
+    let database = FreshDb::new().await;
+    let url = database.url.clone();
     let env = [("DATABASE_URL", url.expose_secret())];
 
     let created = paygate(
@@ -156,15 +196,102 @@ async fn keys_create_prints_a_working_key_once_and_list_never_shows_it() {
     );
 
     pool.close().await;
-    let mut admin = sqlx::postgres::PgConnectOptions::from_str(&server)
-        .unwrap()
-        .database("postgres")
-        .connect()
+    database.drop_now().await;
+}
+
+#[tokio::test]
+async fn migrate_applies_every_migration_and_is_idempotent() {
+    let database = FreshDb::new().await;
+    let env = [("DATABASE_URL", database.url.expose_secret())];
+
+    let first = paygate(&["migrate"], &env);
+    let second = paygate(&["migrate"], &env);
+
+    assert!(first.status.success(), "{}", stderr(&first));
+    assert!(second.status.success(), "{}", stderr(&second));
+    let pool = sqlx::PgPool::connect(database.url.expose_secret())
         .await
         .unwrap();
-    sqlx::query(&format!("drop database \"{name}\" with (force)"))
-        .execute(&mut admin)
+    assert!(db::migrations_applied(&pool).await.unwrap());
+    pool.close().await;
+    database.drop_now().await;
+}
+
+#[tokio::test]
+async fn serve_exports_traces_over_otlp_when_an_endpoint_is_configured_and_stops_on_sigterm() {
+    let database = FreshDb::new().await;
+    // A minimal OTLP/HTTP collector: counts trace export requests.
+    let (exports_tx, mut exports) = tokio::sync::mpsc::unbounded_channel::<(String, usize)>();
+    let collector = axum::Router::new().route(
+        "/v1/traces",
+        axum::routing::post(
+            move |headers: axum::http::HeaderMap, body: axum::body::Bytes| {
+                let exports_tx = exports_tx.clone();
+                async move {
+                    let content_type = headers
+                        .get("content-type")
+                        .and_then(|v| v.to_str().ok())
+                        .unwrap_or("")
+                        .to_owned();
+                    let _ = exports_tx.send((content_type, body.len()));
+                    axum::http::StatusCode::OK
+                }
+            },
+        ),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let collector_address = listener.local_addr().unwrap();
+    tokio::spawn(async move { axum::serve(listener, collector).await });
+
+    let endpoint = format!("http://{collector_address}/v1/traces");
+    let mut child = tokio::process::Command::new(env!("CARGO_BIN_EXE_paygate"))
+        .arg("serve")
+        .env_remove("RUST_LOG")
+        .env("DATABASE_URL", database.url.expose_secret())
+        .env("PAYGATE_SERVER__PORT", "0")
+        .env("PAYGATE_TELEMETRY__LOG_FORMAT", "json")
+        .env("PAYGATE_TELEMETRY__OTLP_ENDPOINT", &endpoint)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .unwrap();
+    // The JSON log line announcing the address.
+    let stdout = child.stdout.take().unwrap();
+    let mut lines = tokio::io::AsyncBufReadExt::lines(tokio::io::BufReader::new(stdout));
+    let address = tokio::time::timeout(std::time::Duration::from_secs(30), async {
+        while let Some(line) = lines.next_line().await.unwrap() {
+            let Ok(record) = serde_json::from_str::<serde_json::Value>(&line) else {
+                continue;
+            };
+            if record["fields"]["message"] == "paygate listening" {
+                return record["fields"]["address"].as_str().unwrap().to_owned();
+            }
+        }
+        panic!("paygate exited before listening");
+    })
+    .await
+    .expect("paygate did not start within 30 s");
+
+    let health = reqwest::get(format!("http://{address}/healthz"))
         .await
         .unwrap();
-    admin.close().await.unwrap();
+    assert_eq!(health.status(), reqwest::StatusCode::OK);
+    let pid = child.id().unwrap().to_string();
+    let killed = Command::new("kill").args(["-TERM", &pid]).status().unwrap();
+    assert!(killed.success());
+    let status = tokio::time::timeout(std::time::Duration::from_secs(30), child.wait())
+        .await
+        .expect("paygate did not stop within 30 s of SIGTERM")
+        .unwrap();
+
+    assert!(status.success(), "graceful shutdown exits 0: {status}");
+    let (content_type, size) =
+        tokio::time::timeout(std::time::Duration::from_secs(10), exports.recv())
+            .await
+            .expect("no trace export reached the collector")
+            .unwrap();
+    assert_eq!(content_type, "application/x-protobuf");
+    assert!(size > 0);
+    database.drop_now().await;
 }
