@@ -3,6 +3,8 @@
 
 #![allow(
     clippy::expect_used,
+    clippy::unwrap_used,
+    clippy::panic,
     reason = "test helpers: a failed set-up must abort the test"
 )]
 

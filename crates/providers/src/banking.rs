@@ -31,6 +31,9 @@ use crate::pix::PixEndToEndId;
 ///   `Conflict`, other 4xx → `Rejected` (with field errors when given), 429 → `RateLimited`, 5xx or
 ///   connection failure → `Unavailable`, an unparseable body or an unknown status →
 ///   `InvalidResponse`. Never `Ok` with a guessed status.
+///
+/// Accounts: `account_id` arguments take an [`Account::id`] returned by
+/// [`open_account`](BankingProvider::open_account), or the number of the gateway's own account.
 #[async_trait]
 pub trait BankingProvider: Send + Sync {
     /// Creates a charge (Pix QR code or bank slip). Idempotent under `key`. The amount must be a
@@ -44,6 +47,13 @@ pub trait BankingProvider: Send + Sync {
     /// Fetches a charge; [`ProviderError::NotFound`] if there is none.
     async fn get_charge(&self, id: &str) -> Result<Charge, ProviderError>;
 
+    /// One page of the charges, newest first as the provider orders them.
+    async fn list_charges(&self, page: PageRequest) -> Result<Page<Charge>, ProviderError>;
+
+    /// Cancels (writes off) an unpaid charge and returns it as it is now. Payments already made
+    /// are not undone. [`ProviderError::NotFound`] if there is none.
+    async fn cancel_charge(&self, id: &str) -> Result<Charge, ProviderError>;
+
     /// Sends a Pix. Idempotent under `key`: a retry returns the same transfer and never pays
     /// twice. `Ok` means accepted, usually [`PixTransferStatus::Processing`]; the outcome arrives
     /// later as a webhook or through [`get_pix_transfer`](BankingProvider::get_pix_transfer).
@@ -53,8 +63,15 @@ pub trait BankingProvider: Send + Sync {
         key: &IdempotencyKey,
     ) -> Result<PixTransfer, ProviderError>;
 
-    /// Fetches a Pix transfer we sent; [`ProviderError::NotFound`] if there is none.
+    /// Fetches a Pix transfer we sent, by its id, its end-to-end id or the idempotency key it was
+    /// sent with; [`ProviderError::NotFound`] if there is none.
     async fn get_pix_transfer(&self, id: &str) -> Result<PixTransfer, ProviderError>;
+
+    /// One page of the Pix transfers we sent, newest first.
+    async fn list_pix_transfers(
+        &self,
+        page: PageRequest,
+    ) -> Result<Page<PixTransfer>, ProviderError>;
 
     /// Refunds (all or part of) a Pix we received. Idempotent under `key`. Refunding more than
     /// what remains is a [`ProviderError::Rejected`].
@@ -72,6 +89,13 @@ pub trait BankingProvider: Send + Sync {
         key: &IdempotencyKey,
     ) -> Result<PixKey, ProviderError>;
 
+    /// The Pix keys registered for our account.
+    async fn list_pix_keys(&self) -> Result<Vec<PixKey>, ProviderError>;
+
+    /// Removes one of our Pix keys from the DICT, by its id ([`PixKey::id`]). Idempotent under
+    /// `key`; [`ProviderError::NotFound`] if we have no such key.
+    async fn delete_pix_key(&self, id: &str, key: &IdempotencyKey) -> Result<(), ProviderError>;
+
     /// Opens a white-label account for a person or company. Idempotent under `key`; an account
     /// that already exists for the document is a [`ProviderError::Conflict`].
     async fn open_account(
@@ -83,8 +107,41 @@ pub trait BankingProvider: Send + Sync {
     /// Fetches a white-label account; [`ProviderError::NotFound`] if there is none.
     async fn get_account(&self, id: &str) -> Result<Account, ProviderError>;
 
-    /// The current balance of our own account.
-    async fn balance(&self) -> Result<Balance, ProviderError>;
+    /// Sends one onboarding document of a white-label account and returns the account as it is
+    /// now (it moves to [`AccountStatus::UnderReview`] once the set is complete).
+    async fn upload_account_document(
+        &self,
+        id: &str,
+        document: AccountDocument,
+    ) -> Result<Account, ProviderError>;
+
+    /// The current balance of an account.
+    async fn balance(&self, account_id: &str) -> Result<Balance, ProviderError>;
+
+    /// One page of an account's statement (effective transactions), newest first.
+    async fn statement(
+        &self,
+        account_id: &str,
+        page: PageRequest,
+    ) -> Result<Page<StatementEntry>, ProviderError>;
+}
+
+/// Which page of a list to fetch.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PageRequest {
+    /// The `next_cursor` of the previous page; `None` for the first page. Opaque to callers.
+    pub cursor: Option<String>,
+    /// How many items at most.
+    pub limit: u32,
+}
+
+/// One page of a list.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Page<T> {
+    /// The items.
+    pub items: Vec<T>,
+    /// The cursor of the next page, `None` on the last page.
+    pub next_cursor: Option<String>,
 }
 
 /// A charge to create.
@@ -131,6 +188,10 @@ pub struct Charge {
     pub amount: Money,
     /// The Pix "copia e cola" payload, for Pix charges.
     pub pix_copy_paste: Option<String>,
+    /// The bank slip's digitable line, for bank slips.
+    pub digitable_line: Option<String>,
+    /// When it is due (bank slips) or expires (Pix).
+    pub due_date: Option<NaiveDate>,
     /// When the provider created it.
     pub created_at: DateTime<Utc>,
 }
@@ -294,7 +355,7 @@ pub enum PixKeyKind {
     Evp,
 }
 
-/// A registered Pix key.
+/// A registered Pix key; its `id` is what [`BankingProvider::delete_pix_key`] takes.
 #[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PixKey {
     /// The provider's id.
@@ -372,13 +433,83 @@ pub enum AccountStatus {
     Closed,
 }
 
-/// The balance of our own account.
+/// One onboarding document of a white-label account.
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AccountDocument {
+    /// What the document is.
+    pub kind: AccountDocumentKind,
+    /// The file, base64-encoded. PII: `Debug` hides it.
+    pub content_base64: String,
+}
+
+impl fmt::Debug for AccountDocument {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("AccountDocument")
+            .field("kind", &self.kind)
+            .field("content_base64", &REDACTED)
+            .finish()
+    }
+}
+
+/// Kinds of onboarding document. A person sends a selfie and one complete identity document (a
+/// full scan, or its front and back); a company sends its articles of association.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum AccountDocumentKind {
+    /// A photo of the holder's face.
+    Selfie,
+    /// Both sides of an identity card (RG) in one file.
+    IdCardFull,
+    /// The front of an identity card.
+    IdCardFront,
+    /// The back of an identity card.
+    IdCardBack,
+    /// Both sides of a driving licence (CNH) in one file.
+    DriverLicenseFull,
+    /// The front of a driving licence.
+    DriverLicenseFront,
+    /// The back of a driving licence.
+    DriverLicenseBack,
+    /// A company's articles of association (contrato social).
+    ArticlesOfAssociation,
+}
+
+/// The balance of an account.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Balance {
     /// What can be spent now.
     pub available: Money,
     /// What is held (judicial blocks, disputes, pending settlement).
     pub blocked: Money,
+}
+
+/// One effective transaction of an account's statement.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StatementEntry {
+    /// The provider's id of the entry (its sequence number).
+    pub id: String,
+    /// Money in or out.
+    pub direction: EntryDirection,
+    /// The amount, always positive.
+    pub amount: Money,
+    /// The provider's name for the kind of transaction (e.g. `DEBIT_PIX`), kept as sent.
+    pub kind: String,
+    /// The provider's description.
+    pub description: Option<String>,
+    /// The Pix end-to-end id, for Pix transactions.
+    pub end_to_end_id: Option<String>,
+    /// When it happened.
+    pub created_at: DateTime<Utc>,
+}
+
+/// Whether a statement entry credits or debits the account.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum EntryDirection {
+    /// Money in.
+    Credit,
+    /// Money out.
+    Debit,
 }
 
 #[cfg(test)]

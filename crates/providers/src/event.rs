@@ -152,12 +152,20 @@ pub enum EventType {
     AccountApproved,
     /// `account.documentation_rejected`
     AccountDocumentationRejected,
+    /// `account.status_updated`: an open account was blocked, unblocked or closed.
+    AccountStatusUpdated,
+    /// `account.transfer.credited`: a transfer between two accounts of the same bank was credited.
+    AccountTransferCredited,
+    /// `account.transfer.debited`: a transfer between two accounts of the same bank was debited.
+    AccountTransferDebited,
+    /// `pix.infraction.created`: a Pix infraction notification (MED) was opened.
+    PixInfractionCreated,
     /// `<provider>.unrecognized`: a verified event of a type no normalization rule knows.
     Unrecognized(ProviderName),
 }
 
 /// Every known type, in taxonomy order.
-const ALL_KNOWN: [EventType; 24] = [
+const ALL_KNOWN: [EventType; 28] = [
     EventType::CustomerCreated,
     EventType::CustomerUnderReview,
     EventType::CustomerKycUpdated,
@@ -182,6 +190,10 @@ const ALL_KNOWN: [EventType; 24] = [
     EventType::PixRefundReceived,
     EventType::AccountApproved,
     EventType::AccountDocumentationRejected,
+    EventType::AccountStatusUpdated,
+    EventType::AccountTransferCredited,
+    EventType::AccountTransferDebited,
+    EventType::PixInfractionCreated,
 ];
 
 const UNRECOGNIZED_SUFFIX: &str = ".unrecognized";
@@ -202,7 +214,7 @@ impl EventType {
 
     /// Every known type (all but [`EventType::Unrecognized`]), in taxonomy order.
     pub fn all_known() -> &'static [EventType] {
-        static ALL: [EventType; 24] = ALL_KNOWN;
+        static ALL: [EventType; 28] = ALL_KNOWN;
         &ALL
     }
 
@@ -238,6 +250,10 @@ impl EventType {
             EventType::PixRefundReceived => "pix.refund.received",
             EventType::AccountApproved => "account.approved",
             EventType::AccountDocumentationRejected => "account.documentation_rejected",
+            EventType::AccountStatusUpdated => "account.status_updated",
+            EventType::AccountTransferCredited => "account.transfer.credited",
+            EventType::AccountTransferDebited => "account.transfer.debited",
+            EventType::PixInfractionCreated => "pix.infraction.created",
             EventType::Unrecognized(provider) => return Err(provider),
         };
         Ok(text)
@@ -634,7 +650,7 @@ mod tests {
         ProviderName, ResourceKind, ResourceRef, UnknownEventType,
     };
 
-    const TAXONOMY: [&str; 24] = [
+    const TAXONOMY: [&str; 28] = [
         "customer.created",
         "customer.under_review",
         "customer.kyc_updated",
@@ -659,6 +675,10 @@ mod tests {
         "pix.refund.received",
         "account.approved",
         "account.documentation_rejected",
+        "account.status_updated",
+        "account.transfer.credited",
+        "account.transfer.debited",
+        "pix.infraction.created",
     ];
 
     fn pattern(text: &str) -> EventPattern {
@@ -726,7 +746,7 @@ mod tests {
     #[test]
     fn known_types_are_unique_and_exclude_unrecognized() {
         let unique: HashSet<&EventType> = EventType::all_known().iter().collect();
-        assert_eq!(unique.len(), 24);
+        assert_eq!(unique.len(), 28);
         assert!(
             !EventType::all_known()
                 .iter()

@@ -42,9 +42,10 @@ pub mod registry;
 pub mod webhook;
 
 pub use banking::{
-    Account, AccountStatus, Balance, BankingProvider, Charge, ChargeKind, ChargeStatus, NewAccount,
-    NewCharge, NewPixKey, Party, PixDestination, PixKey, PixKeyKind, PixRefund, PixRefundRequest,
-    PixTransfer, PixTransferRequest, PixTransferStatus,
+    Account, AccountDocument, AccountDocumentKind, AccountStatus, Balance, BankingProvider, Charge,
+    ChargeKind, ChargeStatus, EntryDirection, NewAccount, NewCharge, NewPixKey, Page, PageRequest,
+    Party, PixDestination, PixKey, PixKeyKind, PixRefund, PixRefundRequest, PixTransfer,
+    PixTransferRequest, PixTransferStatus, StatementEntry,
 };
 pub use credit::{
     CreditOffer, CreditOfferStatus, CreditProvider, Customer, CustomerStatus, Installment,
