@@ -10,6 +10,7 @@
 
 mod auth;
 mod cluster;
+mod delivery;
 mod errors;
 mod events;
 mod health;
@@ -17,5 +18,6 @@ mod idempotency;
 mod inbound;
 mod logs;
 mod providers;
+mod secrets;
 mod service;
 mod store;

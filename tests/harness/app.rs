@@ -4,6 +4,7 @@ use std::sync::Arc;
 
 use gateway::app::providers::PgCredentialStore;
 use gateway::config::Settings;
+use gateway::crypto::Keyring;
 use gateway::http::auth::Scope;
 use gateway::startup::{Application, ProviderRegistry};
 use providers::CredentialStore;
@@ -40,6 +41,9 @@ pub fn test_settings(db: &TestDb) -> Settings {
     settings.database.url = db.url.clone();
     settings.database.acquire_timeout_secs = 1;
     settings.database.max_connections = 10;
+    // Receivers run on loopback; dispatchers poll often so tests do not wait.
+    settings.delivery.allow_private_networks = vec!["127.0.0.0/8".into()];
+    settings.delivery.poll_interval_ms = 20;
     settings
 }
 
@@ -89,7 +93,9 @@ impl TestAppBuilder {
             .connect(db.url.expose_secret())
             .await
             .expect("gateway pool");
-        let credentials: Arc<dyn CredentialStore> = Arc::new(PgCredentialStore::new(pool.clone()));
+        let keyring = Arc::new(Keyring::from_settings(&settings.encryption).expect("keyring"));
+        let credentials: Arc<dyn CredentialStore> =
+            Arc::new(PgCredentialStore::new(pool.clone(), keyring));
         let mut registry = ProviderRegistry::default();
         registry.register_webhook_source(Arc::new(TestSource::default()));
         for register in self.providers {

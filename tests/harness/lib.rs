@@ -7,6 +7,7 @@
 //! - `app`: `TestApp`, the gateway running in-process with helpers per endpoint.
 //! - `source`: `TestSource`, a provider whose webhooks the tests craft.
 //! - `logs`: capturing what the gateway logs.
+//! - `receiver`: a partner app that verifies signatures and answers as scripted.
 
 #![allow(
     clippy::expect_used,
@@ -18,6 +19,7 @@
 pub mod app;
 pub mod db;
 pub mod logs;
+pub mod receiver;
 pub mod source;
 
 use std::future::Future;

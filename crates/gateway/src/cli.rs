@@ -1,4 +1,5 @@
-//! The `paygate` command line: `serve`, `migrate`, `keys`, `config check`.
+//! The `paygate` command line: `serve`, `migrate`, `keys`, `providers`, `secrets rekey`,
+//! `config check`.
 
 use std::path::PathBuf;
 
@@ -9,7 +10,9 @@ use clap::{Parser, Subcommand};
 use crate::app;
 use crate::app::keys;
 use crate::app::providers::PgCredentialStore;
+use crate::app::secrets;
 use crate::config::Settings;
+use crate::crypto::Keyring;
 use crate::http::auth::Scope;
 use crate::startup::{self, Application};
 use crate::store::api_keys;
@@ -47,6 +50,12 @@ pub enum Command {
         /// What to do.
         #[command(subcommand)]
         command: ProvidersCommand,
+    },
+    /// Manage secrets encrypted at rest.
+    Secrets {
+        /// What to do with secrets.
+        #[command(subcommand)]
+        command: SecretsCommand,
     },
     /// Inspect the configuration.
     Config {
@@ -96,6 +105,18 @@ pub enum ProvidersCommand {
     },
 }
 
+/// `paygate secrets ...`
+#[derive(Debug, Subcommand)]
+pub enum SecretsCommand {
+    /// Re-encrypt every stored secret that is not under `encryption.active_key` (online, in small
+    /// batches; run it after making a new key active, before removing the old one).
+    Rekey {
+        /// Rows read per batch.
+        #[arg(long, default_value_t = secrets::DEFAULT_BATCH_SIZE)]
+        batch_size: u32,
+    },
+}
+
 /// `paygate config ...`
 #[derive(Debug, Subcommand)]
 pub enum ConfigCommand {
@@ -142,13 +163,23 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             db::migrate(&pool).await?;
             keys_command(&pool, command).await
         }
+        Command::Secrets {
+            command: SecretsCommand::Rekey { batch_size },
+        } => {
+            let _telemetry = telemetry::init(&settings.telemetry)?;
+            let keyring = Keyring::from_settings(&settings.encryption)?;
+            let (pool, _cluster) = open_database(&settings).await?;
+            db::migrate(&pool).await?;
+            rekey_command(&pool, &keyring, batch_size).await
+        }
     }
 }
 
 async fn serve(config: Option<PathBuf>, settings: Settings) -> anyhow::Result<()> {
     let _telemetry = telemetry::init(&settings.telemetry)?;
+    let keyring = Arc::new(Keyring::from_settings(&settings.encryption)?);
     let (pool, _cluster) = open_database(&settings).await?;
-    let credentials = Arc::new(PgCredentialStore::new(pool.clone()));
+    let credentials = Arc::new(PgCredentialStore::new(pool.clone(), keyring));
     let registry = startup::register_providers(&Settings::figment(config.as_deref()), credentials)?;
     let app = Application::build(settings, pool, registry).await?;
     let address = app.local_addr()?;
@@ -211,7 +242,8 @@ async fn providers_command(
     provider: &str,
     command: ProvidersCommand,
 ) -> anyhow::Result<()> {
-    let credentials = Arc::new(PgCredentialStore::new(pool.clone()));
+    let keyring = Arc::new(Keyring::from_settings(&settings.encryption)?);
+    let credentials = Arc::new(PgCredentialStore::new(pool.clone(), Arc::clone(&keyring)));
     let registry = startup::register_providers(&Settings::figment(config.as_deref()), credentials)?;
     let registration = registry.webhook_registration(provider).ok_or_else(|| {
         anyhow::anyhow!("provider `{provider}` is not configured or has no webhook registration")
@@ -226,7 +258,8 @@ async fn providers_command(
                     "server.public_url must be set: it is the URL the provider will call"
                 );
             }
-            app::providers::register(pool, &name, registration.as_ref(), public_url).await?
+            app::providers::register(pool, &keyring, &name, registration.as_ref(), public_url)
+                .await?
         }
         ProvidersCommand::RotateWebhooks {
             grace_seconds,
@@ -234,6 +267,7 @@ async fn providers_command(
         } => {
             app::providers::rotate(
                 pool,
+                &keyring,
                 &name,
                 registration.as_ref(),
                 registration_id.as_deref(),
@@ -252,6 +286,35 @@ async fn providers_command(
             webhook.registration_id,
             webhook.url,
             webhook.event_types.join(",")
+        );
+    }
+    Ok(())
+}
+
+async fn rekey_command(
+    pool: &sqlx::PgPool,
+    keyring: &Keyring,
+    batch_size: u32,
+) -> anyhow::Result<()> {
+    let report = secrets::rekey(pool, keyring, batch_size).await?;
+    println!("active key: {}", report.active_key);
+    println!("column\texamined\trekeyed\twere_plaintext\tchanged_concurrently\tfailed");
+    for column in &report.columns {
+        println!(
+            "{}\t{}\t{}\t{}\t{}\t{}",
+            column.column,
+            column.examined,
+            column.rekeyed,
+            column.were_plaintext,
+            column.changed_concurrently,
+            column.failed
+        );
+    }
+    let failed = report.failed();
+    if failed > 0 {
+        anyhow::bail!(
+            "{failed} secret(s) could not be decrypted and were left as they are (see the log); \
+             keep their keys configured"
         );
     }
     Ok(())

@@ -31,11 +31,80 @@ pub struct Settings {
     pub idempotency: IdempotencySettings,
     /// Logs and traces.
     pub telemetry: TelemetrySettings,
+    /// Re-publishing events to partner apps.
+    pub delivery: DeliverySettings,
+    /// Encryption of secrets at rest.
+    pub encryption: EncryptionSettings,
+    /// The optional NATS JetStream sink.
+    pub jetstream: JetStreamSettings,
     /// Which provider serves each capability.
     pub routing: RoutingSettings,
     /// One section per provider, owned and validated by the provider's crate (its `Config`).
     #[serde(serialize_with = "serialize_providers_redacted")]
     pub providers: toml::Table,
+}
+
+/// The outbound webhook dispatcher (see `config/default.toml` for each key).
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct DeliverySettings {
+    /// Run the dispatcher in this process.
+    pub enabled: bool,
+    /// Concurrent dispatcher tasks.
+    pub workers: u32,
+    /// Idle poll interval, in milliseconds.
+    pub poll_interval_ms: u64,
+    /// Deliveries claimed at once.
+    pub batch_size: u32,
+    /// Timeout of one POST, in seconds.
+    pub request_timeout_secs: u64,
+    /// Delay before each attempt, in seconds.
+    pub retry_schedule_secs: Vec<u64>,
+    /// Jitter applied to each delay, in percent either way.
+    pub retry_jitter_percent: u32,
+    /// Cap on an honoured `Retry-After`, in seconds.
+    pub retry_after_cap_secs: u64,
+    /// A subscription failing this long without success is disabled, in seconds.
+    pub disable_after_failing_secs: u64,
+    /// In-flight deliveries per subscription, per process.
+    pub max_concurrency_per_subscription: u32,
+    /// Response bytes kept per attempt.
+    pub response_body_max_bytes: usize,
+    /// Seconds after which an unrecorded claim is taken again.
+    pub claim_timeout_secs: u64,
+    /// CIDRs partner URLs may resolve to although private.
+    pub allow_private_networks: Vec<String>,
+}
+
+/// Keys for secrets at rest.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct EncryptionSettings {
+    /// Id of the key new secrets are encrypted with.
+    pub active_key: String,
+    /// Every key that may decrypt.
+    pub keys: Vec<EncryptionKey>,
+}
+
+/// One data-encryption key.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct EncryptionKey {
+    /// Key id, stored with every ciphertext.
+    pub id: String,
+    /// Base64 of 32 random bytes.
+    #[serde(serialize_with = "serialize_redacted")]
+    pub key: SecretString,
+}
+
+/// The NATS JetStream sink.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct JetStreamSettings {
+    /// NATS URL; empty disables the sink.
+    pub url: String,
+    /// Stream name.
+    pub stream: String,
 }
 
 /// Which registered provider serves each capability of the `/v1` API.

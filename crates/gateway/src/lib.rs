@@ -4,9 +4,11 @@
 //! # Layout
 //! - `cli`: the command line (`serve`, `migrate`, `keys`, `config check`).
 //! - `config`: figment-layered settings.
+//! - `crypto`: secrets encrypted at rest (keyring, `enc:v1:` values).
 //! - `startup`: application state, the provider registry (the one place naming provider crates),
 //!   listener and graceful shutdown.
 //! - `db`: locating Postgres with no set-up, pool, migrations.
+//! - `delivery`: re-publishing events to partner apps (SSRF guard, JetStream sink).
 //! - `http`: routes, extractors, problem+json errors, auth, idempotency, OpenAPI.
 //! - `app`: use cases called by handlers and commands.
 //! - `store`: SQL, one module per aggregate.
@@ -15,7 +17,9 @@
 pub mod app;
 pub mod cli;
 pub mod config;
+pub mod crypto;
 pub mod db;
+pub mod delivery;
 pub mod http;
 pub mod startup;
 pub mod store;

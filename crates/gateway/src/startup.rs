@@ -17,8 +17,12 @@ use providers::{
 };
 use sqlx::PgPool;
 use tokio::net::TcpListener;
+use tokio_util::sync::CancellationToken;
 
 use crate::config::Settings;
+use crate::crypto::Keyring;
+use crate::delivery::dispatcher::Dispatcher;
+use crate::delivery::jetstream::JetStreamSink;
 use crate::http::error::ApiError;
 use crate::{db, http, telemetry};
 
@@ -33,6 +37,8 @@ pub struct AppState {
     pub registry: Arc<ProviderRegistry>,
     /// Renders `/metrics`.
     pub metrics: PrometheusHandle,
+    /// Encrypts and decrypts secrets at rest (`[encryption]`).
+    pub keyring: Arc<Keyring>,
 }
 
 /// The providers this gateway talks to, by name. `register_providers` is the one place that names
@@ -149,6 +155,7 @@ impl Application {
         pool: PgPool,
         registry: ProviderRegistry,
     ) -> anyhow::Result<Application> {
+        let keyring = Arc::new(Keyring::from_settings(&settings.encryption)?);
         if settings.database.migrate_on_start {
             db::migrate(&pool).await?;
         }
@@ -164,6 +171,7 @@ impl Application {
             settings: Arc::new(settings),
             registry: Arc::new(registry),
             metrics: telemetry::metrics_handle(),
+            keyring,
         };
         let router = http::router(state.clone());
         Ok(Application {
@@ -189,10 +197,18 @@ impl Application {
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> anyhow::Result<()> {
         let grace = Duration::from_secs(self.state.settings.server.shutdown_grace_secs);
+        let workers = CancellationToken::new();
+        let dispatcher = if self.state.settings.delivery.enabled {
+            Some(start_dispatcher(&self.state, workers.clone()).await?)
+        } else {
+            None
+        };
         let (stopping_tx, stopping_rx) = tokio::sync::watch::channel(false);
+        let stop_workers = workers.clone();
         let signal = async move {
             shutdown.await;
-            tracing::info!("shutting down: draining in-flight requests");
+            tracing::info!("shutting down: draining in-flight requests and deliveries");
+            stop_workers.cancel();
             let _ = stopping_tx.send(true);
         };
         let serve = axum::serve(self.listener, self.router).with_graceful_shutdown(signal);
@@ -201,14 +217,36 @@ impl Application {
             let _ = stopping.wait_for(|stopping| *stopping).await;
             tokio::time::sleep(grace).await;
         };
-        tokio::select! {
+        let served = tokio::select! {
             result = serve => result.map_err(anyhow::Error::from),
             () = drain_deadline => {
                 tracing::warn!(grace_secs = grace.as_secs(), "shutdown grace period over; dropping remaining requests");
                 Ok(())
             }
+        };
+        workers.cancel();
+        if let Some(dispatcher) = dispatcher
+            && tokio::time::timeout(grace, dispatcher).await.is_err()
+        {
+            tracing::warn!("deliveries still in flight after the grace period; their claims will expire and be redone");
         }
+        served
     }
+}
+
+/// Starts the outbox dispatcher (and connects the JetStream sink when configured).
+async fn start_dispatcher(
+    state: &AppState,
+    shutdown: CancellationToken,
+) -> anyhow::Result<tokio::task::JoinHandle<()>> {
+    let settings = &state.settings;
+    let jetstream = if settings.jetstream.url.is_empty() {
+        None
+    } else {
+        Some(JetStreamSink::connect(&settings.jetstream).await?)
+    };
+    let dispatcher = Dispatcher::new(state.pool.clone(), state.keyring.clone(), settings, jetstream)?;
+    Ok(dispatcher.spawn(shutdown))
 }
 
 /// Resolves on Ctrl-C or SIGTERM.

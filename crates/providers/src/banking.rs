@@ -135,7 +135,7 @@ pub struct PageRequest {
     pub limit: u32,
 }
 
-/// One page of a list.
+/// One page of a list, with an opaque cursor to the next one.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Page<T> {
     /// The items.

@@ -12,6 +12,7 @@ use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
 
 use crate::REDACTED;
+use crate::banking::Page;
 use crate::document::Document;
 use crate::error::ProviderError;
 use crate::idempotency::IdempotencyKey;
@@ -41,6 +42,11 @@ pub trait CreditProvider: Send + Sync {
 
     /// Fetches a customer by provider id; [`ProviderError::NotFound`] if there is none.
     async fn get_customer(&self, id: &str) -> Result<Customer, ProviderError>;
+
+    /// Lists customers, one page at a time, in the provider's order; `next_cursor` is the last
+    /// customer's id when more follow. A cursor the provider does not know is a
+    /// [`ProviderError::Rejected`].
+    async fn list_customers(&self, query: CustomerQuery) -> Result<Page<Customer>, ProviderError>;
 
     /// Uploads one KYC document for a customer. Idempotent under `key`; the bytes are sent
     /// unchanged.
@@ -105,6 +111,17 @@ impl fmt::Debug for NewCustomer {
             .field("external_id", &self.external_id)
             .finish()
     }
+}
+
+/// Which customers to list, and which page.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct CustomerQuery {
+    /// Only the customer with this caller's id.
+    pub external_id: Option<String>,
+    /// Page size, 1 to 100.
+    pub limit: u32,
+    /// The `next_cursor` of the previous page; `None` for the first page.
+    pub starting_after: Option<String>,
 }
 
 /// A borrower at the provider.
@@ -234,6 +251,12 @@ pub struct Simulation {
     /// The annual total effective cost (CET) in percent, exact.
     #[serde(with = "crate::money::exact_decimal")]
     pub cet_annual_percentage: Decimal,
+    /// What the borrower receives after fees and taxes, when the provider says.
+    #[serde(default)]
+    pub net_amount: Option<Money>,
+    /// When the first installment is due, when the provider says.
+    #[serde(default)]
+    pub first_due_date: Option<NaiveDate>,
 }
 
 /// A loan to take.

@@ -30,13 +30,15 @@ pub enum InvalidProviderName {
 }
 
 /// Roots of the event taxonomy, which cannot be provider names.
-const RESERVED_PROVIDER_NAMES: [&str; 6] = [
+const RESERVED_PROVIDER_NAMES: [&str; 8] = [
     "customer",
     "credit_offer",
     "loan",
     "charge",
     "pix",
     "account",
+    "subscription",
+    "reconciliation",
 ];
 
 impl ProviderName {
@@ -160,12 +162,15 @@ pub enum EventType {
     AccountTransferDebited,
     /// `pix.infraction.created`: a Pix infraction notification (MED) was opened.
     PixInfractionCreated,
+    /// `subscription.disabled`: an operational event of the gateway itself: a partner subscription
+    /// was disabled (its endpoint answered 410 Gone or kept failing).
+    SubscriptionDisabled,
     /// `<provider>.unrecognized`: a verified event of a type no normalization rule knows.
     Unrecognized(ProviderName),
 }
 
 /// Every known type, in taxonomy order.
-const ALL_KNOWN: [EventType; 28] = [
+const ALL_KNOWN: [EventType; 29] = [
     EventType::CustomerCreated,
     EventType::CustomerUnderReview,
     EventType::CustomerKycUpdated,
@@ -194,6 +199,7 @@ const ALL_KNOWN: [EventType; 28] = [
     EventType::AccountTransferCredited,
     EventType::AccountTransferDebited,
     EventType::PixInfractionCreated,
+    EventType::SubscriptionDisabled,
 ];
 
 const UNRECOGNIZED_SUFFIX: &str = ".unrecognized";
@@ -214,7 +220,7 @@ impl EventType {
 
     /// Every known type (all but [`EventType::Unrecognized`]), in taxonomy order.
     pub fn all_known() -> &'static [EventType] {
-        static ALL: [EventType; 28] = ALL_KNOWN;
+        static ALL: [EventType; 29] = ALL_KNOWN;
         &ALL
     }
 
@@ -254,6 +260,7 @@ impl EventType {
             EventType::AccountTransferCredited => "account.transfer.credited",
             EventType::AccountTransferDebited => "account.transfer.debited",
             EventType::PixInfractionCreated => "pix.infraction.created",
+            EventType::SubscriptionDisabled => "subscription.disabled",
             EventType::Unrecognized(provider) => return Err(provider),
         };
         Ok(text)
@@ -446,6 +453,8 @@ pub enum ResourceKind {
     PixKey,
     /// A Pix infraction notification (MED).
     Infraction,
+    /// A partner subscription of the gateway (operational events).
+    Subscription,
     /// Anything else; the provider's own type is in the event's data.
     Other,
 }
@@ -455,7 +464,7 @@ pub enum ResourceKind {
 #[error("unknown resource kind")]
 pub struct UnknownResourceKind;
 
-const ALL_RESOURCE_KINDS: [ResourceKind; 11] = [
+const ALL_RESOURCE_KINDS: [ResourceKind; 12] = [
     ResourceKind::Customer,
     ResourceKind::CreditOffer,
     ResourceKind::Loan,
@@ -466,6 +475,7 @@ const ALL_RESOURCE_KINDS: [ResourceKind; 11] = [
     ResourceKind::Account,
     ResourceKind::PixKey,
     ResourceKind::Infraction,
+    ResourceKind::Subscription,
     ResourceKind::Other,
 ];
 
@@ -483,6 +493,7 @@ impl ResourceKind {
             ResourceKind::Account => "account",
             ResourceKind::PixKey => "pix_key",
             ResourceKind::Infraction => "infraction",
+            ResourceKind::Subscription => "subscription",
             ResourceKind::Other => "other",
         }
     }
@@ -650,7 +661,7 @@ mod tests {
         ProviderName, ResourceKind, ResourceRef, UnknownEventType,
     };
 
-    const TAXONOMY: [&str; 28] = [
+    const TAXONOMY: [&str; 29] = [
         "customer.created",
         "customer.under_review",
         "customer.kyc_updated",
@@ -679,6 +690,7 @@ mod tests {
         "account.transfer.credited",
         "account.transfer.debited",
         "pix.infraction.created",
+        "subscription.disabled",
     ];
 
     fn pattern(text: &str) -> EventPattern {
@@ -746,7 +758,7 @@ mod tests {
     #[test]
     fn known_types_are_unique_and_exclude_unrecognized() {
         let unique: HashSet<&EventType> = EventType::all_known().iter().collect();
-        assert_eq!(unique.len(), 28);
+        assert_eq!(unique.len(), TAXONOMY.len());
         assert!(
             !EventType::all_known()
                 .iter()

@@ -48,9 +48,9 @@ pub use banking::{
     PixTransferRequest, PixTransferStatus, StatementEntry,
 };
 pub use credit::{
-    CreditOffer, CreditOfferStatus, CreditProvider, Customer, CustomerStatus, Installment,
-    KycDocument, KycDocumentUpload, Loan, LoanStatus, NewCustomer, NewLoan, Simulation,
-    SimulationRequest,
+    CreditOffer, CreditOfferStatus, CreditProvider, Customer, CustomerQuery, CustomerStatus,
+    Installment, KycDocument, KycDocumentUpload, Loan, LoanStatus, NewCustomer, NewLoan,
+    Simulation, SimulationRequest,
 };
 pub use document::{Document, DocumentError, DocumentKind, mask_document_like};
 pub use error::{FieldError, ProviderError};

@@ -10,6 +10,7 @@ use chrono::Utc;
 use providers::{EventId, InboundRequest, ProviderName, QuarantineId, WebhookSource};
 use sqlx::PgPool;
 
+use crate::app::outbox::{self, Sinks};
 use crate::store::{events, quarantine};
 
 /// Headers kept with a quarantined webhook: enough to debug it, never a credential.
@@ -51,6 +52,7 @@ pub async fn receive(
     path: &str,
     headers: &HeaderMap,
     body: &[u8],
+    sinks: Sinks,
 ) -> Result<Ingested, IngestError> {
     let provider = source.provider();
     let request = InboundRequest {
@@ -69,7 +71,7 @@ pub async fn receive(
         Ok(normalized) => {
             let mut stored = Vec::with_capacity(normalized.len());
             for event in &normalized {
-                let outcome = events::insert(&mut transaction, &provider, event, body).await?;
+                let outcome = outbox::store_event(&mut transaction, &provider, event, body, sinks).await?;
                 stored.push((
                     outcome.event_id(),
                     matches!(outcome, events::InsertOutcome::Duplicate(_)),

@@ -1,6 +1,7 @@
 //! Provider administration: the Postgres-backed [`CredentialStore`], and registering or rotating the
 //! gateway's webhook endpoints at providers.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
@@ -10,17 +11,20 @@ use providers::{
 };
 use sqlx::PgPool;
 
+use crate::crypto::Keyring;
 use crate::store::credentials;
 
-/// Credentials read from `provider_credential`, so a rotation made by any replica is seen by all.
+/// Credentials read from `provider_credential`, so a rotation made by any replica is seen by all;
+/// secrets are decrypted with the keyring as they are read.
 pub struct PgCredentialStore {
     pool: PgPool,
+    keyring: Arc<Keyring>,
 }
 
 impl PgCredentialStore {
-    /// A store over `pool`.
-    pub fn new(pool: PgPool) -> PgCredentialStore {
-        PgCredentialStore { pool }
+    /// A store over `pool`, decrypting with `keyring`.
+    pub fn new(pool: PgPool, keyring: Arc<Keyring>) -> PgCredentialStore {
+        PgCredentialStore { pool, keyring }
     }
 }
 
@@ -34,10 +38,19 @@ impl CredentialStore for PgCredentialStore {
         let rows = credentials::for_path(&self.pool, provider, path)
             .await
             .map_err(|error| CredentialStoreError(error.to_string()))?;
-        Ok(rows
-            .iter()
-            .map(credentials::CredentialRow::to_inbound)
-            .collect())
+        // A secret that does not decrypt (its key was removed from the configuration, or the row
+        // was altered) makes the store unavailable rather than the webhook unauthenticated: the
+        // provider retries instead of giving up on the endpoint.
+        rows.iter()
+            .map(|row| {
+                row.to_inbound(&self.keyring).map_err(|error| {
+                    CredentialStoreError(format!(
+                        "credential of registration {}: {error}",
+                        row.registration_id
+                    ))
+                })
+            })
+            .collect()
     }
 }
 
@@ -56,9 +69,11 @@ pub enum RegistrationFailed {
     UnknownRegistration(String),
 }
 
-/// Registers the gateway's endpoint(s) at the provider and stores each credential.
+/// Registers the gateway's endpoint(s) at the provider and stores each credential, encrypted with
+/// `keyring`.
 pub async fn register(
     pool: &PgPool,
+    keyring: &Keyring,
     provider: &ProviderName,
     registration: &dyn WebhookRegistration,
     public_base_url: &str,
@@ -66,7 +81,7 @@ pub async fn register(
     let registered = registration.register(public_base_url).await?;
     let mut transaction = pool.begin().await?;
     for webhook in &registered {
-        credentials::store(&mut transaction, provider, webhook).await?;
+        credentials::store(&mut transaction, keyring, provider, webhook).await?;
     }
     transaction.commit().await?;
     tracing::info!(provider = %provider, registrations = registered.len(), "webhook endpoints registered");
@@ -74,9 +89,10 @@ pub async fn register(
 }
 
 /// Rotates the credential of `registration_id` (every current registration when `None`), keeping
-/// the previous one valid for `grace`.
+/// the previous one valid for `grace`. New credentials are stored encrypted with `keyring`.
 pub async fn rotate(
     pool: &PgPool,
+    keyring: &Keyring,
     provider: &ProviderName,
     registration: &dyn WebhookRegistration,
     registration_id: Option<&str>,
@@ -103,7 +119,7 @@ pub async fn rotate(
                 Some(chrono::Utc::now() + chrono::Duration::from_std(grace).unwrap_or_default());
         }
         let mut transaction = pool.begin().await?;
-        credentials::store(&mut transaction, provider, &webhook).await?;
+        credentials::store(&mut transaction, keyring, provider, &webhook).await?;
         transaction.commit().await?;
         rotated.push(webhook);
     }

@@ -42,6 +42,12 @@ pub enum Scope {
     /// Register and rotate the gateway's webhook endpoints at providers.
     #[serde(rename = "providers:write")]
     ProvidersWrite,
+    /// Read subscriptions, deliveries and replays.
+    #[serde(rename = "subscriptions:read")]
+    SubscriptionsRead,
+    /// Manage subscriptions, retry deliveries, start replays.
+    #[serde(rename = "subscriptions:write")]
+    SubscriptionsWrite,
 }
 
 impl Scope {
@@ -65,6 +71,8 @@ impl Scope {
             Scope::BankingRead => "banking:read",
             Scope::BankingWrite => "banking:write",
             Scope::ProvidersWrite => "providers:write",
+            Scope::SubscriptionsRead => "subscriptions:read",
+            Scope::SubscriptionsWrite => "subscriptions:write",
         }
     }
 }

@@ -113,6 +113,12 @@ pub enum ApiError {
     /// Inbound webhook credentials cannot be read; the provider should retry.
     #[error("webhook verification is temporarily unavailable")]
     VerifierUnavailable,
+    /// Only dead or pending deliveries can be retried.
+    #[error("a {status} delivery cannot be retried; only dead or pending ones can")]
+    DeliveryNotRetryable {
+        /// The delivery's status.
+        status: String,
+    },
     /// A provider call failed.
     #[error("{0}")]
     Provider(#[from] ProviderError),
@@ -150,6 +156,7 @@ impl ApiError {
             ApiError::CapabilityUnavailable { .. } => "capability_unavailable",
             ApiError::RegistrationUnsupported(_) => "registration_unsupported",
             ApiError::VerifierUnavailable => "webhook_verifier_unavailable",
+            ApiError::DeliveryNotRetryable { .. } => "delivery_not_retryable",
             ApiError::Provider(error) => error.code(),
             ApiError::Internal(_) => "internal_error",
         }
@@ -182,6 +189,7 @@ impl ApiError {
             | ApiError::CapabilityUnavailable { .. }
             | ApiError::VerifierUnavailable => StatusCode::SERVICE_UNAVAILABLE,
             ApiError::RegistrationUnsupported(_) => StatusCode::NOT_FOUND,
+            ApiError::DeliveryNotRetryable { .. } => StatusCode::CONFLICT,
             ApiError::Provider(error) => provider_status(error),
             ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
@@ -406,6 +414,7 @@ mod tests {
             },
             ApiError::RegistrationUnsupported("x".into()),
             ApiError::VerifierUnavailable,
+            ApiError::DeliveryNotRetryable { status: "x".into() },
             ApiError::Internal("x".into()),
         ];
         let mut codes: Vec<&str> = errors.iter().map(ApiError::code).collect();

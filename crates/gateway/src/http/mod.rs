@@ -19,6 +19,7 @@ pub mod idempotency;
 pub mod keys;
 pub mod pagination;
 pub mod providers;
+pub mod subscriptions;
 pub mod webhooks;
 
 use std::time::{Duration, Instant};
@@ -57,6 +58,9 @@ const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
         events::list, events::get, events::raw,
         keys::create, keys::list, keys::revoke,
         providers::register, providers::rotate,
+        subscriptions::create, subscriptions::list, subscriptions::get, subscriptions::update,
+        subscriptions::delete, subscriptions::rotate_secret, subscriptions::deliveries,
+        subscriptions::replay, subscriptions::delivery, subscriptions::retry, subscriptions::replay_status,
         webhooks::receive_root, webhooks::receive_path,
     ),
     components(schemas(error::Problem, error::FieldProblem, auth::Scope)),
@@ -66,6 +70,7 @@ const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
         (name = "api keys", description = "Keys for internal services"),
         (name = "webhooks", description = "Inbound provider webhooks"),
         (name = "providers", description = "Webhook registration at providers"),
+        (name = "subscriptions", description = "Partner webhooks: subscriptions, deliveries, replays"),
         (name = "operations", description = "Health, readiness, metrics"),
     )
 )]
@@ -108,6 +113,17 @@ pub fn router(state: AppState) -> Router {
             "/providers/{provider}/webhook/rotate",
             post(providers::rotate),
         )
+        .route("/subscriptions", post(subscriptions::create).get(subscriptions::list))
+        .route(
+            "/subscriptions/{id}",
+            get(subscriptions::get).patch(subscriptions::update).delete(subscriptions::delete),
+        )
+        .route("/subscriptions/{id}/secret/rotate", post(subscriptions::rotate_secret))
+        .route("/subscriptions/{id}/deliveries", get(subscriptions::deliveries))
+        .route("/subscriptions/{id}/replay", post(subscriptions::replay))
+        .route("/deliveries/{id}", get(subscriptions::delivery))
+        .route("/deliveries/{id}/retry", post(subscriptions::retry))
+        .route("/replays/{id}", get(subscriptions::replay_status))
         // Innermost first: handler errors are rendered before the idempotency layer stores them, so
         // a replay is byte-identical to the first answer.
         .route_layer(middleware::from_fn(error::render_problem))

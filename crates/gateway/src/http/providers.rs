@@ -80,6 +80,7 @@ pub async fn register(
     let (name, registration) = registration_of(&state, &provider)?;
     let registered = use_case::register(
         &state.pool,
+        &state.keyring,
         &name,
         registration.as_ref(),
         &state.settings.server.public_url,
@@ -120,6 +121,7 @@ pub async fn rotate(
     let (name, registration) = registration_of(&state, &provider)?;
     let rotated = use_case::rotate(
         &state.pool,
+        &state.keyring,
         &name,
         registration.as_ref(),
         request.registration_id.as_deref(),

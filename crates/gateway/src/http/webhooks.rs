@@ -14,6 +14,7 @@ use serde::Serialize;
 use utoipa::ToSchema;
 
 use crate::app::ingest::{self, IngestError, Ingested};
+use crate::app::outbox::Sinks;
 use crate::http::error::ApiError;
 use crate::http::extract::{ApiPath, body_rejection};
 use crate::startup::AppState;
@@ -96,7 +97,8 @@ async fn receive(
         .webhook_source(provider)
         .ok_or_else(|| ApiError::UnknownProvider(provider.to_owned()))?;
     let body = body.map_err(body_rejection)?;
-    match ingest::receive(&state.pool, &source, path, headers, &body).await {
+    let sinks = Sinks { jetstream: !state.settings.jetstream.url.is_empty() };
+    match ingest::receive(&state.pool, &source, path, headers, &body, sinks).await {
         Ok(Ingested::Stored(stored)) => Ok(Json(Receipt {
             status: "stored",
             events: stored

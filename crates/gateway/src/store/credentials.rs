@@ -1,12 +1,17 @@
-//! Inbound webhook credentials created by registrations and rotations at providers.
+//! Inbound webhook credentials created by registrations and rotations at providers. The `secret`
+//! column holds the credential encrypted with the keyring (`enc:v1:...`, see `crate::crypto`),
+//! never the plaintext.
 
 use std::collections::BTreeMap;
 
 use chrono::{DateTime, Utc};
 use providers::{InboundCredential, ProviderName, RegisteredWebhook, WebhookCredential};
+use secrecy::ExposeSecret;
 use sqlx::{FromRow, PgConnection, PgPool};
 
-/// A stored credential row (the secret included: callers must not log it).
+use crate::crypto::{CryptoError, Keyring};
+
+/// A stored credential row (the secret as stored, encrypted).
 #[derive(Debug, Clone, FromRow)]
 pub struct CredentialRow {
     /// The provider's id for the registration.
@@ -17,7 +22,7 @@ pub struct CredentialRow {
     pub url: String,
     /// Provider event types sent there.
     pub event_types: Vec<String>,
-    /// The secret.
+    /// The secret, encrypted (`enc:v1:<key_id>:...`).
     pub secret: String,
     /// Non-secret facts.
     pub attributes: serde_json::Value,
@@ -28,8 +33,9 @@ pub struct CredentialRow {
 }
 
 impl CredentialRow {
-    /// As the verifier sees it.
-    pub fn to_inbound(&self) -> InboundCredential {
+    /// As the verifier sees it, the secret decrypted with `keyring`.
+    pub fn to_inbound(&self, keyring: &Keyring) -> Result<InboundCredential, CryptoError> {
+        let secret = keyring.decrypt(&self.secret)?;
         let attributes: BTreeMap<String, String> = match &self.attributes {
             serde_json::Value::Object(map) => map
                 .iter()
@@ -37,24 +43,30 @@ impl CredentialRow {
                 .collect(),
             _ => BTreeMap::new(),
         };
-        InboundCredential {
-            secret: WebhookCredential::new(self.secret.clone()),
+        Ok(InboundCredential {
+            secret: WebhookCredential::new(secret.expose_secret()),
             not_after: self.not_after,
             attributes,
-        }
+        })
     }
 }
 
 const COLUMNS: &str =
     "registration_id, path, url, event_types, secret, attributes, not_after, created_at";
 
-/// Stores the credential of a (new or rotated) registration. Any current credential of the same
-/// path gets `not_after = previous_valid_until` (now, when `None`): it is being rotated out.
+/// Stores the credential of a (new or rotated) registration, its secret encrypted with `keyring`'s
+/// active key. Any current credential of the same path gets `not_after = previous_valid_until`
+/// (now, when `None`): it is being rotated out.
 pub async fn store(
     connection: &mut PgConnection,
+    keyring: &Keyring,
     provider: &ProviderName,
     registered: &RegisteredWebhook,
 ) -> Result<(), sqlx::Error> {
+    // Encrypt first: nothing is written when it fails (it cannot for a secret of sane size).
+    let sealed = keyring
+        .encrypt(registered.secret.expose_secret())
+        .map_err(|error| sqlx::Error::Encode(Box::new(error)))?;
     sqlx::query(
         "update provider_credential set not_after = coalesce($3, now())
          where provider = $1 and path = $2 and not_after is null",
@@ -80,7 +92,7 @@ pub async fn store(
     .bind(&registered.registration_id)
     .bind(&registered.url)
     .bind(&registered.event_types)
-    .bind(registered.secret.expose_secret())
+    .bind(&sealed)
     .bind(serde_json::Value::Object(attributes))
     .execute(&mut *connection)
     .await?;

@@ -7,12 +7,15 @@
 //! - `api_keys`: hashed API keys with scopes.
 //! - `credentials`: inbound webhook credentials from registrations at providers.
 //! - `idempotency`: stored responses for `Idempotency-Key`.
+//! - `subscriptions`, `deliveries`: partner subscriptions and the delivery outbox.
 
 pub mod api_keys;
 pub mod credentials;
+pub mod deliveries;
 pub mod events;
 pub mod idempotency;
 pub mod quarantine;
+pub mod subscriptions;
 
 /// One page of a cursor-paginated list.
 #[derive(Debug, Clone)]

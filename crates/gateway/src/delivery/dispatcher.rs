@@ -1,0 +1,497 @@
+//! The dispatcher: drains the outbox into partner endpoints (and JetStream).
+//!
+//! Each worker loops: claim a batch of due deliveries (`store::deliveries::claim`, safe across any
+//! number of workers and replicas), deliver them concurrently, record each attempt. The claim
+//! marks a row `delivering` until `claim_timeout`; if this process dies between the POST and the
+//! record, the row becomes claimable again and the delivery is redone (at least once; receivers
+//! dedupe on `webhook-id`, the event id).
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use chrono::{DateTime, Utc};
+use futures::future::join_all;
+use providers::{DedupKey, EventType, NormalizedEvent, ProviderName, ResourceKind, ResourceRef};
+use rand::Rng;
+use secrecy::SecretString;
+use sqlx::PgPool;
+use tokio_util::sync::CancellationToken;
+
+use crate::app::outbox::{self, Sinks};
+use crate::config::{DeliverySettings, Settings};
+use crate::crypto::Keyring;
+use crate::delivery::jetstream::JetStreamSink;
+use crate::delivery::pacing::Pacing;
+use crate::delivery::replay;
+use crate::delivery::signing;
+use crate::delivery::ssrf::{self, SsrfPolicy};
+use crate::http::events::EventBody;
+use crate::store::deliveries::{self, AttemptRecord, Claimed, Outcome, Sink};
+use crate::store::events::{self, StoredEvent};
+use crate::store::subscriptions::{self, SubscriptionRow};
+
+/// The gateway's own provider name, for operational events.
+pub const GATEWAY_PROVIDER: ProviderName = ProviderName::from_static("paygate");
+
+/// Drains the outbox. Cheap to clone; clones share pacing state.
+#[derive(Clone)]
+pub struct Dispatcher {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    pool: PgPool,
+    keyring: Arc<Keyring>,
+    client: reqwest::Client,
+    policy: Arc<SsrfPolicy>,
+    settings: DeliverySettings,
+    sinks: Sinks,
+    jetstream: Option<JetStreamSink>,
+    pacing: Pacing,
+}
+
+/// Why the dispatcher cannot start.
+#[derive(Debug, thiserror::Error)]
+pub enum DispatcherError {
+    /// `delivery.allow_private_networks` is invalid.
+    #[error("invalid delivery.allow_private_networks: {0}")]
+    Policy(String),
+    /// The HTTP client could not be built.
+    #[error("cannot build the delivery HTTP client: {0}")]
+    Client(String),
+    /// `delivery.retry_schedule_secs` is empty.
+    #[error("delivery.retry_schedule_secs must list at least one delay")]
+    EmptySchedule,
+}
+
+impl Dispatcher {
+    /// A dispatcher over `pool`; `jetstream` is the connected sink when configured.
+    pub fn new(
+        pool: PgPool,
+        keyring: Arc<Keyring>,
+        settings: &Settings,
+        jetstream: Option<JetStreamSink>,
+    ) -> Result<Dispatcher, DispatcherError> {
+        let delivery = settings.delivery.clone();
+        if delivery.retry_schedule_secs.is_empty() {
+            return Err(DispatcherError::EmptySchedule);
+        }
+        let policy =
+            Arc::new(SsrfPolicy::from_settings(&delivery).map_err(|error| DispatcherError::Policy(error.to_string()))?);
+        let client = ssrf::guarded_client(policy.clone(), Duration::from_secs(delivery.request_timeout_secs))
+            .map_err(|error| DispatcherError::Client(error.to_string()))?;
+        let sinks = Sinks { jetstream: !settings.jetstream.url.is_empty() };
+        Ok(Dispatcher {
+            inner: Arc::new(Inner {
+                pool,
+                keyring,
+                client,
+                policy,
+                settings: delivery,
+                sinks,
+                jetstream,
+                pacing: Pacing::default(),
+            }),
+        })
+    }
+
+    /// Spawns `delivery.workers` webhook workers, the JetStream worker when configured, the replay
+    /// worker and the metrics sampler; they stop when `shutdown` is cancelled, finishing the
+    /// deliveries in hand.
+    pub fn spawn(&self, shutdown: CancellationToken) -> tokio::task::JoinHandle<()> {
+        let mut tasks = Vec::new();
+        for worker in 0..self.inner.settings.workers.max(1) {
+            let dispatcher = self.clone();
+            let shutdown = shutdown.clone();
+            tasks.push(tokio::spawn(tracing::Instrument::instrument(
+                async move { dispatcher.webhook_worker(shutdown).await },
+                tracing::info_span!("dispatcher", worker),
+            )));
+        }
+        if self.inner.jetstream.is_some() {
+            let dispatcher = self.clone();
+            let shutdown = shutdown.clone();
+            tasks.push(tokio::spawn(async move { dispatcher.jetstream_worker(shutdown).await }));
+        }
+        let pool = self.inner.pool.clone();
+        let replays = shutdown.clone();
+        let poll = self.poll_interval();
+        tasks.push(tokio::spawn(async move { replay::worker(pool, poll, replays).await }));
+        let pool = self.inner.pool.clone();
+        tasks.push(tokio::spawn(async move { sample_queue_metrics(pool, shutdown).await }));
+        tokio::spawn(async move {
+            join_all(tasks).await;
+        })
+    }
+
+    fn poll_interval(&self) -> Duration {
+        Duration::from_millis(self.inner.settings.poll_interval_ms.max(10))
+    }
+
+    async fn webhook_worker(&self, shutdown: CancellationToken) {
+        while !shutdown.is_cancelled() {
+            let handled = match self.run_once().await {
+                Ok(handled) => handled,
+                Err(error) => {
+                    tracing::warn!(error.message = %error, "claiming deliveries failed");
+                    0
+                }
+            };
+            if handled == 0 {
+                tokio::select! {
+                    () = shutdown.cancelled() => {}
+                    () = tokio::time::sleep(self.poll_interval()) => {}
+                }
+            }
+        }
+    }
+
+    /// Claims one batch of due webhook deliveries and delivers it; returns how many were handled.
+    pub async fn run_once(&self) -> Result<usize, sqlx::Error> {
+        let claimed = deliveries::claim(
+            &self.inner.pool,
+            Sink::Webhook,
+            self.inner.settings.batch_size.max(1),
+            self.claim_timeout(),
+        )
+        .await?;
+        let count = claimed.len();
+        join_all(claimed.into_iter().map(|delivery| self.deliver_logged(delivery))).await;
+        Ok(count)
+    }
+
+    fn claim_timeout(&self) -> Duration {
+        Duration::from_secs(self.inner.settings.claim_timeout_secs.max(1))
+    }
+
+    async fn deliver_logged(&self, claimed: Claimed) {
+        let id = providers::DeliveryId::from_uuid(claimed.delivery_id);
+        if let Err(error) = self.deliver(claimed).await {
+            // The claim expires and the delivery is taken again: nothing is lost.
+            tracing::warn!(delivery = %id, error.message = %error, "delivery not recorded; it will be retried");
+        }
+    }
+
+    async fn deliver(&self, claimed: Claimed) -> Result<(), sqlx::Error> {
+        let pool = &self.inner.pool;
+        let Some(subscription_id) = claimed.subscription_id else {
+            return Ok(());
+        };
+        let subscription = subscriptions::get(pool, providers::SubscriptionId::from_uuid(subscription_id)).await?;
+        let event = events::get(pool, providers::EventId::from_uuid(claimed.event_id)).await?;
+        let (Some(subscription), Some(event)) = (subscription, event) else {
+            return Ok(());
+        };
+        let pace = self.inner.pacing.of(
+            subscription_id,
+            usize::try_from(self.inner.settings.max_concurrency_per_subscription.max(1)).unwrap_or(1),
+        );
+        if let Some(rate) = subscription.rate_limit_per_second.and_then(|r| u32::try_from(r).ok()) {
+            let wait = pace.reserve(rate);
+            if wait > self.claim_timeout() / 2 {
+                // Too far ahead to hold the claim: put it back for when its slot comes.
+                pace.cancel(rate);
+                let at = Utc::now() + chrono::Duration::from_std(wait).unwrap_or_default();
+                return deliveries::release(pool, claimed.delivery_id, at).await;
+            }
+            tokio::time::sleep(wait).await;
+        }
+        let Ok(_permit) = pace.concurrency.acquire().await else {
+            return Ok(());
+        };
+        let started_at = Utc::now();
+        let started = Instant::now();
+        let attempt = self.post(&subscription, &event).await;
+        let latency = started.elapsed();
+        metrics::histogram!("paygate_delivery_attempt_duration_seconds").record(latency);
+        let record = AttemptRecord {
+            started_at,
+            latency,
+            response_status: attempt.status,
+            response_body: attempt.body,
+            error: attempt.error,
+        };
+        self.record(&claimed, &subscription, record, attempt.retry_after).await
+    }
+
+    async fn post(&self, subscription: &SubscriptionRow, event: &StoredEvent) -> PostResult {
+        let url = match url::Url::parse(&subscription.url) {
+            Ok(url) => url,
+            Err(error) => return PostResult::failed(format!("invalid url: {error}")),
+        };
+        if let Err(error) = ssrf::check_url(&url, &self.inner.policy) {
+            return PostResult::failed(format!("{}: {error}", error.code()));
+        }
+        let secrets = match self.secrets(subscription) {
+            Ok(secrets) => secrets,
+            Err(error) => return PostResult::failed(error),
+        };
+        let payload = match serde_json::to_vec(&EventBody::from(event.clone())) {
+            Ok(payload) => payload,
+            Err(error) => return PostResult::failed(format!("cannot serialize the event: {error}")),
+        };
+        let id = event.id().to_string();
+        let signed = match signing::sign(&id, Utc::now().timestamp(), &payload, &secrets) {
+            Ok(signed) => signed,
+            Err(error) => return PostResult::failed(error.to_string()),
+        };
+        let sent = self
+            .inner
+            .client
+            .post(url)
+            .header("content-type", "application/json")
+            .header("webhook-id", signed.id)
+            .header("webhook-timestamp", signed.timestamp.to_string())
+            .header("webhook-signature", signed.signature)
+            .body(payload)
+            .send()
+            .await;
+        let response = match sent {
+            Ok(response) => response,
+            Err(error) => {
+                let reason = match ssrf::SsrfError::find_in(&error) {
+                    Some(refused) => format!("{}: {refused}", refused.code()),
+                    None if error.is_timeout() => "timeout".to_owned(),
+                    None if error.is_connect() => format!("connection failed: {error}"),
+                    None => format!("request failed: {error}"),
+                };
+                return PostResult::failed(reason);
+            }
+        };
+        let status = response.status().as_u16();
+        let retry_after = response
+            .headers()
+            .get("retry-after")
+            .and_then(|value| value.to_str().ok())
+            .and_then(|value| value.trim().parse::<u64>().ok())
+            .map(Duration::from_secs);
+        let body = read_prefix(response, self.inner.settings.response_body_max_bytes).await;
+        let error = (!(200..300).contains(&status)).then(|| format!("endpoint answered {status}"));
+        PostResult { status: Some(status), body, error, retry_after }
+    }
+
+    /// The current secret and, during a rotation's grace period, the previous one.
+    fn secrets(&self, subscription: &SubscriptionRow) -> Result<Vec<SecretString>, String> {
+        let keyring = &self.inner.keyring;
+        let mut secrets = vec![keyring.decrypt(&subscription.secret).map_err(|error| error.to_string())?];
+        if let (Some(previous), Some(until)) = (&subscription.previous_secret, subscription.previous_secret_expires_at)
+            && until > Utc::now()
+        {
+            secrets.push(keyring.decrypt(previous).map_err(|error| error.to_string())?);
+        }
+        Ok(secrets)
+    }
+
+    async fn record(
+        &self,
+        claimed: &Claimed,
+        subscription: &SubscriptionRow,
+        attempt: AttemptRecord,
+        retry_after: Option<Duration>,
+    ) -> Result<(), sqlx::Error> {
+        let settings = &self.inner.settings;
+        let succeeded = attempt.error.is_none();
+        let gone = attempt.response_status == Some(410);
+        let attempts_after = usize::try_from(claimed.attempts).unwrap_or(0) + 1;
+        let outcome = if succeeded {
+            Outcome::Succeeded
+        } else if gone || attempts_after >= settings.retry_schedule_secs.len() {
+            Outcome::Dead
+        } else {
+            Outcome::RetryAt(Utc::now() + self.delay_before(attempts_after, retry_after))
+        };
+        let mut transaction = self.inner.pool.begin().await?;
+        let recorded =
+            deliveries::record(&mut transaction, claimed.delivery_id, claimed.attempts, &attempt, outcome).await?;
+        if !recorded {
+            // The claim expired and another dispatcher took the delivery over; it records instead.
+            return transaction.rollback().await;
+        }
+        let subscription_id = subscription.subscription_id;
+        if succeeded {
+            subscriptions::record_success(&mut transaction, subscription_id).await?;
+            metrics::gauge!("paygate_subscription_failing_seconds", "subscription" => subscription.id().to_string())
+                .set(0.0);
+        } else {
+            let failing_since = subscriptions::record_failure(&mut transaction, subscription_id).await?;
+            let streak = (Utc::now() - failing_since).to_std().unwrap_or_default();
+            metrics::gauge!("paygate_subscription_failing_seconds", "subscription" => subscription.id().to_string())
+                .set(streak.as_secs_f64());
+            let reason = if gone {
+                Some("the endpoint answered 410 Gone".to_owned())
+            } else if streak >= Duration::from_secs(settings.disable_after_failing_secs) {
+                Some(format!("the endpoint failed continuously since {failing_since}"))
+            } else {
+                None
+            };
+            if let Some(reason) = reason
+                && subscriptions::disable(&mut transaction, subscription_id, &reason).await?
+            {
+                self.emit_disabled(&mut transaction, subscription, &reason, failing_since).await?;
+            }
+        }
+        transaction.commit().await?;
+        let outcome_label = match outcome {
+            Outcome::Succeeded => "succeeded",
+            Outcome::RetryAt(_) => "retrying",
+            Outcome::Dead => "dead",
+        };
+        metrics::counter!("paygate_deliveries_total", "outcome" => outcome_label).increment(1);
+        Ok(())
+    }
+
+    /// The delay before attempt number `attempt` (0-based): the schedule's entry with jitter, or the
+    /// partner's `Retry-After` (capped) when that is longer.
+    fn delay_before(&self, attempt: usize, retry_after: Option<Duration>) -> chrono::Duration {
+        let settings = &self.inner.settings;
+        let scheduled = settings.retry_schedule_secs.get(attempt).copied().unwrap_or(0);
+        let jittered = jitter(Duration::from_secs(scheduled), settings.retry_jitter_percent);
+        let honoured = retry_after
+            .map(|after| after.min(Duration::from_secs(settings.retry_after_cap_secs)))
+            .unwrap_or_default();
+        chrono::Duration::from_std(jittered.max(honoured)).unwrap_or_default()
+    }
+
+    async fn emit_disabled(
+        &self,
+        connection: &mut sqlx::PgConnection,
+        subscription: &SubscriptionRow,
+        reason: &str,
+        failing_since: DateTime<Utc>,
+    ) -> Result<(), sqlx::Error> {
+        let id = subscription.id().to_string();
+        tracing::warn!(subscription = %id, reason, "subscription disabled");
+        let data = serde_json::json!({"subscription_id": id, "url": subscription.url, "reason": reason});
+        let Ok(dedup_key) = DedupKey::parse(&format!("subscription.disabled:{id}:{}", Utc::now().timestamp_micros()))
+        else {
+            return Ok(());
+        };
+        let event = NormalizedEvent {
+            event_type: EventType::SubscriptionDisabled,
+            provider_event_type: "subscription.disabled".to_owned(),
+            dedup_key,
+            resource: ResourceRef { kind: ResourceKind::Subscription, id: id.clone(), correlation_id: None },
+            occurred_at: failing_since.max(Utc::now()),
+            data: data.clone(),
+        };
+        let raw = serde_json::to_vec(&data).unwrap_or_default();
+        outbox::store_event(connection, &GATEWAY_PROVIDER, &event, &raw, self.inner.sinks).await?;
+        Ok(())
+    }
+
+    async fn jetstream_worker(&self, shutdown: CancellationToken) {
+        let Some(sink) = &self.inner.jetstream else {
+            return;
+        };
+        while !shutdown.is_cancelled() {
+            let handled = match self.publish_once(sink).await {
+                Ok(handled) => handled,
+                Err(error) => {
+                    tracing::warn!(error.message = %error, "claiming JetStream publications failed");
+                    0
+                }
+            };
+            if handled == 0 {
+                tokio::select! {
+                    () = shutdown.cancelled() => {}
+                    () = tokio::time::sleep(self.poll_interval()) => {}
+                }
+            }
+        }
+    }
+
+    /// Publishes one batch of due JetStream deliveries; a failure (NATS down) retries on the same
+    /// schedule, so events wait in the outbox rather than vanish.
+    pub async fn publish_once(&self, sink: &JetStreamSink) -> Result<usize, sqlx::Error> {
+        let pool = &self.inner.pool;
+        let claimed = deliveries::claim(pool, Sink::JetStream, self.inner.settings.batch_size.max(1), self.claim_timeout())
+            .await?;
+        let count = claimed.len();
+        for delivery in claimed {
+            let Some(event) = events::get(pool, providers::EventId::from_uuid(delivery.event_id)).await? else {
+                continue;
+            };
+            let started_at = Utc::now();
+            let started = Instant::now();
+            let payload = serde_json::to_vec(&EventBody::from(event.clone())).unwrap_or_default();
+            let published = sink.publish(&event.event_type, &event.id().to_string(), payload).await;
+            let error = published.err().map(|error| error.to_string());
+            let outcome = match &error {
+                None => Outcome::Succeeded,
+                // Waiting, not vanishing: JetStream publications never die, they keep retrying at
+                // the schedule's last interval.
+                Some(_) => Outcome::RetryAt(Utc::now() + self.delay_before(usize::try_from(delivery.attempts).unwrap_or(0) + 1, None)),
+            };
+            let attempt = AttemptRecord { started_at, latency: started.elapsed(), response_status: None, response_body: None, error };
+            let mut transaction = pool.begin().await?;
+            deliveries::record(&mut transaction, delivery.delivery_id, delivery.attempts, &attempt, outcome).await?;
+            transaction.commit().await?;
+        }
+        Ok(count)
+    }
+}
+
+struct PostResult {
+    status: Option<u16>,
+    body: Option<String>,
+    error: Option<String>,
+    retry_after: Option<Duration>,
+}
+
+impl PostResult {
+    fn failed(error: String) -> PostResult {
+        PostResult { status: None, body: None, error: Some(error), retry_after: None }
+    }
+}
+
+/// Reads at most `limit` bytes of the body (lossy UTF-8), never the whole of a huge answer.
+async fn read_prefix(mut response: reqwest::Response, limit: usize) -> Option<String> {
+    let mut bytes = Vec::new();
+    while bytes.len() < limit {
+        match response.chunk().await {
+            Ok(Some(chunk)) => bytes.extend_from_slice(&chunk),
+            _ => break,
+        }
+    }
+    bytes.truncate(limit);
+    (!bytes.is_empty()).then(|| String::from_utf8_lossy(&bytes).into_owned())
+}
+
+/// `delay` spread uniformly by ±`percent`%, in integer milliseconds (no float arithmetic).
+fn jitter(delay: Duration, percent: u32) -> Duration {
+    let millis = u64::try_from(delay.as_millis()).unwrap_or(u64::MAX);
+    if millis == 0 || percent == 0 {
+        return delay;
+    }
+    let spread = millis.saturating_mul(u64::from(percent.min(100))) / 100;
+    let offset = rand::rng().random_range(0..=spread.saturating_mul(2));
+    Duration::from_millis(millis.saturating_sub(spread).saturating_add(offset))
+}
+
+async fn sample_queue_metrics(pool: PgPool, shutdown: CancellationToken) {
+    while !shutdown.is_cancelled() {
+        if let Ok((depth, oldest_age)) = deliveries::queue_stats(&pool).await {
+            metrics::gauge!("paygate_delivery_queue_depth").set(depth as f64);
+            metrics::gauge!("paygate_delivery_oldest_due_age_seconds").set(oldest_age);
+        }
+        tokio::select! {
+            () = shutdown.cancelled() => {}
+            () = tokio::time::sleep(Duration::from_secs(5)) => {}
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn jitter_stays_within_the_percentage_either_way() {
+        for _ in 0..1000 {
+            let delay = jitter(Duration::from_secs(100), 20);
+            assert!(delay >= Duration::from_secs(80) && delay <= Duration::from_secs(120), "{delay:?}");
+        }
+        assert_eq!(jitter(Duration::ZERO, 20), Duration::ZERO);
+        assert_eq!(jitter(Duration::from_secs(5), 0), Duration::from_secs(5));
+    }
+}

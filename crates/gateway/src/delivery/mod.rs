@@ -1,0 +1,19 @@
+//! Delivery of events to partner apps: the dispatcher that drains the outbox, signing, pacing,
+//! replays, the SSRF guard and the JetStream sink.
+//!
+//! # Layout
+//! - `dispatcher`: claims due deliveries (`for update skip locked`), POSTs them signed with
+//!   Standard Webhooks, records every attempt, retries on the schedule, dead-letters, disables
+//!   endpoints that answer 410 or keep failing.
+//! - `pacing`: per-subscription concurrency limit and rate limit (token bucket), per process.
+//! - `replay`: durable bulk replay jobs.
+//! - `signing`: Standard Webhooks signatures, with both secrets during a rotation.
+//! - `ssrf`: refuses partner URLs that resolve to private, loopback or link-local addresses.
+//! - `jetstream`: the optional NATS JetStream sink.
+
+pub mod dispatcher;
+pub mod jetstream;
+pub mod pacing;
+pub mod replay;
+pub mod signing;
+pub mod ssrf;

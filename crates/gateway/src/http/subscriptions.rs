@@ -1,0 +1,715 @@
+//! `/v1/subscriptions`, `/v1/deliveries`, `/v1/replays`: partner endpoints, their deliveries with
+//! attempts, manual retry and durable replay (scopes `subscriptions:read` / `subscriptions:write`).
+
+use std::time::Duration;
+
+use axum::Json;
+use axum::extract::State;
+use axum::http::StatusCode;
+use chrono::{DateTime, Utc};
+use providers::{DeliveryId, EventPattern, ReplayId, ResourceKind, SubscriptionId};
+use secrecy::ExposeSecret;
+use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
+
+use crate::delivery::replay::{self, ReplayRow};
+use crate::delivery::signing;
+use crate::delivery::ssrf::{self, SsrfPolicy};
+use crate::http::auth::{Caller, Scope};
+use crate::http::error::{ApiError, FieldProblem};
+use crate::http::extract::{ApiJson, ApiPath, ApiQuery};
+use crate::http::pagination::{ListBody, PageParams};
+use crate::startup::AppState;
+use crate::store::deliveries::{self, AttemptRow, DeliveryRow};
+use crate::store::subscriptions::{self, NewSubscription, SubscriptionPatch, SubscriptionRow};
+
+/// Longest rotation grace period: 7 days.
+pub const MAX_GRACE_SECONDS: u64 = 7 * 86_400;
+
+/// A new subscription.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct NewSubscriptionBody {
+    /// The partner endpoint (http or https; private addresses are refused unless allow-listed).
+    #[schema(example = "https://partner.example/webhooks/paygate")]
+    pub url: String,
+    /// Event type patterns: `loan.*`, `pix.received`, `*`.
+    #[schema(example = json!(["loan.*", "pix.received"]))]
+    pub event_types: Vec<String>,
+    /// Only events of this provider.
+    #[serde(default)]
+    pub provider: Option<String>,
+    /// Only events about this resource kind (`loan`, `pix`, `charge`, ...).
+    #[serde(default)]
+    pub resource_kind: Option<String>,
+    /// Free text.
+    #[serde(default)]
+    pub description: Option<String>,
+    /// Deliver events of one resource strictly in order.
+    #[serde(default)]
+    pub ordered: bool,
+    /// Deliveries per second, at most.
+    #[serde(default)]
+    pub rate_limit_per_second: Option<u32>,
+    /// Partner metadata, returned as given.
+    #[serde(default)]
+    #[schema(value_type = Object)]
+    pub metadata: Option<serde_json::Value>,
+}
+
+/// A change to a subscription; absent fields stay as they are, `null` clears a nullable one.
+#[derive(Debug, Default, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SubscriptionPatchBody {
+    /// New URL.
+    pub url: Option<String>,
+    /// New patterns.
+    pub event_types: Option<Vec<String>>,
+    /// New provider filter (`null` clears).
+    #[serde(default, deserialize_with = "nullable")]
+    #[schema(value_type = Option<String>)]
+    pub provider: Option<Option<String>>,
+    /// New resource kind filter (`null` clears).
+    #[serde(default, deserialize_with = "nullable")]
+    #[schema(value_type = Option<String>)]
+    pub resource_kind: Option<Option<String>>,
+    /// New description (`null` clears).
+    #[serde(default, deserialize_with = "nullable")]
+    #[schema(value_type = Option<String>)]
+    pub description: Option<Option<String>>,
+    /// `active` or `disabled`; enabling clears the failure streak.
+    pub status: Option<String>,
+    /// Ordered delivery.
+    pub ordered: Option<bool>,
+    /// Rate limit (`null` removes it).
+    #[serde(default, deserialize_with = "nullable")]
+    #[schema(value_type = Option<u32>)]
+    pub rate_limit_per_second: Option<Option<u32>>,
+    /// Metadata.
+    #[schema(value_type = Option<Object>)]
+    pub metadata: Option<serde_json::Value>,
+}
+
+fn nullable<'de, D, T>(deserializer: D) -> Result<Option<Option<T>>, D::Error>
+where
+    D: serde::Deserializer<'de>,
+    T: Deserialize<'de>,
+{
+    Option::<T>::deserialize(deserializer).map(Some)
+}
+
+/// A subscription.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct SubscriptionBody {
+    /// `sub_` id.
+    pub id: String,
+    /// Endpoint.
+    pub url: String,
+    /// Patterns.
+    pub event_types: Vec<String>,
+    /// Provider filter.
+    pub provider: Option<String>,
+    /// Resource kind filter.
+    pub resource_kind: Option<String>,
+    /// Description.
+    pub description: Option<String>,
+    /// `active` or `disabled`.
+    pub status: String,
+    /// Why it is disabled.
+    pub disabled_reason: Option<String>,
+    /// Ordered delivery.
+    pub ordered: bool,
+    /// Rate limit.
+    pub rate_limit_per_second: Option<i32>,
+    /// Metadata.
+    #[schema(value_type = Object)]
+    pub metadata: serde_json::Value,
+    /// Start of the current failure streak.
+    pub failing_since: Option<DateTime<Utc>>,
+    /// End of the rotation grace period, while the previous secret still signs.
+    pub previous_secret_expires_at: Option<DateTime<Utc>>,
+    /// Creation.
+    pub created_at: DateTime<Utc>,
+    /// The signing secret: present only when created or rotated. Store it now.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub secret: Option<String>,
+}
+
+impl SubscriptionBody {
+    fn from_row(row: SubscriptionRow, secret: Option<String>) -> SubscriptionBody {
+        SubscriptionBody {
+            id: row.id().to_string(),
+            url: row.url,
+            event_types: row.event_types,
+            provider: row.provider_filter,
+            resource_kind: row.resource_kind_filter,
+            description: row.description,
+            status: row.status,
+            disabled_reason: row.disabled_reason,
+            ordered: row.ordered,
+            rate_limit_per_second: row.rate_limit_per_second,
+            metadata: row.metadata,
+            failing_since: row.failing_since,
+            previous_secret_expires_at: row.previous_secret_expires_at,
+            created_at: row.created_at,
+            secret,
+        }
+    }
+}
+
+struct Problems(Vec<FieldProblem>);
+
+impl Problems {
+    fn add(&mut self, pointer: &str, message: impl Into<String>) {
+        self.0.push(FieldProblem { pointer: pointer.into(), message: message.into() });
+    }
+
+    fn into_result(self) -> Result<(), ApiError> {
+        if self.0.is_empty() {
+            return Ok(());
+        }
+        Err(ApiError::Validation(self.0))
+    }
+}
+
+fn check_url(problems: &mut Problems, policy: &SsrfPolicy, url: &str) {
+    match url::Url::parse(url) {
+        Ok(parsed) => {
+            if let Err(error) = ssrf::check_url(&parsed, policy) {
+                problems.add("/url", error.to_string());
+            }
+        }
+        Err(error) => problems.add("/url", format!("not a URL: {error}")),
+    }
+}
+
+fn check_patterns(problems: &mut Problems, patterns: &[String]) {
+    if patterns.is_empty() {
+        problems.add("/event_types", "at least one pattern is required");
+    }
+    for (index, pattern) in patterns.iter().enumerate() {
+        if let Err(error) = pattern.parse::<EventPattern>() {
+            problems.add(&format!("/event_types/{index}"), error.to_string());
+        }
+    }
+}
+
+fn check_resource_kind(problems: &mut Problems, kind: Option<&str>) {
+    if let Some(kind) = kind
+        && kind.parse::<ResourceKind>().is_err()
+    {
+        problems.add("/resource_kind", "unknown resource kind");
+    }
+}
+
+fn check_rate(problems: &mut Problems, rate: Option<u32>) -> Option<i32> {
+    let rate = rate?;
+    match i32::try_from(rate) {
+        Ok(rate) if (1..=10_000).contains(&rate) => Some(rate),
+        _ => {
+            problems.add("/rate_limit_per_second", "must be between 1 and 10000");
+            None
+        }
+    }
+}
+
+fn policy(state: &AppState) -> Result<SsrfPolicy, ApiError> {
+    SsrfPolicy::from_settings(&state.settings.delivery).map_err(|error| ApiError::Internal(error.to_string()))
+}
+
+/// Creates a subscription; the answer carries its `whsec_` secret, shown once.
+#[utoipa::path(
+    post, path = "/v1/subscriptions", tag = "subscriptions",
+    request_body = NewSubscriptionBody,
+    params(("Idempotency-Key" = String, Header, description = "unique per logical request")),
+    security(("api_key" = ["subscriptions:write"])),
+    responses((status = 201, body = SubscriptionBody), (status = 422, body = crate::http::error::Problem))
+)]
+pub async fn create(
+    State(state): State<AppState>,
+    caller: Caller,
+    ApiJson(body): ApiJson<NewSubscriptionBody>,
+) -> Result<(StatusCode, Json<SubscriptionBody>), ApiError> {
+    caller.require(Scope::SubscriptionsWrite)?;
+    let mut problems = Problems(Vec::new());
+    check_url(&mut problems, &policy(&state)?, &body.url);
+    check_patterns(&mut problems, &body.event_types);
+    check_resource_kind(&mut problems, body.resource_kind.as_deref());
+    let rate = check_rate(&mut problems, body.rate_limit_per_second);
+    if let Some(metadata) = &body.metadata
+        && !metadata.is_object()
+    {
+        problems.add("/metadata", "must be an object");
+    }
+    problems.into_result()?;
+    let secret = signing::new_secret();
+    let encrypted = state
+        .keyring
+        .encrypt(secret.expose_secret())
+        .map_err(|error| ApiError::Internal(error.to_string()))?;
+    let new = NewSubscription {
+        url: body.url,
+        event_types: body.event_types,
+        provider_filter: body.provider,
+        resource_kind_filter: body.resource_kind,
+        description: body.description,
+        ordered: body.ordered,
+        rate_limit_per_second: rate,
+        metadata: body.metadata.unwrap_or_else(|| serde_json::json!({})),
+        secret: encrypted,
+    };
+    let row = subscriptions::insert(&state.pool, SubscriptionId::new(), &new).await?;
+    let body = SubscriptionBody::from_row(row, Some(secret.expose_secret().to_owned()));
+    Ok((StatusCode::CREATED, Json(body)))
+}
+
+/// Filters for listing subscriptions.
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+#[serde(deny_unknown_fields)]
+pub struct SubscriptionsQuery {
+    /// `active` or `disabled`.
+    pub status: Option<String>,
+    /// Page size, 1 to 100.
+    pub limit: Option<u32>,
+    /// The last id of the previous page.
+    pub starting_after: Option<String>,
+}
+
+/// Lists subscriptions, newest first.
+#[utoipa::path(
+    get, path = "/v1/subscriptions", tag = "subscriptions", params(SubscriptionsQuery),
+    security(("api_key" = ["subscriptions:read"])),
+    responses((status = 200, body = ListBody<SubscriptionBody>))
+)]
+pub async fn list(
+    State(state): State<AppState>,
+    caller: Caller,
+    ApiQuery(query): ApiQuery<SubscriptionsQuery>,
+) -> Result<Json<ListBody<SubscriptionBody>>, ApiError> {
+    caller.require(Scope::SubscriptionsRead)?;
+    let page = PageParams::<SubscriptionId>::parse(query.limit, query.starting_after.as_deref())?;
+    if let Some(status) = query.status.as_deref()
+        && !["active", "disabled"].contains(&status)
+    {
+        return Err(ApiError::InvalidQuery("status: expected active or disabled".into()));
+    }
+    let found = subscriptions::list(&state.pool, query.status.as_deref(), page.starting_after, page.limit).await?;
+    let data = found.items.into_iter().map(|row| SubscriptionBody::from_row(row, None)).collect();
+    Ok(Json(ListBody::new(data, found.has_more)))
+}
+
+/// One subscription.
+#[utoipa::path(
+    get, path = "/v1/subscriptions/{id}", tag = "subscriptions",
+    params(("id" = String, Path, description = "sub_ id")),
+    security(("api_key" = ["subscriptions:read"])),
+    responses((status = 200, body = SubscriptionBody), (status = 404, body = crate::http::error::Problem))
+)]
+pub async fn get(
+    State(state): State<AppState>,
+    caller: Caller,
+    ApiPath(id): ApiPath<String>,
+) -> Result<Json<SubscriptionBody>, ApiError> {
+    caller.require(Scope::SubscriptionsRead)?;
+    let row = find(&state, &id).await?;
+    Ok(Json(SubscriptionBody::from_row(row, None)))
+}
+
+async fn find(state: &AppState, id: &str) -> Result<SubscriptionRow, ApiError> {
+    let not_found = || ApiError::NotFound { resource: format!("subscription {id}") };
+    let parsed: SubscriptionId = id.parse().map_err(|_| not_found())?;
+    subscriptions::get(&state.pool, parsed).await?.ok_or_else(not_found)
+}
+
+fn subscription_id(id: &str) -> Result<SubscriptionId, ApiError> {
+    id.parse().map_err(|_| ApiError::NotFound { resource: format!("subscription {id}") })
+}
+
+/// Changes a subscription.
+#[utoipa::path(
+    patch, path = "/v1/subscriptions/{id}", tag = "subscriptions",
+    params(("id" = String, Path, description = "sub_ id")),
+    request_body = SubscriptionPatchBody,
+    security(("api_key" = ["subscriptions:write"])),
+    responses((status = 200, body = SubscriptionBody), (status = 404, body = crate::http::error::Problem), (status = 422, body = crate::http::error::Problem))
+)]
+pub async fn update(
+    State(state): State<AppState>,
+    caller: Caller,
+    ApiPath(id): ApiPath<String>,
+    ApiJson(body): ApiJson<SubscriptionPatchBody>,
+) -> Result<Json<SubscriptionBody>, ApiError> {
+    caller.require(Scope::SubscriptionsWrite)?;
+    let parsed = subscription_id(&id)?;
+    let mut problems = Problems(Vec::new());
+    if let Some(url) = &body.url {
+        check_url(&mut problems, &policy(&state)?, url);
+    }
+    if let Some(patterns) = &body.event_types {
+        check_patterns(&mut problems, patterns);
+    }
+    if let Some(kind) = &body.resource_kind {
+        check_resource_kind(&mut problems, kind.as_deref());
+    }
+    if let Some(status) = body.status.as_deref()
+        && !["active", "disabled"].contains(&status)
+    {
+        problems.add("/status", "expected active or disabled");
+    }
+    let rate = match body.rate_limit_per_second {
+        Some(Some(rate)) => Some(check_rate(&mut problems, Some(rate))),
+        Some(None) => Some(None),
+        None => None,
+    };
+    problems.into_result()?;
+    let patch = SubscriptionPatch {
+        url: body.url,
+        event_types: body.event_types,
+        provider_filter: body.provider,
+        resource_kind_filter: body.resource_kind,
+        description: body.description,
+        status: body.status,
+        ordered: body.ordered,
+        rate_limit_per_second: rate,
+        metadata: body.metadata,
+    };
+    let row = subscriptions::update(&state.pool, parsed, &patch)
+        .await?
+        .ok_or_else(|| ApiError::NotFound { resource: format!("subscription {id}") })?;
+    Ok(Json(SubscriptionBody::from_row(row, None)))
+}
+
+/// Deletes a subscription and its pending deliveries.
+#[utoipa::path(
+    delete, path = "/v1/subscriptions/{id}", tag = "subscriptions",
+    params(("id" = String, Path, description = "sub_ id")),
+    security(("api_key" = ["subscriptions:write"])),
+    responses((status = 204), (status = 404, body = crate::http::error::Problem))
+)]
+pub async fn delete(
+    State(state): State<AppState>,
+    caller: Caller,
+    ApiPath(id): ApiPath<String>,
+) -> Result<StatusCode, ApiError> {
+    caller.require(Scope::SubscriptionsWrite)?;
+    let parsed = subscription_id(&id)?;
+    if !subscriptions::delete(&state.pool, parsed).await? {
+        return Err(ApiError::NotFound { resource: format!("subscription {id}") });
+    }
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// A secret rotation.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RotateSecretBody {
+    /// Seconds during which deliveries are signed with both secrets (default 86400, at most 7 days).
+    #[serde(default = "default_grace")]
+    pub grace_seconds: u64,
+}
+
+fn default_grace() -> u64 {
+    86_400
+}
+
+/// Rotates the signing secret: the answer carries the new one; both sign until the grace ends.
+#[utoipa::path(
+    post, path = "/v1/subscriptions/{id}/secret/rotate", tag = "subscriptions",
+    params(("id" = String, Path, description = "sub_ id"), ("Idempotency-Key" = String, Header, description = "unique per logical request")),
+    request_body = RotateSecretBody,
+    security(("api_key" = ["subscriptions:write"])),
+    responses((status = 200, body = SubscriptionBody), (status = 404, body = crate::http::error::Problem))
+)]
+pub async fn rotate_secret(
+    State(state): State<AppState>,
+    caller: Caller,
+    ApiPath(id): ApiPath<String>,
+    ApiJson(body): ApiJson<RotateSecretBody>,
+) -> Result<Json<SubscriptionBody>, ApiError> {
+    caller.require(Scope::SubscriptionsWrite)?;
+    let parsed = subscription_id(&id)?;
+    if body.grace_seconds > MAX_GRACE_SECONDS {
+        return Err(ApiError::Validation(vec![FieldProblem {
+            pointer: "/grace_seconds".into(),
+            message: format!("must be at most {MAX_GRACE_SECONDS}"),
+        }]));
+    }
+    let secret = signing::new_secret();
+    let encrypted = state
+        .keyring
+        .encrypt(secret.expose_secret())
+        .map_err(|error| ApiError::Internal(error.to_string()))?;
+    let until = Utc::now() + chrono::Duration::from_std(Duration::from_secs(body.grace_seconds)).unwrap_or_default();
+    let row = subscriptions::rotate_secret(&state.pool, parsed, &encrypted, until)
+        .await?
+        .ok_or_else(|| ApiError::NotFound { resource: format!("subscription {id}") })?;
+    Ok(Json(SubscriptionBody::from_row(row, Some(secret.expose_secret().to_owned()))))
+}
+
+/// A delivery of an event to a subscription.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct DeliveryBody {
+    /// `dlv_` id.
+    pub id: String,
+    /// `sub_` id.
+    pub subscription_id: Option<String>,
+    /// `evt_` id (also the `webhook-id` header).
+    pub event_id: String,
+    /// The event's type.
+    pub event_type: String,
+    /// `pending`, `delivering`, `succeeded`, `dead`.
+    pub status: String,
+    /// Attempts made.
+    pub attempts: i32,
+    /// When the next attempt is due (pending ones).
+    pub next_attempt_at: DateTime<Utc>,
+    /// Last HTTP status from the endpoint.
+    pub last_response_status: Option<i16>,
+    /// Last error.
+    pub last_error: Option<String>,
+    /// Creation.
+    pub created_at: DateTime<Utc>,
+    /// Success time.
+    pub delivered_at: Option<DateTime<Utc>>,
+    /// Every attempt, oldest first (only on `GET /v1/deliveries/{id}`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub attempt_log: Option<Vec<AttemptBody>>,
+}
+
+/// One attempt.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct AttemptBody {
+    /// `att_` id.
+    pub id: String,
+    /// Start.
+    pub started_at: DateTime<Utc>,
+    /// Latency in milliseconds.
+    pub latency_ms: i32,
+    /// HTTP status, when the endpoint answered.
+    pub response_status: Option<i16>,
+    /// The start of the response body.
+    pub response_body: Option<String>,
+    /// What went wrong.
+    pub error: Option<String>,
+}
+
+impl DeliveryBody {
+    fn from_row(row: DeliveryRow, attempts: Option<Vec<AttemptRow>>) -> DeliveryBody {
+        DeliveryBody {
+            id: row.id().to_string(),
+            subscription_id: row.subscription_id.map(|id| SubscriptionId::from_uuid(id).to_string()),
+            event_id: providers::EventId::from_uuid(row.event_id).to_string(),
+            event_type: row.event_type,
+            status: row.status,
+            attempts: row.attempts,
+            next_attempt_at: row.next_attempt_at,
+            last_response_status: row.last_response_status,
+            last_error: row.last_error,
+            created_at: row.created_at,
+            delivered_at: row.delivered_at,
+            attempt_log: attempts.map(|attempts| {
+                attempts
+                    .into_iter()
+                    .map(|attempt| AttemptBody {
+                        id: providers::AttemptId::from_uuid(attempt.attempt_id).to_string(),
+                        started_at: attempt.started_at,
+                        latency_ms: attempt.latency_ms,
+                        response_status: attempt.response_status,
+                        response_body: attempt.response_body,
+                        error: attempt.error,
+                    })
+                    .collect()
+            }),
+        }
+    }
+}
+
+/// Filters for listing deliveries.
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+#[serde(deny_unknown_fields)]
+pub struct DeliveriesQuery {
+    /// `pending`, `delivering`, `succeeded`, `dead`.
+    pub status: Option<String>,
+    /// Page size.
+    pub limit: Option<u32>,
+    /// The last id of the previous page.
+    pub starting_after: Option<String>,
+}
+
+/// A subscription's deliveries, newest first.
+#[utoipa::path(
+    get, path = "/v1/subscriptions/{id}/deliveries", tag = "subscriptions",
+    params(("id" = String, Path, description = "sub_ id"), DeliveriesQuery),
+    security(("api_key" = ["subscriptions:read"])),
+    responses((status = 200, body = ListBody<DeliveryBody>), (status = 404, body = crate::http::error::Problem))
+)]
+pub async fn deliveries(
+    State(state): State<AppState>,
+    caller: Caller,
+    ApiPath(id): ApiPath<String>,
+    ApiQuery(query): ApiQuery<DeliveriesQuery>,
+) -> Result<Json<ListBody<DeliveryBody>>, ApiError> {
+    caller.require(Scope::SubscriptionsRead)?;
+    let row = find(&state, &id).await?;
+    let page = PageParams::<DeliveryId>::parse(query.limit, query.starting_after.as_deref())?;
+    if let Some(status) = query.status.as_deref()
+        && !["pending", "delivering", "succeeded", "dead"].contains(&status)
+    {
+        return Err(ApiError::InvalidQuery("status: expected pending, delivering, succeeded or dead".into()));
+    }
+    let found =
+        deliveries::list_for_subscription(&state.pool, row.id(), query.status.as_deref(), page.starting_after, page.limit)
+            .await?;
+    let data = found.items.into_iter().map(|row| DeliveryBody::from_row(row, None)).collect();
+    Ok(Json(ListBody::new(data, found.has_more)))
+}
+
+fn delivery_id(id: &str) -> Result<DeliveryId, ApiError> {
+    id.parse().map_err(|_| ApiError::NotFound { resource: format!("delivery {id}") })
+}
+
+/// One delivery with its attempts.
+#[utoipa::path(
+    get, path = "/v1/deliveries/{id}", tag = "subscriptions",
+    params(("id" = String, Path, description = "dlv_ id")),
+    security(("api_key" = ["subscriptions:read"])),
+    responses((status = 200, body = DeliveryBody), (status = 404, body = crate::http::error::Problem))
+)]
+pub async fn delivery(
+    State(state): State<AppState>,
+    caller: Caller,
+    ApiPath(id): ApiPath<String>,
+) -> Result<Json<DeliveryBody>, ApiError> {
+    caller.require(Scope::SubscriptionsRead)?;
+    let parsed = delivery_id(&id)?;
+    let row = deliveries::get(&state.pool, parsed)
+        .await?
+        .ok_or_else(|| ApiError::NotFound { resource: format!("delivery {id}") })?;
+    let attempts = deliveries::attempts(&state.pool, parsed).await?;
+    Ok(Json(DeliveryBody::from_row(row, Some(attempts))))
+}
+
+/// Makes a dead or pending delivery due now, with a fresh schedule.
+#[utoipa::path(
+    post, path = "/v1/deliveries/{id}/retry", tag = "subscriptions",
+    params(("id" = String, Path, description = "dlv_ id"), ("Idempotency-Key" = String, Header, description = "unique per logical request")),
+    security(("api_key" = ["subscriptions:write"])),
+    responses((status = 202, body = DeliveryBody), (status = 404, body = crate::http::error::Problem), (status = 409, body = crate::http::error::Problem))
+)]
+pub async fn retry(
+    State(state): State<AppState>,
+    caller: Caller,
+    ApiPath(id): ApiPath<String>,
+) -> Result<(StatusCode, Json<DeliveryBody>), ApiError> {
+    caller.require(Scope::SubscriptionsWrite)?;
+    let parsed = delivery_id(&id)?;
+    let Some(row) = deliveries::retry_now(&state.pool, parsed).await? else {
+        return match deliveries::get(&state.pool, parsed).await? {
+            None => Err(ApiError::NotFound { resource: format!("delivery {id}") }),
+            Some(row) => Err(ApiError::DeliveryNotRetryable { status: row.status }),
+        };
+    };
+    Ok((StatusCode::ACCEPTED, Json(DeliveryBody::from_row(row, None))))
+}
+
+/// A replay request.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ReplayRequest {
+    /// Events received at or after this time.
+    pub since: DateTime<Utc>,
+    /// Events received before this time (default: now).
+    #[serde(default)]
+    pub until: Option<DateTime<Utc>>,
+    /// Type patterns (default: the subscription's).
+    #[serde(default)]
+    pub event_types: Option<Vec<String>>,
+}
+
+/// A replay job.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ReplayBody {
+    /// `rpl_` id.
+    pub id: String,
+    /// `sub_` id.
+    pub subscription_id: String,
+    /// Window start.
+    pub since: DateTime<Utc>,
+    /// Window end.
+    pub until: DateTime<Utc>,
+    /// Patterns.
+    pub event_types: Vec<String>,
+    /// `running` or `completed`.
+    pub status: String,
+    /// Deliveries enqueued so far.
+    pub enqueued: i64,
+    /// Creation.
+    pub created_at: DateTime<Utc>,
+    /// Completion.
+    pub completed_at: Option<DateTime<Utc>>,
+}
+
+impl From<ReplayRow> for ReplayBody {
+    fn from(row: ReplayRow) -> ReplayBody {
+        ReplayBody {
+            id: row.id().to_string(),
+            subscription_id: SubscriptionId::from_uuid(row.subscription_id).to_string(),
+            since: row.since,
+            until: row.until,
+            event_types: row.event_types,
+            status: row.status,
+            enqueued: row.enqueued,
+            created_at: row.created_at,
+            completed_at: row.completed_at,
+        }
+    }
+}
+
+/// Starts a durable replay of a time window (progress at `GET /v1/replays/{id}`).
+#[utoipa::path(
+    post, path = "/v1/subscriptions/{id}/replay", tag = "subscriptions",
+    params(("id" = String, Path, description = "sub_ id"), ("Idempotency-Key" = String, Header, description = "unique per logical request")),
+    request_body = ReplayRequest,
+    security(("api_key" = ["subscriptions:write"])),
+    responses((status = 202, body = ReplayBody), (status = 404, body = crate::http::error::Problem), (status = 422, body = crate::http::error::Problem))
+)]
+pub async fn replay(
+    State(state): State<AppState>,
+    caller: Caller,
+    ApiPath(id): ApiPath<String>,
+    ApiJson(body): ApiJson<ReplayRequest>,
+) -> Result<(StatusCode, Json<ReplayBody>), ApiError> {
+    caller.require(Scope::SubscriptionsWrite)?;
+    let row = find(&state, &id).await?;
+    let until = body.until.unwrap_or_else(Utc::now);
+    let mut problems = Problems(Vec::new());
+    if body.since > until {
+        problems.add("/since", "must not be after until");
+    }
+    let patterns = body.event_types.unwrap_or_else(|| row.event_types.clone());
+    check_patterns(&mut problems, &patterns);
+    problems.into_result()?;
+    let job = replay::create(&state.pool, row.id(), body.since, until, &patterns).await?;
+    Ok((StatusCode::ACCEPTED, Json(ReplayBody::from(job))))
+}
+
+/// A replay job's progress.
+#[utoipa::path(
+    get, path = "/v1/replays/{id}", tag = "subscriptions",
+    params(("id" = String, Path, description = "rpl_ id")),
+    security(("api_key" = ["subscriptions:read"])),
+    responses((status = 200, body = ReplayBody), (status = 404, body = crate::http::error::Problem))
+)]
+pub async fn replay_status(
+    State(state): State<AppState>,
+    caller: Caller,
+    ApiPath(id): ApiPath<String>,
+) -> Result<Json<ReplayBody>, ApiError> {
+    caller.require(Scope::SubscriptionsRead)?;
+    let not_found = || ApiError::NotFound { resource: format!("replay {id}") };
+    let parsed: ReplayId = id.parse().map_err(|_| not_found())?;
+    let job = replay::get(&state.pool, parsed).await?.ok_or_else(not_found)?;
+    Ok(Json(ReplayBody::from(job)))
+}

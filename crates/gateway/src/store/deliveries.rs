@@ -1,0 +1,328 @@
+//! The delivery outbox and its attempts.
+//!
+//! States: `pending` (due at `next_attempt_at`) → `delivering` (claimed until `locked_until`) →
+//! `succeeded`, back to `pending` (retry), or `dead` (schedule exhausted, or 410 Gone). A
+//! `delivering` row whose lock expired is claimable again: its dispatcher died between the POST and
+//! the record, and the delivery is redone rather than lost (receivers dedupe on `webhook-id`).
+
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use providers::{DeliveryId, SubscriptionId};
+use sqlx::{FromRow, PgConnection, PgPool};
+
+use crate::store::Page;
+
+/// Where a delivery goes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Sink {
+    /// A subscription's URL.
+    Webhook,
+    /// The NATS JetStream sink.
+    JetStream,
+}
+
+impl Sink {
+    /// The stored name.
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            Sink::Webhook => "webhook",
+            Sink::JetStream => "jetstream",
+        }
+    }
+}
+
+/// Enqueues one delivery per subscription id for a stored event, in the caller's transaction.
+pub async fn enqueue_webhooks(
+    connection: &mut PgConnection,
+    event_id: uuid::Uuid,
+    ordering_key: &str,
+    subscriptions: &[uuid::Uuid],
+) -> Result<u64, sqlx::Error> {
+    if subscriptions.is_empty() {
+        return Ok(0);
+    }
+    let ids: Vec<uuid::Uuid> = subscriptions.iter().map(|_| DeliveryId::new().uuid()).collect();
+    let done = sqlx::query(
+        "insert into delivery (delivery_id, sink, subscription_id, event_id, ordering_key)
+         select d, 'webhook', s, $3, $4 from unnest($1::uuid[], $2::uuid[]) as t(d, s)",
+    )
+    .bind(&ids)
+    .bind(subscriptions)
+    .bind(event_id)
+    .bind(ordering_key)
+    .execute(connection)
+    .await?;
+    Ok(done.rows_affected())
+}
+
+/// Enqueues the JetStream publication of a stored event, in the caller's transaction.
+pub async fn enqueue_jetstream(
+    connection: &mut PgConnection,
+    event_id: uuid::Uuid,
+    ordering_key: &str,
+) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "insert into delivery (delivery_id, sink, event_id, ordering_key) values ($1, 'jetstream', $2, $3)",
+    )
+    .bind(DeliveryId::new().uuid())
+    .bind(event_id)
+    .bind(ordering_key)
+    .execute(connection)
+    .await?;
+    Ok(())
+}
+
+/// A delivery claimed by a dispatcher.
+#[derive(Debug, Clone, FromRow)]
+pub struct Claimed {
+    /// The delivery.
+    pub delivery_id: uuid::Uuid,
+    /// Its subscription (none for sinks).
+    pub subscription_id: Option<uuid::Uuid>,
+    /// The event to deliver.
+    pub event_id: uuid::Uuid,
+    /// Attempts made before this one.
+    pub attempts: i32,
+}
+
+/// Claims up to `limit` due deliveries of `sink` for `claim_timeout`. Safe with any number of
+/// dispatchers: rows are locked with `skip locked` and flipped to `delivering` in one statement.
+/// For ordered subscriptions only the head of each resource key is claimable: a later delivery
+/// waits while an earlier one of the same key is pending or in flight (a dead one no longer blocks).
+pub async fn claim(pool: &PgPool, sink: Sink, limit: u32, claim_timeout: Duration) -> Result<Vec<Claimed>, sqlx::Error> {
+    let timeout_secs = i64::try_from(claim_timeout.as_secs()).unwrap_or(i64::MAX);
+    // language=PostgreSQL
+    sqlx::query_as(
+        "with due as (
+            select d.delivery_id from delivery d
+            left join subscription s on s.subscription_id = d.subscription_id
+            where d.sink = $1
+              and (s.subscription_id is null or s.status = 'active')
+              and ((d.status = 'pending' and d.next_attempt_at <= now())
+                   or (d.status = 'delivering' and d.locked_until < now()))
+              and (s.subscription_id is null or not s.ordered or not exists (
+                    select 1 from delivery p
+                    where p.subscription_id = d.subscription_id and p.ordering_key = d.ordering_key
+                      and p.seq < d.seq and p.status in ('pending', 'delivering')))
+            order by d.next_attempt_at, d.seq
+            limit $2
+            for update of d skip locked
+         )
+         update delivery set status = 'delivering', locked_until = now() + $3 * interval '1 second', updated_at = now()
+         from due where delivery.delivery_id = due.delivery_id
+         returning delivery.delivery_id, delivery.subscription_id, delivery.event_id, delivery.attempts",
+    )
+    .bind(sink.as_str())
+    .bind(i64::from(limit))
+    .bind(timeout_secs)
+    .fetch_all(pool)
+    .await
+}
+
+/// One attempt's facts.
+#[derive(Debug, Clone)]
+pub struct AttemptRecord {
+    /// When the POST started.
+    pub started_at: DateTime<Utc>,
+    /// How long it took.
+    pub latency: Duration,
+    /// The partner's HTTP status, when it answered.
+    pub response_status: Option<u16>,
+    /// The start of its body.
+    pub response_body: Option<String>,
+    /// What went wrong, when something did.
+    pub error: Option<String>,
+}
+
+/// What to do with a delivery after an attempt.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Outcome {
+    /// Delivered.
+    Succeeded,
+    /// Try again at this time.
+    RetryAt(DateTime<Utc>),
+    /// Give up (schedule exhausted or 410).
+    Dead,
+}
+
+/// Records an attempt and moves the delivery on, if this dispatcher still owns it (the claim did not
+/// expire and get taken over). Returns whether it did.
+pub async fn record(
+    connection: &mut PgConnection,
+    delivery_id: uuid::Uuid,
+    claimed_attempts: i32,
+    attempt: &AttemptRecord,
+    outcome: Outcome,
+) -> Result<bool, sqlx::Error> {
+    let (status, next_attempt_at): (&str, Option<DateTime<Utc>>) = match outcome {
+        Outcome::Succeeded => ("succeeded", None),
+        Outcome::RetryAt(at) => ("pending", Some(at)),
+        Outcome::Dead => ("dead", None),
+    };
+    let updated = sqlx::query(
+        "update delivery set status = $3, attempts = attempts + 1, next_attempt_at = coalesce($4, next_attempt_at),
+                locked_until = null, last_response_status = $5, last_error = $6, updated_at = now(),
+                delivered_at = case when $3 = 'succeeded' then now() else delivered_at end
+         where delivery_id = $1 and status = 'delivering' and attempts = $2",
+    )
+    .bind(delivery_id)
+    .bind(claimed_attempts)
+    .bind(status)
+    .bind(next_attempt_at)
+    .bind(attempt.response_status.map(|s| i16::try_from(s).unwrap_or(i16::MAX)))
+    .bind(&attempt.error)
+    .execute(&mut *connection)
+    .await?;
+    if updated.rows_affected() == 0 {
+        return Ok(false);
+    }
+    sqlx::query(
+        "insert into delivery_attempt (attempt_id, delivery_id, started_at, latency_ms, response_status, response_body, error)
+         values ($1, $2, $3, $4, $5, $6, $7)",
+    )
+    .bind(providers::AttemptId::new().uuid())
+    .bind(delivery_id)
+    .bind(attempt.started_at)
+    .bind(i32::try_from(attempt.latency.as_millis()).unwrap_or(i32::MAX))
+    .bind(attempt.response_status.map(|s| i16::try_from(s).unwrap_or(i16::MAX)))
+    .bind(&attempt.response_body)
+    .bind(&attempt.error)
+    .execute(&mut *connection)
+    .await?;
+    Ok(true)
+}
+
+/// Puts a claimed delivery back without counting an attempt (e.g. its rate limit says later).
+pub async fn release(pool: &PgPool, delivery_id: uuid::Uuid, at: DateTime<Utc>) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "update delivery set status = 'pending', locked_until = null, next_attempt_at = $2, updated_at = now()
+         where delivery_id = $1 and status = 'delivering'",
+    )
+    .bind(delivery_id)
+    .bind(at)
+    .execute(pool)
+    .await?;
+    Ok(())
+}
+
+/// A delivery as operators see it.
+#[derive(Debug, Clone, FromRow)]
+pub struct DeliveryRow {
+    /// Uuid of the `dlv_` id.
+    pub delivery_id: uuid::Uuid,
+    /// Its subscription.
+    pub subscription_id: Option<uuid::Uuid>,
+    /// The event.
+    pub event_id: uuid::Uuid,
+    /// The event's type.
+    pub event_type: String,
+    /// `pending`, `delivering`, `succeeded`, `dead`.
+    pub status: String,
+    /// Attempts so far.
+    pub attempts: i32,
+    /// When the next attempt is due.
+    pub next_attempt_at: DateTime<Utc>,
+    /// Last HTTP status.
+    pub last_response_status: Option<i16>,
+    /// Last error.
+    pub last_error: Option<String>,
+    /// Creation.
+    pub created_at: DateTime<Utc>,
+    /// When it succeeded.
+    pub delivered_at: Option<DateTime<Utc>>,
+}
+
+impl DeliveryRow {
+    /// The typed id.
+    pub fn id(&self) -> DeliveryId {
+        DeliveryId::from_uuid(self.delivery_id)
+    }
+}
+
+const COLUMNS: &str = "d.delivery_id, d.subscription_id, d.event_id, e.event_type, d.status, d.attempts,
+    d.next_attempt_at, d.last_response_status, d.last_error, d.created_at, d.delivered_at";
+
+/// A subscription's deliveries, newest first, optionally by status.
+pub async fn list_for_subscription(
+    pool: &PgPool,
+    subscription: SubscriptionId,
+    status: Option<&str>,
+    starting_after: Option<DeliveryId>,
+    limit: u32,
+) -> Result<Page<DeliveryRow>, sqlx::Error> {
+    let query = format!(
+        "select {COLUMNS} from delivery d join event e using (event_id)
+         where d.subscription_id = $1 and ($2::text is null or d.status = $2)
+           and ($3::uuid is null or d.delivery_id < $3)
+         order by d.delivery_id desc limit $4"
+    );
+    let mut rows: Vec<DeliveryRow> = sqlx::query_as(&query)
+        .bind(subscription.uuid())
+        .bind(status)
+        .bind(starting_after.map(|id| id.uuid()))
+        .bind(i64::from(limit) + 1)
+        .fetch_all(pool)
+        .await?;
+    Ok(Page::from_overfetch(&mut rows, limit))
+}
+
+/// One delivery.
+pub async fn get(pool: &PgPool, id: DeliveryId) -> Result<Option<DeliveryRow>, sqlx::Error> {
+    let query = format!("select {COLUMNS} from delivery d join event e using (event_id) where d.delivery_id = $1");
+    sqlx::query_as(&query).bind(id.uuid()).fetch_optional(pool).await
+}
+
+/// An attempt row.
+#[derive(Debug, Clone, FromRow)]
+pub struct AttemptRow {
+    /// Uuid of the `att_` id.
+    pub attempt_id: uuid::Uuid,
+    /// Start.
+    pub started_at: DateTime<Utc>,
+    /// Latency.
+    pub latency_ms: i32,
+    /// Partner status.
+    pub response_status: Option<i16>,
+    /// Start of the body.
+    pub response_body: Option<String>,
+    /// Error.
+    pub error: Option<String>,
+}
+
+/// A delivery's attempts, oldest first.
+pub async fn attempts(pool: &PgPool, id: DeliveryId) -> Result<Vec<AttemptRow>, sqlx::Error> {
+    sqlx::query_as(
+        "select attempt_id, started_at, latency_ms, response_status, response_body, error
+         from delivery_attempt where delivery_id = $1 order by started_at, attempt_id",
+    )
+    .bind(id.uuid())
+    .fetch_all(pool)
+    .await
+}
+
+/// Makes a delivery due now (manual retry): allowed for dead and pending ones; a dead one gets a
+/// fresh schedule. Returns the row, or `None` when it is not retryable (in flight or succeeded).
+pub async fn retry_now(pool: &PgPool, id: DeliveryId) -> Result<Option<DeliveryRow>, sqlx::Error> {
+    let updated = sqlx::query(
+        "update delivery set status = 'pending', next_attempt_at = now(), attempts = 0, updated_at = now()
+         where delivery_id = $1 and status in ('dead', 'pending')",
+    )
+    .bind(id.uuid())
+    .execute(pool)
+    .await?;
+    if updated.rows_affected() == 0 {
+        return Ok(None);
+    }
+    get(pool, id).await
+}
+
+/// Due-queue depth and the age of the oldest due delivery, for metrics.
+pub async fn queue_stats(pool: &PgPool) -> Result<(i64, f64), sqlx::Error> {
+    sqlx::query_as(
+        "select count(*), coalesce(extract(epoch from now() - min(next_attempt_at))::float8, 0)
+         from delivery where status = 'pending' and next_attempt_at <= now()",
+    )
+    .fetch_one(pool)
+    .await
+}

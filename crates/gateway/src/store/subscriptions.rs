@@ -1,0 +1,284 @@
+//! Subscriptions: partner endpoints and the events they want. Secrets are stored encrypted; this
+//! module moves the ciphertext and never sees a plaintext secret.
+
+use chrono::{DateTime, Utc};
+use providers::SubscriptionId;
+use sqlx::{FromRow, PgConnection, PgPool};
+
+use crate::store::Page;
+
+/// A subscription row.
+#[derive(Debug, Clone, FromRow)]
+pub struct SubscriptionRow {
+    /// Uuid of the `sub_` id.
+    pub subscription_id: uuid::Uuid,
+    /// Where deliveries are POSTed.
+    pub url: String,
+    /// Event type patterns.
+    pub event_types: Vec<String>,
+    /// Only events of this provider, when set.
+    pub provider_filter: Option<String>,
+    /// Only events about this resource kind, when set.
+    pub resource_kind_filter: Option<String>,
+    /// Free text.
+    pub description: Option<String>,
+    /// `active` or `disabled`.
+    pub status: String,
+    /// Why it was disabled (by an operator, a 410, or a long failure streak).
+    pub disabled_reason: Option<String>,
+    /// Deliveries per resource key go strictly in order.
+    pub ordered: bool,
+    /// Deliveries per second, when limited.
+    pub rate_limit_per_second: Option<i32>,
+    /// Partner-defined metadata.
+    pub metadata: serde_json::Value,
+    /// Encrypted current secret.
+    pub secret: String,
+    /// Encrypted previous secret, during a rotation.
+    pub previous_secret: Option<String>,
+    /// End of the rotation grace period.
+    pub previous_secret_expires_at: Option<DateTime<Utc>>,
+    /// Start of the current failure streak.
+    pub failing_since: Option<DateTime<Utc>>,
+    /// Creation time.
+    pub created_at: DateTime<Utc>,
+    /// Last change.
+    pub updated_at: DateTime<Utc>,
+}
+
+impl SubscriptionRow {
+    /// The typed id.
+    pub fn id(&self) -> SubscriptionId {
+        SubscriptionId::from_uuid(self.subscription_id)
+    }
+}
+
+/// What a new subscription holds (secret already encrypted).
+#[derive(Debug, Clone)]
+pub struct NewSubscription {
+    /// Endpoint URL.
+    pub url: String,
+    /// Event type patterns.
+    pub event_types: Vec<String>,
+    /// Provider filter.
+    pub provider_filter: Option<String>,
+    /// Resource kind filter.
+    pub resource_kind_filter: Option<String>,
+    /// Free text.
+    pub description: Option<String>,
+    /// Ordered delivery per resource key.
+    pub ordered: bool,
+    /// Deliveries per second.
+    pub rate_limit_per_second: Option<i32>,
+    /// Partner metadata.
+    pub metadata: serde_json::Value,
+    /// Encrypted secret.
+    pub secret: String,
+}
+
+/// A partial update; `None` leaves a field as it is. For nullable fields, `Some(None)` clears.
+#[derive(Debug, Clone, Default)]
+pub struct SubscriptionPatch {
+    /// New URL.
+    pub url: Option<String>,
+    /// New patterns.
+    pub event_types: Option<Vec<String>>,
+    /// New provider filter.
+    pub provider_filter: Option<Option<String>>,
+    /// New resource kind filter.
+    pub resource_kind_filter: Option<Option<String>>,
+    /// New description.
+    pub description: Option<Option<String>>,
+    /// New status; enabling clears the disabled reason and the failure streak.
+    pub status: Option<String>,
+    /// New ordering flag.
+    pub ordered: Option<bool>,
+    /// New rate limit.
+    pub rate_limit_per_second: Option<Option<i32>>,
+    /// New metadata.
+    pub metadata: Option<serde_json::Value>,
+}
+
+const COLUMNS: &str = "subscription_id, url, event_types, provider_filter, resource_kind_filter, description, status,
+    disabled_reason, ordered, rate_limit_per_second, metadata, secret, previous_secret, previous_secret_expires_at,
+    failing_since, created_at, updated_at";
+
+/// Inserts a subscription.
+pub async fn insert(pool: &PgPool, id: SubscriptionId, new: &NewSubscription) -> Result<SubscriptionRow, sqlx::Error> {
+    let query = format!(
+        "insert into subscription (subscription_id, url, event_types, provider_filter, resource_kind_filter,
+                                   description, ordered, rate_limit_per_second, metadata, secret)
+         values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) returning {COLUMNS}"
+    );
+    sqlx::query_as(&query)
+        .bind(id.uuid())
+        .bind(&new.url)
+        .bind(&new.event_types)
+        .bind(&new.provider_filter)
+        .bind(&new.resource_kind_filter)
+        .bind(&new.description)
+        .bind(new.ordered)
+        .bind(new.rate_limit_per_second)
+        .bind(&new.metadata)
+        .bind(&new.secret)
+        .fetch_one(pool)
+        .await
+}
+
+/// One subscription.
+pub async fn get(pool: &PgPool, id: SubscriptionId) -> Result<Option<SubscriptionRow>, sqlx::Error> {
+    let query = format!("select {COLUMNS} from subscription where subscription_id = $1");
+    sqlx::query_as(&query).bind(id.uuid()).fetch_optional(pool).await
+}
+
+/// Newest first, optionally by status.
+pub async fn list(
+    pool: &PgPool,
+    status: Option<&str>,
+    starting_after: Option<SubscriptionId>,
+    limit: u32,
+) -> Result<Page<SubscriptionRow>, sqlx::Error> {
+    let query = format!(
+        "select {COLUMNS} from subscription
+         where ($1::text is null or status = $1) and ($2::uuid is null or subscription_id < $2)
+         order by subscription_id desc limit $3"
+    );
+    let mut rows: Vec<SubscriptionRow> = sqlx::query_as(&query)
+        .bind(status)
+        .bind(starting_after.map(|id| id.uuid()))
+        .bind(i64::from(limit) + 1)
+        .fetch_all(pool)
+        .await?;
+    Ok(Page::from_overfetch(&mut rows, limit))
+}
+
+/// Applies a patch; `None` when no such subscription.
+pub async fn update(
+    pool: &PgPool,
+    id: SubscriptionId,
+    patch: &SubscriptionPatch,
+) -> Result<Option<SubscriptionRow>, sqlx::Error> {
+    // language=PostgreSQL
+    let query = format!(
+        "update subscription set
+            url = coalesce($2, url),
+            event_types = coalesce($3, event_types),
+            provider_filter = case when $4 then $5 else provider_filter end,
+            resource_kind_filter = case when $6 then $7 else resource_kind_filter end,
+            description = case when $8 then $9 else description end,
+            status = coalesce($10, status),
+            disabled_reason = case when $10 = 'active' then null when $10 = 'disabled' then 'disabled by an operator'
+                                   else disabled_reason end,
+            failing_since = case when $10 = 'active' then null else failing_since end,
+            ordered = coalesce($11, ordered),
+            rate_limit_per_second = case when $12 then $13 else rate_limit_per_second end,
+            metadata = coalesce($14, metadata),
+            updated_at = now()
+         where subscription_id = $1
+         returning {COLUMNS}"
+    );
+    sqlx::query_as(&query)
+        .bind(id.uuid())
+        .bind(&patch.url)
+        .bind(&patch.event_types)
+        .bind(patch.provider_filter.is_some())
+        .bind(patch.provider_filter.clone().flatten())
+        .bind(patch.resource_kind_filter.is_some())
+        .bind(patch.resource_kind_filter.clone().flatten())
+        .bind(patch.description.is_some())
+        .bind(patch.description.clone().flatten())
+        .bind(&patch.status)
+        .bind(patch.ordered)
+        .bind(patch.rate_limit_per_second.is_some())
+        .bind(patch.rate_limit_per_second.flatten())
+        .bind(&patch.metadata)
+        .fetch_optional(pool)
+        .await
+}
+
+/// Deletes a subscription and its deliveries; false when none existed.
+pub async fn delete(pool: &PgPool, id: SubscriptionId) -> Result<bool, sqlx::Error> {
+    let done = sqlx::query("delete from subscription where subscription_id = $1")
+        .bind(id.uuid())
+        .execute(pool)
+        .await?;
+    Ok(done.rows_affected() == 1)
+}
+
+/// Replaces the secret; the old one (ciphertext) stays valid until `previous_expires_at`.
+pub async fn rotate_secret(
+    pool: &PgPool,
+    id: SubscriptionId,
+    new_secret: &str,
+    previous_expires_at: DateTime<Utc>,
+) -> Result<Option<SubscriptionRow>, sqlx::Error> {
+    let query = format!(
+        "update subscription set previous_secret = secret, secret = $2, previous_secret_expires_at = $3,
+                                 updated_at = now()
+         where subscription_id = $1 returning {COLUMNS}"
+    );
+    sqlx::query_as(&query)
+        .bind(id.uuid())
+        .bind(new_secret)
+        .bind(previous_expires_at)
+        .fetch_optional(pool)
+        .await
+}
+
+/// Disables a subscription with a reason; returns true when it was active until now.
+pub async fn disable(connection: &mut PgConnection, id: uuid::Uuid, reason: &str) -> Result<bool, sqlx::Error> {
+    let done = sqlx::query(
+        "update subscription set status = 'disabled', disabled_reason = $2, updated_at = now()
+         where subscription_id = $1 and status = 'active'",
+    )
+    .bind(id)
+    .bind(reason)
+    .execute(connection)
+    .await?;
+    Ok(done.rows_affected() == 1)
+}
+
+/// Records a success: the failure streak ends.
+pub async fn record_success(connection: &mut PgConnection, id: uuid::Uuid) -> Result<(), sqlx::Error> {
+    sqlx::query("update subscription set failing_since = null where subscription_id = $1 and failing_since is not null")
+        .bind(id)
+        .execute(connection)
+        .await?;
+    Ok(())
+}
+
+/// Records a failure; returns the start of the failure streak.
+pub async fn record_failure(connection: &mut PgConnection, id: uuid::Uuid) -> Result<DateTime<Utc>, sqlx::Error> {
+    sqlx::query_scalar(
+        "update subscription set failing_since = coalesce(failing_since, now())
+         where subscription_id = $1 returning failing_since",
+    )
+    .bind(id)
+    .fetch_one(connection)
+    .await
+}
+
+/// Ids of active subscriptions that want an event of this type, provider and resource kind.
+pub async fn matching(
+    connection: &mut PgConnection,
+    event_type: &str,
+    provider: &str,
+    resource_kind: &str,
+) -> Result<Vec<uuid::Uuid>, sqlx::Error> {
+    // A pattern matches when it is `*`, the type itself, or `prefix.*` with the type under prefix.
+    sqlx::query_scalar(
+        "select subscription_id from subscription s
+         where status = 'active'
+           and (provider_filter is null or provider_filter = $2)
+           and (resource_kind_filter is null or resource_kind_filter = $3)
+           and exists (select 1 from unnest(s.event_types) as p(pattern)
+                       where pattern = '*' or pattern = $1
+                          or (right(pattern, 2) = '.*' and starts_with($1, left(pattern, -1))))
+         order by subscription_id",
+    )
+    .bind(event_type)
+    .bind(provider)
+    .bind(resource_kind)
+    .fetch_all(connection)
+    .await
+}

@@ -1,0 +1,522 @@
+//! Re-publishing events to partner apps: subscriptions, signed deliveries, retries, dead letters,
+//! manual retry, replay, crash safety, concurrency, ordering, rate limits, SSRF.
+
+use std::collections::HashSet;
+use std::time::Duration;
+
+use e2e::app::{TestApp, expect_json, expect_problem};
+use e2e::receiver::{Receiver, Script};
+use e2e::source::TOKEN;
+use gateway::delivery::dispatcher::Dispatcher;
+use reqwest::StatusCode;
+use serde_json::{Value, json};
+use tokio_util::sync::CancellationToken;
+
+const WAIT: Duration = Duration::from_secs(20);
+
+async fn subscribe(app: &TestApp, body: Value) -> Value {
+    let key = format!("sub-{}", uuid::Uuid::new_v4());
+    let response = app.post_json("/v1/subscriptions", Some(&app.admin_key), Some(&key), &body).await;
+    expect_json(response, StatusCode::CREATED).await
+}
+
+async fn ingest(app: &TestApp, id: &str, event_type: &str, resource: &str) -> String {
+    let body = json!({"events": [{"id": id, "type": event_type, "resource": resource}]}).to_string();
+    let receipt = expect_json(app.send_webhook("", Some(TOKEN), body).await, StatusCode::OK).await;
+    receipt["events"][0]["id"].as_str().unwrap().to_owned()
+}
+
+async fn deliveries_of(app: &TestApp, subscription: &str, query: &str) -> Value {
+    let path = format!("/v1/subscriptions/{subscription}/deliveries{query}");
+    expect_json(app.get(&path, Some(&app.admin_key)).await, StatusCode::OK).await
+}
+
+fn short_schedule(settings: &mut gateway::config::Settings, schedule: &[u64]) {
+    settings.delivery.retry_schedule_secs = schedule.to_vec();
+    settings.delivery.retry_jitter_percent = 0;
+}
+
+#[tokio::test]
+async fn a_subscription_gets_each_matching_event_signed_with_its_secret() {
+    let app = TestApp::spawn().await;
+    let receiver = Receiver::start().await;
+    let subscription = subscribe(&app, json!({"url": receiver.url, "event_types": ["loan.*"]})).await;
+    let secret = subscription["secret"].as_str().unwrap();
+    assert!(secret.starts_with("whsec_"));
+    receiver.set_secrets(&[secret]);
+
+    let loan = ingest(&app, "e1", "loan.active", "ln_1").await;
+    ingest(&app, "e2", "pix.received", "E1").await;
+
+    let received = receiver.wait_for_successes(1, WAIT).await;
+    assert_eq!(received[0].id, loan, "webhook-id is the event id");
+    assert_eq!(received[0].verified_with, vec![0]);
+    let event = expect_json(app.get(&format!("/v1/events/{loan}"), Some(&app.admin_key)).await, StatusCode::OK).await;
+    assert_eq!(received[0].body, event, "the payload is the v1 event");
+    // The non-matching event is not delivered.
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert_eq!(receiver.received().len(), 1);
+    let listed = deliveries_of(&app, subscription["id"].as_str().unwrap(), "?status=succeeded").await;
+    assert_eq!(listed["data"].as_array().unwrap().len(), 1);
+}
+
+#[tokio::test]
+async fn the_secret_is_shown_only_at_creation_and_is_unreadable_in_the_database() {
+    let app = TestApp::spawn().await;
+    let receiver = Receiver::start().await;
+    let created = subscribe(&app, json!({"url": receiver.url, "event_types": ["*"]})).await;
+    let secret = created["secret"].as_str().unwrap().to_owned();
+    let id = created["id"].as_str().unwrap();
+
+    let fetched = expect_json(app.get(&format!("/v1/subscriptions/{id}"), Some(&app.admin_key)).await, StatusCode::OK).await;
+    let listed = expect_json(app.get("/v1/subscriptions", Some(&app.admin_key)).await, StatusCode::OK).await;
+    let stored: String = sqlx::query_scalar("select secret from subscription").fetch_one(&app.db.pool).await.unwrap();
+
+    assert!(fetched.get("secret").is_none());
+    assert!(!listed.to_string().contains(&secret));
+    assert!(stored.starts_with("enc:v1:"), "{stored}");
+    assert!(!stored.contains(&secret[6..]));
+}
+
+#[tokio::test]
+async fn during_a_secret_rotation_deliveries_verify_with_either_secret() {
+    let app = TestApp::spawn().await;
+    let receiver = Receiver::start().await;
+    let created = subscribe(&app, json!({"url": receiver.url, "event_types": ["*"]})).await;
+    let old = created["secret"].as_str().unwrap().to_owned();
+    let id = created["id"].as_str().unwrap();
+
+    let rotated = app
+        .post_json(
+            &format!("/v1/subscriptions/{id}/secret/rotate"),
+            Some(&app.admin_key),
+            Some("rotate-1"),
+            &json!({"grace_seconds": 3600}),
+        )
+        .await;
+    let rotated = expect_json(rotated, StatusCode::OK).await;
+    let new = rotated["secret"].as_str().unwrap().to_owned();
+    assert_ne!(old, new);
+    receiver.set_secrets(&[&old, &new]);
+    ingest(&app, "rot-1", "loan.active", "ln").await;
+
+    let received = receiver.wait_for_successes(1, WAIT).await;
+    assert_eq!(received[0].verified_with, vec![0, 1], "signed with both secrets during the grace period");
+
+    // After the grace period only the new secret signs.
+    sqlx::query("update subscription set previous_secret_expires_at = now() - interval '1 second'")
+        .execute(&app.db.pool)
+        .await
+        .unwrap();
+    ingest(&app, "rot-2", "loan.active", "ln").await;
+    let received = receiver.wait_for_successes(2, WAIT).await;
+    assert_eq!(received[1].verified_with, vec![1]);
+}
+
+#[tokio::test]
+async fn a_failing_endpoint_walks_the_schedule_to_dead_letter_then_a_manual_retry_delivers() {
+    let app = TestApp::spawn_with(|settings| short_schedule(settings, &[0, 1, 1])).await;
+    let receiver = Receiver::start().await;
+    receiver.set_script(Script::Always(500));
+    let created = subscribe(&app, json!({"url": receiver.url, "event_types": ["*"]})).await;
+    let subscription = created["id"].as_str().unwrap().to_owned();
+    ingest(&app, "dead-1", "loan.active", "ln").await;
+
+    let dead = e2e::eventually(WAIT, || async {
+        let listed = deliveries_of(&app, &subscription, "?status=dead").await;
+        listed["data"].as_array().unwrap().first().cloned()
+    })
+    .await
+    .expect("the delivery was not dead-lettered");
+    assert_eq!(dead["attempts"], 3);
+    assert_eq!(dead["last_response_status"], 500);
+    let delivery_id = dead["id"].as_str().unwrap();
+    let detail = expect_json(app.get(&format!("/v1/deliveries/{delivery_id}"), Some(&app.admin_key)).await, StatusCode::OK).await;
+    let attempts = detail["attempt_log"].as_array().unwrap();
+    assert_eq!(attempts.len(), 3);
+    assert!(attempts.iter().all(|a| a["response_status"] == 500 && a["latency_ms"].is_number()));
+    assert_eq!(attempts[0]["response_body"], "ok");
+    // Spaced by the schedule: at least ~1 s between consecutive attempts.
+    assert_eq!(receiver.received().len(), 3);
+
+    receiver.set_script(Script::Always(200));
+    let retried = app
+        .post_json(&format!("/v1/deliveries/{delivery_id}/retry"), Some(&app.admin_key), Some("retry-1"), &json!({}))
+        .await;
+    expect_json(retried, StatusCode::ACCEPTED).await;
+
+    receiver.wait_for_successes(1, WAIT).await;
+    let succeeded = e2e::eventually(WAIT, || async {
+        let detail = expect_json(app.get(&format!("/v1/deliveries/{delivery_id}"), Some(&app.admin_key)).await, StatusCode::OK).await;
+        (detail["status"] == "succeeded").then_some(detail)
+    })
+    .await;
+    assert!(succeeded.is_some());
+    let again = app
+        .post_json(&format!("/v1/deliveries/{delivery_id}/retry"), Some(&app.admin_key), Some("retry-2"), &json!({}))
+        .await;
+    expect_problem(again, StatusCode::CONFLICT, "delivery_not_retryable").await;
+}
+
+#[tokio::test]
+async fn a_retry_after_from_the_partner_is_honoured() {
+    let app = TestApp::spawn_with(|settings| short_schedule(settings, &[0, 0, 0])).await;
+    let receiver = Receiver::start().await;
+    receiver.set_script(Script::RetryAfterOnce { secs: 2 });
+    subscribe(&app, json!({"url": receiver.url, "event_types": ["*"]})).await;
+    ingest(&app, "ra-1", "loan.active", "ln").await;
+
+    let received = receiver.wait_for_successes(1, WAIT).await;
+
+    assert_eq!(received.len(), 2);
+    let waited = received[1].at - received[0].at;
+    assert!(waited >= Duration::from_millis(1900), "retried after {waited:?}");
+}
+
+#[tokio::test]
+async fn a_410_disables_the_subscription_and_emits_subscription_disabled() {
+    let app = TestApp::spawn().await;
+    let gone = Receiver::start().await;
+    gone.set_script(Script::Always(410));
+    let watcher = Receiver::start().await;
+    let created = subscribe(&app, json!({"url": gone.url, "event_types": ["loan.*"]})).await;
+    let ops = subscribe(&app, json!({"url": watcher.url, "event_types": ["subscription.*"]})).await;
+    watcher.set_secrets(&[ops["secret"].as_str().unwrap()]);
+    ingest(&app, "gone-1", "loan.active", "ln").await;
+
+    let id = created["id"].as_str().unwrap();
+    let disabled = e2e::eventually(WAIT, || async {
+        let fetched = expect_json(app.get(&format!("/v1/subscriptions/{id}"), Some(&app.admin_key)).await, StatusCode::OK).await;
+        (fetched["status"] == "disabled").then_some(fetched)
+    })
+    .await
+    .expect("the subscription was not disabled");
+    assert!(disabled["disabled_reason"].as_str().unwrap().contains("410"));
+    let notice = watcher.wait_for_successes(1, WAIT).await;
+    assert_eq!(notice[0].body["type"], "subscription.disabled");
+    assert_eq!(notice[0].body["data"]["subscription_id"], id);
+    let dead = deliveries_of(&app, id, "?status=dead").await;
+    assert_eq!(dead["data"].as_array().unwrap().len(), 1);
+}
+
+#[tokio::test]
+async fn an_endpoint_failing_longer_than_the_limit_is_disabled() {
+    let app = TestApp::spawn_with(|settings| {
+        short_schedule(settings, &[0, 1, 1, 1, 1]);
+        settings.delivery.disable_after_failing_secs = 1;
+    })
+    .await;
+    let receiver = Receiver::start().await;
+    receiver.set_script(Script::Always(503));
+    let created = subscribe(&app, json!({"url": receiver.url, "event_types": ["*"]})).await;
+    ingest(&app, "streak-1", "loan.active", "ln").await;
+
+    let id = created["id"].as_str().unwrap();
+    let disabled = e2e::eventually(WAIT, || async {
+        let fetched = expect_json(app.get(&format!("/v1/subscriptions/{id}"), Some(&app.admin_key)).await, StatusCode::OK).await;
+        (fetched["status"] == "disabled").then_some(fetched)
+    })
+    .await
+    .expect("the subscription was not disabled");
+    assert!(disabled["disabled_reason"].as_str().unwrap().contains("failed continuously"));
+    let events = app.list_events("?type=subscription.disabled").await;
+    assert_eq!(events["data"].as_array().unwrap().len(), 1);
+}
+
+#[tokio::test]
+async fn a_replay_redelivers_a_window_of_events_of_the_chosen_types() {
+    let app = TestApp::spawn().await;
+    for (id, event_type) in [("r1", "loan.active"), ("r2", "loan.signed"), ("r3", "pix.received")] {
+        ingest(&app, id, event_type, "ln").await;
+    }
+    let receiver = Receiver::start().await;
+    let created = subscribe(&app, json!({"url": receiver.url, "event_types": ["*"]})).await;
+    let id = created["id"].as_str().unwrap();
+
+    let replay = app
+        .post_json(
+            &format!("/v1/subscriptions/{id}/replay"),
+            Some(&app.admin_key),
+            Some("replay-1"),
+            &json!({"since": "2020-01-01T00:00:00Z", "event_types": ["loan.*"]}),
+        )
+        .await;
+    let replay = expect_json(replay, StatusCode::ACCEPTED).await;
+
+    let received = receiver.wait_for_successes(2, WAIT).await;
+    let types: HashSet<String> = received.iter().map(|r| r.body["type"].as_str().unwrap().to_owned()).collect();
+    assert_eq!(types, HashSet::from(["loan.active".to_owned(), "loan.signed".to_owned()]));
+    let replay_id = replay["id"].as_str().unwrap();
+    let done = e2e::eventually(WAIT, || async {
+        let status = expect_json(app.get(&format!("/v1/replays/{replay_id}"), Some(&app.admin_key)).await, StatusCode::OK).await;
+        (status["status"] == "completed").then_some(status)
+    })
+    .await
+    .expect("the replay did not complete");
+    assert_eq!(done["enqueued"], 2);
+}
+
+#[tokio::test]
+async fn a_replay_resumes_from_its_cursor_after_a_restart() {
+    let app = TestApp::spawn_with(|settings| settings.delivery.enabled = false).await;
+    for n in 0..(gateway::delivery::replay::BATCH + 20) {
+        sqlx::query(
+            "insert into event (event_id, provider, event_type, provider_event_type, dedup_key, resource_kind,
+                                resource_id, occurred_at, data, raw)
+             values ($1, 'testprov', 'loan.active', 'loan.active', $2, 'loan', 'ln', now(), '{}', '')",
+        )
+        .bind(uuid::Uuid::now_v7())
+        .bind(format!("bulk-{n}"))
+        .execute(&app.db.pool)
+        .await
+        .unwrap();
+    }
+    let receiver = Receiver::start().await;
+    let created = subscribe(&app, json!({"url": receiver.url, "event_types": ["*"]})).await;
+    let id = created["id"].as_str().unwrap();
+    let replay = app
+        .post_json(
+            &format!("/v1/subscriptions/{id}/replay"),
+            Some(&app.admin_key),
+            Some("replay-2"),
+            &json!({"since": "2020-01-01T00:00:00Z"}),
+        )
+        .await;
+    let replay = expect_json(replay, StatusCode::ACCEPTED).await;
+
+    // One step, then the "process" stops; a later step resumes from the cursor.
+    assert!(gateway::delivery::replay::step(&app.db.pool).await.unwrap());
+    let replay_id = replay["id"].as_str().unwrap();
+    let partial = expect_json(app.get(&format!("/v1/replays/{replay_id}"), Some(&app.admin_key)).await, StatusCode::OK).await;
+    assert_eq!(partial["status"], "running");
+    assert_eq!(partial["enqueued"], gateway::delivery::replay::BATCH);
+    assert!(gateway::delivery::replay::step(&app.db.pool).await.unwrap());
+
+    let done = expect_json(app.get(&format!("/v1/replays/{replay_id}"), Some(&app.admin_key)).await, StatusCode::OK).await;
+    assert_eq!(done["status"], "completed");
+    assert_eq!(done["enqueued"], gateway::delivery::replay::BATCH + 20);
+    let distinct: i64 = sqlx::query_scalar("select count(distinct event_id) from delivery")
+        .fetch_one(&app.db.pool)
+        .await
+        .unwrap();
+    assert_eq!(distinct, gateway::delivery::replay::BATCH + 20, "each event enqueued once");
+}
+
+fn dispatcher(app: &TestApp, claim_timeout_secs: u64) -> Dispatcher {
+    let mut settings = app.settings.clone();
+    settings.delivery.claim_timeout_secs = claim_timeout_secs;
+    let keyring = std::sync::Arc::new(gateway::crypto::Keyring::from_settings(&settings.encryption).unwrap());
+    Dispatcher::new(app.db.pool.clone(), keyring, &settings, None).unwrap()
+}
+
+#[tokio::test]
+async fn a_dispatcher_killed_after_the_post_before_recording_does_not_lose_the_delivery() {
+    let app = TestApp::spawn_with(|settings| settings.delivery.enabled = false).await;
+    let receiver = Receiver::start().await;
+    // The receiver holds the request: the first dispatcher is killed while waiting for the answer.
+    receiver.set_delay(Duration::from_millis(500));
+    let created = subscribe(&app, json!({"url": receiver.url, "event_types": ["*"]})).await;
+    receiver.set_secrets(&[created["secret"].as_str().unwrap()]);
+    let event = ingest(&app, "crash-1", "loan.active", "ln").await;
+
+    let first = dispatcher(&app, 1);
+    let running = tokio::spawn(async move { first.run_once().await });
+    let reached = e2e::eventually(WAIT, || async { (!receiver.arrivals().is_empty()).then_some(()) }).await;
+    assert!(reached.is_some(), "the first dispatcher never posted");
+    // Killed after the POST went out, before the answer could be recorded.
+    running.abort();
+    let _ = running.await;
+    let recorded: i64 = sqlx::query_scalar("select count(*) from delivery_attempt").fetch_one(&app.db.pool).await.unwrap();
+    assert_eq!(recorded, 0);
+
+    // Another dispatcher takes the delivery over once the dead one's claim expires.
+    let second = dispatcher(&app, 1);
+    let shutdown = CancellationToken::new();
+    let workers = second.spawn(shutdown.clone());
+    receiver.wait_for_successes(1, WAIT).await;
+    shutdown.cancel();
+    let _ = workers.await;
+
+    assert_eq!(receiver.arrivals(), vec![event.clone(), event.clone()], "the same event, redelivered");
+    let status: String = sqlx::query_scalar("select status from delivery").fetch_one(&app.db.pool).await.unwrap();
+    assert_eq!(status, "succeeded");
+}
+
+#[tokio::test]
+async fn two_dispatchers_deliver_everything_and_never_one_delivery_twice_at_once() {
+    let app = TestApp::spawn_with(|settings| settings.delivery.enabled = false).await;
+    let receiver = Receiver::start().await;
+    receiver.set_delay(Duration::from_millis(20));
+    subscribe(&app, json!({"url": receiver.url, "event_types": ["*"]})).await;
+    for n in 0..40 {
+        ingest(&app, &format!("two-{n}"), "loan.active", &format!("ln_{n}")).await;
+    }
+
+    let shutdown = CancellationToken::new();
+    let one = dispatcher(&app, 30).spawn(shutdown.clone());
+    let two = dispatcher(&app, 30).spawn(shutdown.clone());
+    let received = receiver.wait_for_successes(40, WAIT).await;
+    shutdown.cancel();
+    let _ = (one.await, two.await);
+
+    let ids: HashSet<&str> = received.iter().map(|r| r.id.as_str()).collect();
+    assert_eq!(ids.len(), 40);
+    assert_eq!(received.len(), 40, "no delivery was sent twice");
+    assert_eq!(receiver.max_concurrent_same_id(), 1);
+}
+
+#[tokio::test]
+async fn ordered_delivery_holds_a_key_behind_its_retrying_head_while_other_keys_flow() {
+    let app = TestApp::spawn_with(|settings| short_schedule(settings, &[0, 1, 1, 1])).await;
+    let receiver = Receiver::start().await;
+    receiver.set_script(Script::FailResource { resource: "ln_slow".into(), n: 2 });
+    subscribe(&app, json!({"url": receiver.url, "event_types": ["*"], "ordered": true})).await;
+    let mut slow = Vec::new();
+    let mut fast = Vec::new();
+    for n in 0..3 {
+        slow.push(ingest(&app, &format!("slow-{n}"), "loan.active", "ln_slow").await);
+        fast.push(ingest(&app, &format!("fast-{n}"), "loan.active", "ln_fast").await);
+    }
+
+    let received = receiver.wait_for_successes(6, WAIT).await;
+
+    let succeeded: Vec<&str> = received.iter().filter(|r| r.answered == 200).map(|r| r.id.as_str()).collect();
+    let order_of = |ids: &[String]| -> Vec<usize> {
+        ids.iter().map(|id| succeeded.iter().position(|s| s == id).unwrap()).collect()
+    };
+    let slow_positions = order_of(&slow);
+    let fast_positions = order_of(&fast);
+    assert!(slow_positions.windows(2).all(|w| w[0] < w[1]), "slow key out of order: {succeeded:?}");
+    assert!(fast_positions.windows(2).all(|w| w[0] < w[1]), "fast key out of order: {succeeded:?}");
+    // The fast key was not blocked by the slow key's retrying head.
+    assert!(fast_positions[2] < slow_positions[0], "fast key waited for the slow one: {succeeded:?}");
+    // Nothing of the slow key was attempted before its head succeeded.
+    let first_slow_success = received.iter().position(|r| r.id == slow[0] && r.answered == 200).unwrap();
+    assert!(
+        received[..first_slow_success].iter().all(|r| r.id == slow[0] || fast.contains(&r.id)),
+        "a later event of the slow key went before its head"
+    );
+}
+
+#[tokio::test]
+async fn the_rate_limit_holds_within_ten_percent_under_a_burst() {
+    let app = TestApp::spawn_with(|settings| settings.delivery.enabled = false).await;
+    let receiver = Receiver::start().await;
+    subscribe(&app, json!({"url": receiver.url, "event_types": ["*"], "rate_limit_per_second": 20})).await;
+    for n in 0..41 {
+        ingest(&app, &format!("burst-{n}"), "loan.active", &format!("ln_{n}")).await;
+    }
+
+    let shutdown = CancellationToken::new();
+    let workers = dispatcher(&app, 30).spawn(shutdown.clone());
+    let received = receiver.wait_for_successes(41, WAIT).await;
+    shutdown.cancel();
+    let _ = workers.await;
+
+    // 41 deliveries at 20/s: 40 intervals of 50 ms after the first.
+    let span = received.last().unwrap().at - received.first().unwrap().at;
+    assert!(span >= Duration::from_millis(1800), "too fast: {span:?}");
+    assert!(span <= Duration::from_millis(2200), "too slow: {span:?}");
+}
+
+#[tokio::test]
+async fn partner_urls_on_private_networks_are_refused_unless_allow_listed() {
+    let app = TestApp::spawn_with(|settings| settings.delivery.allow_private_networks = Vec::new()).await;
+    for url in [
+        "http://127.0.0.1:9/hook",
+        "http://10.1.2.3/hook",
+        "http://169.254.169.254/latest/meta-data",
+        "http://[::1]/hook",
+    ] {
+        let response = app
+            .post_json(
+                "/v1/subscriptions",
+                Some(&app.admin_key),
+                Some(&format!("ssrf-{url}")),
+                &json!({"url": url, "event_types": ["*"]}),
+            )
+            .await;
+        let problem = expect_problem(response, StatusCode::UNPROCESSABLE_ENTITY, "validation_failed").await;
+        assert_eq!(problem["errors"][0]["pointer"], "/url", "{url}: {problem}");
+    }
+}
+
+#[tokio::test]
+async fn a_hostname_resolving_to_loopback_is_refused_at_connect_time() {
+    let app = TestApp::spawn_with(|settings| settings.delivery.enabled = false).await;
+    let receiver = Receiver::start().await;
+    // A hostname passes the creation check; what it resolves to is checked when connecting.
+    let url = receiver.url.replace("127.0.0.1", "localhost");
+    let created = subscribe(&app, json!({"url": url, "event_types": ["*"]})).await;
+    ingest(&app, "ssrf-1", "loan.active", "ln").await;
+    let mut settings = app.settings.clone();
+    settings.delivery.allow_private_networks = Vec::new();
+    settings.delivery.retry_schedule_secs = vec![0];
+    let keyring = std::sync::Arc::new(gateway::crypto::Keyring::from_settings(&settings.encryption).unwrap());
+    let strict = Dispatcher::new(app.db.pool.clone(), keyring, &settings, None).unwrap();
+
+    assert_eq!(strict.run_once().await.unwrap(), 1);
+
+    let dead = deliveries_of(&app, created["id"].as_str().unwrap(), "?status=dead").await;
+    let error = dead["data"][0]["last_error"].as_str().unwrap_or_default();
+    assert!(error.contains("ssrf"), "{dead}");
+    assert!(receiver.received().is_empty());
+}
+
+#[tokio::test]
+async fn subscriptions_are_validated_and_can_be_updated_and_deleted() {
+    let app = TestApp::spawn().await;
+    let receiver = Receiver::start().await;
+    let bad = app
+        .post_json(
+            "/v1/subscriptions",
+            Some(&app.admin_key),
+            Some("bad-sub"),
+            &json!({"url": "ftp://x", "event_types": ["loan.*.x"], "rate_limit_per_second": 0, "resource_kind": "planet"}),
+        )
+        .await;
+    let problem = expect_problem(bad, StatusCode::UNPROCESSABLE_ENTITY, "validation_failed").await;
+    let pointers: HashSet<&str> = problem["errors"].as_array().unwrap().iter().map(|e| e["pointer"].as_str().unwrap()).collect();
+    assert_eq!(pointers, HashSet::from(["/url", "/event_types/0", "/rate_limit_per_second", "/resource_kind"]));
+
+    let created = subscribe(&app, json!({"url": receiver.url, "event_types": ["*"], "description": "ledger"})).await;
+    let id = created["id"].as_str().unwrap();
+    let patched = app
+        .client
+        .patch(format!("{}/v1/subscriptions/{id}", app.address))
+        .bearer_auth(&app.admin_key)
+        .json(&json!({"status": "disabled", "description": null, "event_types": ["pix.*"]}))
+        .send()
+        .await
+        .unwrap();
+    let patched = expect_json(patched, StatusCode::OK).await;
+    assert_eq!(patched["status"], "disabled");
+    assert_eq!(patched["description"], Value::Null);
+    assert_eq!(patched["event_types"], json!(["pix.*"]));
+
+    let deleted = app
+        .client
+        .delete(format!("{}/v1/subscriptions/{id}", app.address))
+        .bearer_auth(&app.admin_key)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(deleted.status(), StatusCode::NO_CONTENT);
+    expect_problem(app.get(&format!("/v1/subscriptions/{id}"), Some(&app.admin_key)).await, StatusCode::NOT_FOUND, "not_found").await;
+}
+
+#[tokio::test]
+async fn the_event_and_its_deliveries_commit_together() {
+    let app = TestApp::spawn_with(|settings| settings.delivery.enabled = false).await;
+    let receiver = Receiver::start().await;
+    subscribe(&app, json!({"url": receiver.url, "event_types": ["*"]})).await;
+    subscribe(&app, json!({"url": receiver.url, "event_types": ["loan.*"]})).await;
+    subscribe(&app, json!({"url": receiver.url, "event_types": ["pix.*"]})).await;
+
+    ingest(&app, "outbox-1", "loan.active", "ln").await;
+    // A duplicate webhook enqueues nothing more.
+    ingest(&app, "outbox-1", "loan.active", "ln").await;
+
+    let deliveries: i64 = sqlx::query_scalar("select count(*) from delivery").fetch_one(&app.db.pool).await.unwrap();
+    assert_eq!(deliveries, 2);
+}
