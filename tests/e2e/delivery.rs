@@ -16,13 +16,20 @@ const WAIT: Duration = Duration::from_secs(20);
 
 async fn subscribe(app: &TestApp, body: Value) -> Value {
     let key = format!("sub-{}", uuid::Uuid::new_v4());
-    let response = app.post_json("/v1/subscriptions", Some(&app.admin_key), Some(&key), &body).await;
+    let response = app
+        .post_json("/v1/subscriptions", Some(&app.admin_key), Some(&key), &body)
+        .await;
     expect_json(response, StatusCode::CREATED).await
 }
 
 async fn ingest(app: &TestApp, id: &str, event_type: &str, resource: &str) -> String {
-    let body = json!({"events": [{"id": id, "type": event_type, "resource": resource}]}).to_string();
-    let receipt = expect_json(app.send_webhook("", Some(TOKEN), body).await, StatusCode::OK).await;
+    let body =
+        json!({"events": [{"id": id, "type": event_type, "resource": resource}]}).to_string();
+    let receipt = expect_json(
+        app.send_webhook("", Some(TOKEN), body).await,
+        StatusCode::OK,
+    )
+    .await;
     receipt["events"][0]["id"].as_str().unwrap().to_owned()
 }
 
@@ -40,7 +47,11 @@ fn short_schedule(settings: &mut gateway::config::Settings, schedule: &[u64]) {
 async fn a_subscription_gets_each_matching_event_signed_with_its_secret() {
     let app = TestApp::spawn().await;
     let receiver = Receiver::start().await;
-    let subscription = subscribe(&app, json!({"url": receiver.url, "event_types": ["loan.*"]})).await;
+    let subscription = subscribe(
+        &app,
+        json!({"url": receiver.url, "event_types": ["loan.*"]}),
+    )
+    .await;
     let secret = subscription["secret"].as_str().unwrap();
     assert!(secret.starts_with("whsec_"));
     receiver.set_secrets(&[secret]);
@@ -51,12 +62,22 @@ async fn a_subscription_gets_each_matching_event_signed_with_its_secret() {
     let received = receiver.wait_for_successes(1, WAIT).await;
     assert_eq!(received[0].id, loan, "webhook-id is the event id");
     assert_eq!(received[0].verified_with, vec![0]);
-    let event = expect_json(app.get(&format!("/v1/events/{loan}"), Some(&app.admin_key)).await, StatusCode::OK).await;
+    let event = expect_json(
+        app.get(&format!("/v1/events/{loan}"), Some(&app.admin_key))
+            .await,
+        StatusCode::OK,
+    )
+    .await;
     assert_eq!(received[0].body, event, "the payload is the v1 event");
     // The non-matching event is not delivered.
     tokio::time::sleep(Duration::from_millis(300)).await;
     assert_eq!(receiver.received().len(), 1);
-    let listed = deliveries_of(&app, subscription["id"].as_str().unwrap(), "?status=succeeded").await;
+    let listed = deliveries_of(
+        &app,
+        subscription["id"].as_str().unwrap(),
+        "?status=succeeded",
+    )
+    .await;
     assert_eq!(listed["data"].as_array().unwrap().len(), 1);
 }
 
@@ -68,9 +89,21 @@ async fn the_secret_is_shown_only_at_creation_and_is_unreadable_in_the_database(
     let secret = created["secret"].as_str().unwrap().to_owned();
     let id = created["id"].as_str().unwrap();
 
-    let fetched = expect_json(app.get(&format!("/v1/subscriptions/{id}"), Some(&app.admin_key)).await, StatusCode::OK).await;
-    let listed = expect_json(app.get("/v1/subscriptions", Some(&app.admin_key)).await, StatusCode::OK).await;
-    let stored: String = sqlx::query_scalar("select secret from subscription").fetch_one(&app.db.pool).await.unwrap();
+    let fetched = expect_json(
+        app.get(&format!("/v1/subscriptions/{id}"), Some(&app.admin_key))
+            .await,
+        StatusCode::OK,
+    )
+    .await;
+    let listed = expect_json(
+        app.get("/v1/subscriptions", Some(&app.admin_key)).await,
+        StatusCode::OK,
+    )
+    .await;
+    let stored: String = sqlx::query_scalar("select secret from subscription")
+        .fetch_one(&app.db.pool)
+        .await
+        .unwrap();
 
     assert!(fetched.get("secret").is_none());
     assert!(!listed.to_string().contains(&secret));
@@ -101,7 +134,11 @@ async fn during_a_secret_rotation_deliveries_verify_with_either_secret() {
     ingest(&app, "rot-1", "loan.active", "ln").await;
 
     let received = receiver.wait_for_successes(1, WAIT).await;
-    assert_eq!(received[0].verified_with, vec![0, 1], "signed with both secrets during the grace period");
+    assert_eq!(
+        received[0].verified_with,
+        vec![0, 1],
+        "signed with both secrets during the grace period"
+    );
 
     // After the grace period only the new secret signs.
     sqlx::query("update subscription set previous_secret_expires_at = now() - interval '1 second'")
@@ -131,29 +168,59 @@ async fn a_failing_endpoint_walks_the_schedule_to_dead_letter_then_a_manual_retr
     assert_eq!(dead["attempts"], 3);
     assert_eq!(dead["last_response_status"], 500);
     let delivery_id = dead["id"].as_str().unwrap();
-    let detail = expect_json(app.get(&format!("/v1/deliveries/{delivery_id}"), Some(&app.admin_key)).await, StatusCode::OK).await;
+    let detail = expect_json(
+        app.get(
+            &format!("/v1/deliveries/{delivery_id}"),
+            Some(&app.admin_key),
+        )
+        .await,
+        StatusCode::OK,
+    )
+    .await;
     let attempts = detail["attempt_log"].as_array().unwrap();
     assert_eq!(attempts.len(), 3);
-    assert!(attempts.iter().all(|a| a["response_status"] == 500 && a["latency_ms"].is_number()));
+    assert!(
+        attempts
+            .iter()
+            .all(|a| a["response_status"] == 500 && a["latency_ms"].is_number())
+    );
     assert_eq!(attempts[0]["response_body"], "ok");
     // Spaced by the schedule: at least ~1 s between consecutive attempts.
     assert_eq!(receiver.received().len(), 3);
 
     receiver.set_script(Script::Always(200));
     let retried = app
-        .post_json(&format!("/v1/deliveries/{delivery_id}/retry"), Some(&app.admin_key), Some("retry-1"), &json!({}))
+        .post_json(
+            &format!("/v1/deliveries/{delivery_id}/retry"),
+            Some(&app.admin_key),
+            Some("retry-1"),
+            &json!({}),
+        )
         .await;
     expect_json(retried, StatusCode::ACCEPTED).await;
 
     receiver.wait_for_successes(1, WAIT).await;
     let succeeded = e2e::eventually(WAIT, || async {
-        let detail = expect_json(app.get(&format!("/v1/deliveries/{delivery_id}"), Some(&app.admin_key)).await, StatusCode::OK).await;
+        let detail = expect_json(
+            app.get(
+                &format!("/v1/deliveries/{delivery_id}"),
+                Some(&app.admin_key),
+            )
+            .await,
+            StatusCode::OK,
+        )
+        .await;
         (detail["status"] == "succeeded").then_some(detail)
     })
     .await;
     assert!(succeeded.is_some());
     let again = app
-        .post_json(&format!("/v1/deliveries/{delivery_id}/retry"), Some(&app.admin_key), Some("retry-2"), &json!({}))
+        .post_json(
+            &format!("/v1/deliveries/{delivery_id}/retry"),
+            Some(&app.admin_key),
+            Some("retry-2"),
+            &json!({}),
+        )
         .await;
     expect_problem(again, StatusCode::CONFLICT, "delivery_not_retryable").await;
 }
@@ -170,7 +237,10 @@ async fn a_retry_after_from_the_partner_is_honoured() {
 
     assert_eq!(received.len(), 2);
     let waited = received[1].at - received[0].at;
-    assert!(waited >= Duration::from_millis(1900), "retried after {waited:?}");
+    assert!(
+        waited >= Duration::from_millis(1900),
+        "retried after {waited:?}"
+    );
 }
 
 #[tokio::test]
@@ -180,18 +250,32 @@ async fn a_410_disables_the_subscription_and_emits_subscription_disabled() {
     gone.set_script(Script::Always(410));
     let watcher = Receiver::start().await;
     let created = subscribe(&app, json!({"url": gone.url, "event_types": ["loan.*"]})).await;
-    let ops = subscribe(&app, json!({"url": watcher.url, "event_types": ["subscription.*"]})).await;
+    let ops = subscribe(
+        &app,
+        json!({"url": watcher.url, "event_types": ["subscription.*"]}),
+    )
+    .await;
     watcher.set_secrets(&[ops["secret"].as_str().unwrap()]);
     ingest(&app, "gone-1", "loan.active", "ln").await;
 
     let id = created["id"].as_str().unwrap();
     let disabled = e2e::eventually(WAIT, || async {
-        let fetched = expect_json(app.get(&format!("/v1/subscriptions/{id}"), Some(&app.admin_key)).await, StatusCode::OK).await;
+        let fetched = expect_json(
+            app.get(&format!("/v1/subscriptions/{id}"), Some(&app.admin_key))
+                .await,
+            StatusCode::OK,
+        )
+        .await;
         (fetched["status"] == "disabled").then_some(fetched)
     })
     .await
     .expect("the subscription was not disabled");
-    assert!(disabled["disabled_reason"].as_str().unwrap().contains("410"));
+    assert!(
+        disabled["disabled_reason"]
+            .as_str()
+            .unwrap()
+            .contains("410")
+    );
     let notice = watcher.wait_for_successes(1, WAIT).await;
     assert_eq!(notice[0].body["type"], "subscription.disabled");
     assert_eq!(notice[0].body["data"]["subscription_id"], id);
@@ -213,12 +297,22 @@ async fn an_endpoint_failing_longer_than_the_limit_is_disabled() {
 
     let id = created["id"].as_str().unwrap();
     let disabled = e2e::eventually(WAIT, || async {
-        let fetched = expect_json(app.get(&format!("/v1/subscriptions/{id}"), Some(&app.admin_key)).await, StatusCode::OK).await;
+        let fetched = expect_json(
+            app.get(&format!("/v1/subscriptions/{id}"), Some(&app.admin_key))
+                .await,
+            StatusCode::OK,
+        )
+        .await;
         (fetched["status"] == "disabled").then_some(fetched)
     })
     .await
     .expect("the subscription was not disabled");
-    assert!(disabled["disabled_reason"].as_str().unwrap().contains("failed continuously"));
+    assert!(
+        disabled["disabled_reason"]
+            .as_str()
+            .unwrap()
+            .contains("failed continuously")
+    );
     let events = app.list_events("?type=subscription.disabled").await;
     assert_eq!(events["data"].as_array().unwrap().len(), 1);
 }
@@ -226,7 +320,11 @@ async fn an_endpoint_failing_longer_than_the_limit_is_disabled() {
 #[tokio::test]
 async fn a_replay_redelivers_a_window_of_events_of_the_chosen_types() {
     let app = TestApp::spawn().await;
-    for (id, event_type) in [("r1", "loan.active"), ("r2", "loan.signed"), ("r3", "pix.received")] {
+    for (id, event_type) in [
+        ("r1", "loan.active"),
+        ("r2", "loan.signed"),
+        ("r3", "pix.received"),
+    ] {
         ingest(&app, id, event_type, "ln").await;
     }
     let receiver = Receiver::start().await;
@@ -244,11 +342,22 @@ async fn a_replay_redelivers_a_window_of_events_of_the_chosen_types() {
     let replay = expect_json(replay, StatusCode::ACCEPTED).await;
 
     let received = receiver.wait_for_successes(2, WAIT).await;
-    let types: HashSet<String> = received.iter().map(|r| r.body["type"].as_str().unwrap().to_owned()).collect();
-    assert_eq!(types, HashSet::from(["loan.active".to_owned(), "loan.signed".to_owned()]));
+    let types: HashSet<String> = received
+        .iter()
+        .map(|r| r.body["type"].as_str().unwrap().to_owned())
+        .collect();
+    assert_eq!(
+        types,
+        HashSet::from(["loan.active".to_owned(), "loan.signed".to_owned()])
+    );
     let replay_id = replay["id"].as_str().unwrap();
     let done = e2e::eventually(WAIT, || async {
-        let status = expect_json(app.get(&format!("/v1/replays/{replay_id}"), Some(&app.admin_key)).await, StatusCode::OK).await;
+        let status = expect_json(
+            app.get(&format!("/v1/replays/{replay_id}"), Some(&app.admin_key))
+                .await,
+            StatusCode::OK,
+        )
+        .await;
         (status["status"] == "completed").then_some(status)
     })
     .await
@@ -287,26 +396,41 @@ async fn a_replay_resumes_from_its_cursor_after_a_restart() {
     // One step, then the "process" stops; a later step resumes from the cursor.
     assert!(gateway::delivery::replay::step(&app.db.pool).await.unwrap());
     let replay_id = replay["id"].as_str().unwrap();
-    let partial = expect_json(app.get(&format!("/v1/replays/{replay_id}"), Some(&app.admin_key)).await, StatusCode::OK).await;
+    let partial = expect_json(
+        app.get(&format!("/v1/replays/{replay_id}"), Some(&app.admin_key))
+            .await,
+        StatusCode::OK,
+    )
+    .await;
     assert_eq!(partial["status"], "running");
     assert_eq!(partial["enqueued"], gateway::delivery::replay::BATCH);
     assert!(gateway::delivery::replay::step(&app.db.pool).await.unwrap());
 
-    let done = expect_json(app.get(&format!("/v1/replays/{replay_id}"), Some(&app.admin_key)).await, StatusCode::OK).await;
+    let done = expect_json(
+        app.get(&format!("/v1/replays/{replay_id}"), Some(&app.admin_key))
+            .await,
+        StatusCode::OK,
+    )
+    .await;
     assert_eq!(done["status"], "completed");
     assert_eq!(done["enqueued"], gateway::delivery::replay::BATCH + 20);
     let distinct: i64 = sqlx::query_scalar("select count(distinct event_id) from delivery")
         .fetch_one(&app.db.pool)
         .await
         .unwrap();
-    assert_eq!(distinct, gateway::delivery::replay::BATCH + 20, "each event enqueued once");
+    assert_eq!(
+        distinct,
+        gateway::delivery::replay::BATCH + 20,
+        "each event enqueued once"
+    );
 }
 
 fn dispatcher(app: &TestApp, claim_timeout_secs: u64) -> Dispatcher {
     let mut settings = app.settings.clone();
     settings.delivery.claim_timeout_secs = claim_timeout_secs;
-    let keyring = std::sync::Arc::new(gateway::crypto::Keyring::from_settings(&settings.encryption).unwrap());
-    Dispatcher::new(app.db.pool.clone(), keyring, &settings, None).unwrap()
+    let keyring =
+        std::sync::Arc::new(gateway::crypto::Keyring::from_settings(&settings.encryption).unwrap());
+    Dispatcher::new(app.db.pool.clone(), keyring, &settings).unwrap()
 }
 
 #[tokio::test]
@@ -321,12 +445,18 @@ async fn a_dispatcher_killed_after_the_post_before_recording_does_not_lose_the_d
 
     let first = dispatcher(&app, 1);
     let running = tokio::spawn(async move { first.run_once().await });
-    let reached = e2e::eventually(WAIT, || async { (!receiver.arrivals().is_empty()).then_some(()) }).await;
+    let reached = e2e::eventually(WAIT, || async {
+        (!receiver.arrivals().is_empty()).then_some(())
+    })
+    .await;
     assert!(reached.is_some(), "the first dispatcher never posted");
     // Killed after the POST went out, before the answer could be recorded.
     running.abort();
     let _ = running.await;
-    let recorded: i64 = sqlx::query_scalar("select count(*) from delivery_attempt").fetch_one(&app.db.pool).await.unwrap();
+    let recorded: i64 = sqlx::query_scalar("select count(*) from delivery_attempt")
+        .fetch_one(&app.db.pool)
+        .await
+        .unwrap();
     assert_eq!(recorded, 0);
 
     // Another dispatcher takes the delivery over once the dead one's claim expires.
@@ -337,8 +467,15 @@ async fn a_dispatcher_killed_after_the_post_before_recording_does_not_lose_the_d
     shutdown.cancel();
     let _ = workers.await;
 
-    assert_eq!(receiver.arrivals(), vec![event.clone(), event.clone()], "the same event, redelivered");
-    let status: String = sqlx::query_scalar("select status from delivery").fetch_one(&app.db.pool).await.unwrap();
+    assert_eq!(
+        receiver.arrivals(),
+        vec![event.clone(), event.clone()],
+        "the same event, redelivered"
+    );
+    let status: String = sqlx::query_scalar("select status from delivery")
+        .fetch_one(&app.db.pool)
+        .await
+        .unwrap();
     assert_eq!(status, "succeeded");
 }
 
@@ -369,8 +506,15 @@ async fn two_dispatchers_deliver_everything_and_never_one_delivery_twice_at_once
 async fn ordered_delivery_holds_a_key_behind_its_retrying_head_while_other_keys_flow() {
     let app = TestApp::spawn_with(|settings| short_schedule(settings, &[0, 1, 1, 1])).await;
     let receiver = Receiver::start().await;
-    receiver.set_script(Script::FailResource { resource: "ln_slow".into(), n: 2 });
-    subscribe(&app, json!({"url": receiver.url, "event_types": ["*"], "ordered": true})).await;
+    receiver.set_script(Script::FailResource {
+        resource: "ln_slow".into(),
+        n: 2,
+    });
+    subscribe(
+        &app,
+        json!({"url": receiver.url, "event_types": ["*"], "ordered": true}),
+    )
+    .await;
     let mut slow = Vec::new();
     let mut fast = Vec::new();
     for n in 0..3 {
@@ -380,20 +524,40 @@ async fn ordered_delivery_holds_a_key_behind_its_retrying_head_while_other_keys_
 
     let received = receiver.wait_for_successes(6, WAIT).await;
 
-    let succeeded: Vec<&str> = received.iter().filter(|r| r.answered == 200).map(|r| r.id.as_str()).collect();
+    let succeeded: Vec<&str> = received
+        .iter()
+        .filter(|r| r.answered == 200)
+        .map(|r| r.id.as_str())
+        .collect();
     let order_of = |ids: &[String]| -> Vec<usize> {
-        ids.iter().map(|id| succeeded.iter().position(|s| s == id).unwrap()).collect()
+        ids.iter()
+            .map(|id| succeeded.iter().position(|s| s == id).unwrap())
+            .collect()
     };
     let slow_positions = order_of(&slow);
     let fast_positions = order_of(&fast);
-    assert!(slow_positions.windows(2).all(|w| w[0] < w[1]), "slow key out of order: {succeeded:?}");
-    assert!(fast_positions.windows(2).all(|w| w[0] < w[1]), "fast key out of order: {succeeded:?}");
-    // The fast key was not blocked by the slow key's retrying head.
-    assert!(fast_positions[2] < slow_positions[0], "fast key waited for the slow one: {succeeded:?}");
-    // Nothing of the slow key was attempted before its head succeeded.
-    let first_slow_success = received.iter().position(|r| r.id == slow[0] && r.answered == 200).unwrap();
     assert!(
-        received[..first_slow_success].iter().all(|r| r.id == slow[0] || fast.contains(&r.id)),
+        slow_positions.windows(2).all(|w| w[0] < w[1]),
+        "slow key out of order: {succeeded:?}"
+    );
+    assert!(
+        fast_positions.windows(2).all(|w| w[0] < w[1]),
+        "fast key out of order: {succeeded:?}"
+    );
+    // The fast key was not blocked by the slow key's retrying head.
+    assert!(
+        fast_positions[2] < slow_positions[0],
+        "fast key waited for the slow one: {succeeded:?}"
+    );
+    // Nothing of the slow key was attempted before its head succeeded.
+    let first_slow_success = received
+        .iter()
+        .position(|r| r.id == slow[0] && r.answered == 200)
+        .unwrap();
+    assert!(
+        received[..first_slow_success]
+            .iter()
+            .all(|r| r.id == slow[0] || fast.contains(&r.id)),
         "a later event of the slow key went before its head"
     );
 }
@@ -402,9 +566,19 @@ async fn ordered_delivery_holds_a_key_behind_its_retrying_head_while_other_keys_
 async fn the_rate_limit_holds_within_ten_percent_under_a_burst() {
     let app = TestApp::spawn_with(|settings| settings.delivery.enabled = false).await;
     let receiver = Receiver::start().await;
-    subscribe(&app, json!({"url": receiver.url, "event_types": ["*"], "rate_limit_per_second": 20})).await;
+    subscribe(
+        &app,
+        json!({"url": receiver.url, "event_types": ["*"], "rate_limit_per_second": 20}),
+    )
+    .await;
     for n in 0..41 {
-        ingest(&app, &format!("burst-{n}"), "loan.active", &format!("ln_{n}")).await;
+        ingest(
+            &app,
+            &format!("burst-{n}"),
+            "loan.active",
+            &format!("ln_{n}"),
+        )
+        .await;
     }
 
     let shutdown = CancellationToken::new();
@@ -421,7 +595,8 @@ async fn the_rate_limit_holds_within_ten_percent_under_a_burst() {
 
 #[tokio::test]
 async fn partner_urls_on_private_networks_are_refused_unless_allow_listed() {
-    let app = TestApp::spawn_with(|settings| settings.delivery.allow_private_networks = Vec::new()).await;
+    let app =
+        TestApp::spawn_with(|settings| settings.delivery.allow_private_networks = Vec::new()).await;
     for url in [
         "http://127.0.0.1:9/hook",
         "http://10.1.2.3/hook",
@@ -436,7 +611,12 @@ async fn partner_urls_on_private_networks_are_refused_unless_allow_listed() {
                 &json!({"url": url, "event_types": ["*"]}),
             )
             .await;
-        let problem = expect_problem(response, StatusCode::UNPROCESSABLE_ENTITY, "validation_failed").await;
+        let problem = expect_problem(
+            response,
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "validation_failed",
+        )
+        .await;
         assert_eq!(problem["errors"][0]["pointer"], "/url", "{url}: {problem}");
     }
 }
@@ -452,8 +632,9 @@ async fn a_hostname_resolving_to_loopback_is_refused_at_connect_time() {
     let mut settings = app.settings.clone();
     settings.delivery.allow_private_networks = Vec::new();
     settings.delivery.retry_schedule_secs = vec![0];
-    let keyring = std::sync::Arc::new(gateway::crypto::Keyring::from_settings(&settings.encryption).unwrap());
-    let strict = Dispatcher::new(app.db.pool.clone(), keyring, &settings, None).unwrap();
+    let keyring =
+        std::sync::Arc::new(gateway::crypto::Keyring::from_settings(&settings.encryption).unwrap());
+    let strict = Dispatcher::new(app.db.pool.clone(), keyring, &settings).unwrap();
 
     assert_eq!(strict.run_once().await.unwrap(), 1);
 
@@ -476,10 +657,27 @@ async fn subscriptions_are_validated_and_can_be_updated_and_deleted() {
         )
         .await;
     let problem = expect_problem(bad, StatusCode::UNPROCESSABLE_ENTITY, "validation_failed").await;
-    let pointers: HashSet<&str> = problem["errors"].as_array().unwrap().iter().map(|e| e["pointer"].as_str().unwrap()).collect();
-    assert_eq!(pointers, HashSet::from(["/url", "/event_types/0", "/rate_limit_per_second", "/resource_kind"]));
+    let pointers: HashSet<&str> = problem["errors"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["pointer"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        pointers,
+        HashSet::from([
+            "/url",
+            "/event_types/0",
+            "/rate_limit_per_second",
+            "/resource_kind"
+        ])
+    );
 
-    let created = subscribe(&app, json!({"url": receiver.url, "event_types": ["*"], "description": "ledger"})).await;
+    let created = subscribe(
+        &app,
+        json!({"url": receiver.url, "event_types": ["*"], "description": "ledger"}),
+    )
+    .await;
     let id = created["id"].as_str().unwrap();
     let patched = app
         .client
@@ -502,7 +700,13 @@ async fn subscriptions_are_validated_and_can_be_updated_and_deleted() {
         .await
         .unwrap();
     assert_eq!(deleted.status(), StatusCode::NO_CONTENT);
-    expect_problem(app.get(&format!("/v1/subscriptions/{id}"), Some(&app.admin_key)).await, StatusCode::NOT_FOUND, "not_found").await;
+    expect_problem(
+        app.get(&format!("/v1/subscriptions/{id}"), Some(&app.admin_key))
+            .await,
+        StatusCode::NOT_FOUND,
+        "not_found",
+    )
+    .await;
 }
 
 #[tokio::test]
@@ -510,13 +714,20 @@ async fn the_event_and_its_deliveries_commit_together() {
     let app = TestApp::spawn_with(|settings| settings.delivery.enabled = false).await;
     let receiver = Receiver::start().await;
     subscribe(&app, json!({"url": receiver.url, "event_types": ["*"]})).await;
-    subscribe(&app, json!({"url": receiver.url, "event_types": ["loan.*"]})).await;
+    subscribe(
+        &app,
+        json!({"url": receiver.url, "event_types": ["loan.*"]}),
+    )
+    .await;
     subscribe(&app, json!({"url": receiver.url, "event_types": ["pix.*"]})).await;
 
     ingest(&app, "outbox-1", "loan.active", "ln").await;
     // A duplicate webhook enqueues nothing more.
     ingest(&app, "outbox-1", "loan.active", "ln").await;
 
-    let deliveries: i64 = sqlx::query_scalar("select count(*) from delivery").fetch_one(&app.db.pool).await.unwrap();
+    let deliveries: i64 = sqlx::query_scalar("select count(*) from delivery")
+        .fetch_one(&app.db.pool)
+        .await
+        .unwrap();
     assert_eq!(deliveries, 2);
 }

@@ -16,6 +16,7 @@ mod events;
 mod health;
 mod idempotency;
 mod inbound;
+mod jetstream;
 mod logs;
 mod providers;
 mod secrets;

@@ -75,9 +75,16 @@ pub struct Receiver {
 impl Receiver {
     /// Starts a receiver answering 200.
     pub async fn start() -> Receiver {
-        let inner = Arc::new(Mutex::new(Inner { script: Some(Script::Always(200)), ..Inner::default() }));
-        let app = axum::Router::new().route("/hook", axum::routing::post(receive)).with_state(inner.clone());
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind receiver");
+        let inner = Arc::new(Mutex::new(Inner {
+            script: Some(Script::Always(200)),
+            ..Inner::default()
+        }));
+        let app = axum::Router::new()
+            .route("/hook", axum::routing::post(receive))
+            .with_state(inner.clone());
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind receiver");
         let url = format!("http://{}/hook", listener.local_addr().expect("address"));
         tokio::spawn(async move { axum::serve(listener, app).await });
         Receiver { url, inner }
@@ -118,11 +125,19 @@ impl Receiver {
     pub async fn wait_for_successes(&self, count: usize, timeout: Duration) -> Vec<Received> {
         let found = crate::eventually(timeout, || async {
             let received = self.received();
-            let ok = received.iter().filter(|r| (200..300).contains(&r.answered)).count();
+            let ok = received
+                .iter()
+                .filter(|r| (200..300).contains(&r.answered))
+                .count();
             (ok >= count).then_some(received)
         })
         .await;
-        found.unwrap_or_else(|| panic!("expected {count} successful deliveries, got {:?}", self.received().len()))
+        found.unwrap_or_else(|| {
+            panic!(
+                "expected {count} successful deliveries, got {:?}",
+                self.received().len()
+            )
+        })
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, Inner> {
@@ -130,7 +145,11 @@ impl Receiver {
     }
 }
 
-async fn receive(State(inner): State<Arc<Mutex<Inner>>>, headers: HeaderMap, body: Bytes) -> Response {
+async fn receive(
+    State(inner): State<Arc<Mutex<Inner>>>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
     let id = headers
         .get("webhook-id")
         .and_then(|v| v.to_str().ok())
@@ -184,8 +203,18 @@ async fn receive(State(inner): State<Arc<Mutex<Inner>>>, headers: HeaderMap, bod
         }
     };
     // An unsigned or wrongly signed delivery is refused like a real partner would.
-    let status = if verified_with.is_empty() && !secrets.is_empty() { 401 } else { status };
-    state.received.push(Received { id, body: json, verified_with, answered: status, at: Instant::now() });
+    let status = if verified_with.is_empty() && !secrets.is_empty() {
+        401
+    } else {
+        status
+    };
+    state.received.push(Received {
+        id,
+        body: json,
+        verified_with,
+        answered: status,
+        at: Instant::now(),
+    });
     let status = StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
     match retry_after {
         Some(secs) => (status, [("retry-after", secs.to_string())], "slow down").into_response(),

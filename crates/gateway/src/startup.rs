@@ -22,7 +22,6 @@ use tokio_util::sync::CancellationToken;
 use crate::config::Settings;
 use crate::crypto::Keyring;
 use crate::delivery::dispatcher::Dispatcher;
-use crate::delivery::jetstream::JetStreamSink;
 use crate::http::error::ApiError;
 use crate::{db, http, telemetry};
 
@@ -199,7 +198,7 @@ impl Application {
         let grace = Duration::from_secs(self.state.settings.server.shutdown_grace_secs);
         let workers = CancellationToken::new();
         let dispatcher = if self.state.settings.delivery.enabled {
-            Some(start_dispatcher(&self.state, workers.clone()).await?)
+            Some(start_dispatcher(&self.state, workers.clone())?)
         } else {
             None
         };
@@ -228,24 +227,20 @@ impl Application {
         if let Some(dispatcher) = dispatcher
             && tokio::time::timeout(grace, dispatcher).await.is_err()
         {
-            tracing::warn!("deliveries still in flight after the grace period; their claims will expire and be redone");
+            tracing::warn!(
+                "deliveries still in flight after the grace period; their claims will expire and be redone"
+            );
         }
         served
     }
 }
 
-/// Starts the outbox dispatcher (and connects the JetStream sink when configured).
-async fn start_dispatcher(
+/// Starts the outbox dispatcher (its JetStream worker connects when configured).
+fn start_dispatcher(
     state: &AppState,
     shutdown: CancellationToken,
 ) -> anyhow::Result<tokio::task::JoinHandle<()>> {
-    let settings = &state.settings;
-    let jetstream = if settings.jetstream.url.is_empty() {
-        None
-    } else {
-        Some(JetStreamSink::connect(&settings.jetstream).await?)
-    };
-    let dispatcher = Dispatcher::new(state.pool.clone(), state.keyring.clone(), settings, jetstream)?;
+    let dispatcher = Dispatcher::new(state.pool.clone(), state.keyring.clone(), &state.settings)?;
     Ok(dispatcher.spawn(shutdown))
 }
 

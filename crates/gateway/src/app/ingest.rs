@@ -71,7 +71,8 @@ pub async fn receive(
         Ok(normalized) => {
             let mut stored = Vec::with_capacity(normalized.len());
             for event in &normalized {
-                let outcome = outbox::store_event(&mut transaction, &provider, event, body, sinks).await?;
+                let outcome =
+                    outbox::store_event(&mut transaction, &provider, event, body, sinks).await?;
                 stored.push((
                     outcome.event_id(),
                     matches!(outcome, events::InsertOutcome::Duplicate(_)),

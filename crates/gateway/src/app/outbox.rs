@@ -32,9 +32,15 @@ pub async fn store_event(
     };
     let event_type = event.event_type.to_string();
     let ordering_key = format!("{}:{}", event.resource.kind.as_str(), event.resource.id);
-    let matching =
-        subscriptions::matching(&mut *connection, &event_type, provider.as_str(), event.resource.kind.as_str()).await?;
-    deliveries::enqueue_webhooks(&mut *connection, event_id.uuid(), &ordering_key, &matching).await?;
+    let matching = subscriptions::matching(
+        &mut *connection,
+        &event_type,
+        provider.as_str(),
+        event.resource.kind.as_str(),
+    )
+    .await?;
+    deliveries::enqueue_webhooks(&mut *connection, event_id.uuid(), &ordering_key, &matching)
+        .await?;
     if sinks.jetstream {
         deliveries::enqueue_jetstream(&mut *connection, event_id.uuid(), &ordering_key).await?;
     }

@@ -18,7 +18,7 @@ use sqlx::PgPool;
 use tokio_util::sync::CancellationToken;
 
 use crate::app::outbox::{self, Sinks};
-use crate::config::{DeliverySettings, Settings};
+use crate::config::{DeliverySettings, JetStreamSettings, Settings};
 use crate::crypto::Keyring;
 use crate::delivery::jetstream::JetStreamSink;
 use crate::delivery::pacing::Pacing;
@@ -46,7 +46,7 @@ struct Inner {
     policy: Arc<SsrfPolicy>,
     settings: DeliverySettings,
     sinks: Sinks,
-    jetstream: Option<JetStreamSink>,
+    jetstream: Option<JetStreamSettings>,
     pacing: Pacing,
 }
 
@@ -65,22 +65,30 @@ pub enum DispatcherError {
 }
 
 impl Dispatcher {
-    /// A dispatcher over `pool`; `jetstream` is the connected sink when configured.
+    /// A dispatcher over `pool`. The JetStream sink, when `settings.jetstream.url` is set, is
+    /// connected by its worker, which keeps trying while NATS is down (events wait in the outbox).
     pub fn new(
         pool: PgPool,
         keyring: Arc<Keyring>,
         settings: &Settings,
-        jetstream: Option<JetStreamSink>,
     ) -> Result<Dispatcher, DispatcherError> {
         let delivery = settings.delivery.clone();
         if delivery.retry_schedule_secs.is_empty() {
             return Err(DispatcherError::EmptySchedule);
         }
-        let policy =
-            Arc::new(SsrfPolicy::from_settings(&delivery).map_err(|error| DispatcherError::Policy(error.to_string()))?);
-        let client = ssrf::guarded_client(policy.clone(), Duration::from_secs(delivery.request_timeout_secs))
-            .map_err(|error| DispatcherError::Client(error.to_string()))?;
-        let sinks = Sinks { jetstream: !settings.jetstream.url.is_empty() };
+        let policy = Arc::new(
+            SsrfPolicy::from_settings(&delivery)
+                .map_err(|error| DispatcherError::Policy(error.to_string()))?,
+        );
+        let client = ssrf::guarded_client(
+            policy.clone(),
+            Duration::from_secs(delivery.request_timeout_secs),
+        )
+        .map_err(|error| DispatcherError::Client(error.to_string()))?;
+        let sinks = Sinks {
+            jetstream: !settings.jetstream.url.is_empty(),
+        };
+        let jetstream = sinks.jetstream.then(|| settings.jetstream.clone());
         Ok(Dispatcher {
             inner: Arc::new(Inner {
                 pool,
@@ -111,14 +119,20 @@ impl Dispatcher {
         if self.inner.jetstream.is_some() {
             let dispatcher = self.clone();
             let shutdown = shutdown.clone();
-            tasks.push(tokio::spawn(async move { dispatcher.jetstream_worker(shutdown).await }));
+            tasks.push(tokio::spawn(async move {
+                dispatcher.jetstream_worker(shutdown).await
+            }));
         }
         let pool = self.inner.pool.clone();
         let replays = shutdown.clone();
         let poll = self.poll_interval();
-        tasks.push(tokio::spawn(async move { replay::worker(pool, poll, replays).await }));
+        tasks.push(tokio::spawn(async move {
+            replay::worker(pool, poll, replays).await
+        }));
         let pool = self.inner.pool.clone();
-        tasks.push(tokio::spawn(async move { sample_queue_metrics(pool, shutdown).await }));
+        tasks.push(tokio::spawn(async move {
+            sample_queue_metrics(pool, shutdown).await
+        }));
         tokio::spawn(async move {
             join_all(tasks).await;
         })
@@ -156,7 +170,12 @@ impl Dispatcher {
         )
         .await?;
         let count = claimed.len();
-        join_all(claimed.into_iter().map(|delivery| self.deliver_logged(delivery))).await;
+        join_all(
+            claimed
+                .into_iter()
+                .map(|delivery| self.deliver_logged(delivery)),
+        )
+        .await;
         Ok(count)
     }
 
@@ -177,16 +196,21 @@ impl Dispatcher {
         let Some(subscription_id) = claimed.subscription_id else {
             return Ok(());
         };
-        let subscription = subscriptions::get(pool, providers::SubscriptionId::from_uuid(subscription_id)).await?;
+        let subscription =
+            subscriptions::get(pool, providers::SubscriptionId::from_uuid(subscription_id)).await?;
         let event = events::get(pool, providers::EventId::from_uuid(claimed.event_id)).await?;
         let (Some(subscription), Some(event)) = (subscription, event) else {
             return Ok(());
         };
         let pace = self.inner.pacing.of(
             subscription_id,
-            usize::try_from(self.inner.settings.max_concurrency_per_subscription.max(1)).unwrap_or(1),
+            usize::try_from(self.inner.settings.max_concurrency_per_subscription.max(1))
+                .unwrap_or(1),
         );
-        if let Some(rate) = subscription.rate_limit_per_second.and_then(|r| u32::try_from(r).ok()) {
+        if let Some(rate) = subscription
+            .rate_limit_per_second
+            .and_then(|r| u32::try_from(r).ok())
+        {
             let wait = pace.reserve(rate);
             if wait > self.claim_timeout() / 2 {
                 // Too far ahead to hold the claim: put it back for when its slot comes.
@@ -211,7 +235,8 @@ impl Dispatcher {
             response_body: attempt.body,
             error: attempt.error,
         };
-        self.record(&claimed, &subscription, record, attempt.retry_after).await
+        self.record(&claimed, &subscription, record, attempt.retry_after)
+            .await
     }
 
     async fn post(&self, subscription: &SubscriptionRow, event: &StoredEvent) -> PostResult {
@@ -228,7 +253,9 @@ impl Dispatcher {
         };
         let payload = match serde_json::to_vec(&EventBody::from(event.clone())) {
             Ok(payload) => payload,
-            Err(error) => return PostResult::failed(format!("cannot serialize the event: {error}")),
+            Err(error) => {
+                return PostResult::failed(format!("cannot serialize the event: {error}"));
+            }
         };
         let id = event.id().to_string();
         let signed = match signing::sign(&id, Utc::now().timestamp(), &payload, &secrets) {
@@ -267,17 +294,32 @@ impl Dispatcher {
             .map(Duration::from_secs);
         let body = read_prefix(response, self.inner.settings.response_body_max_bytes).await;
         let error = (!(200..300).contains(&status)).then(|| format!("endpoint answered {status}"));
-        PostResult { status: Some(status), body, error, retry_after }
+        PostResult {
+            status: Some(status),
+            body,
+            error,
+            retry_after,
+        }
     }
 
     /// The current secret and, during a rotation's grace period, the previous one.
     fn secrets(&self, subscription: &SubscriptionRow) -> Result<Vec<SecretString>, String> {
         let keyring = &self.inner.keyring;
-        let mut secrets = vec![keyring.decrypt(&subscription.secret).map_err(|error| error.to_string())?];
-        if let (Some(previous), Some(until)) = (&subscription.previous_secret, subscription.previous_secret_expires_at)
-            && until > Utc::now()
+        let mut secrets = vec![
+            keyring
+                .decrypt(&subscription.secret)
+                .map_err(|error| error.to_string())?,
+        ];
+        if let (Some(previous), Some(until)) = (
+            &subscription.previous_secret,
+            subscription.previous_secret_expires_at,
+        ) && until > Utc::now()
         {
-            secrets.push(keyring.decrypt(previous).map_err(|error| error.to_string())?);
+            secrets.push(
+                keyring
+                    .decrypt(previous)
+                    .map_err(|error| error.to_string())?,
+            );
         }
         Ok(secrets)
     }
@@ -301,8 +343,14 @@ impl Dispatcher {
             Outcome::RetryAt(Utc::now() + self.delay_before(attempts_after, retry_after))
         };
         let mut transaction = self.inner.pool.begin().await?;
-        let recorded =
-            deliveries::record(&mut transaction, claimed.delivery_id, claimed.attempts, &attempt, outcome).await?;
+        let recorded = deliveries::record(
+            &mut transaction,
+            claimed.delivery_id,
+            claimed.attempts,
+            &attempt,
+            outcome,
+        )
+        .await?;
         if !recorded {
             // The claim expired and another dispatcher took the delivery over; it records instead.
             return transaction.rollback().await;
@@ -313,21 +361,25 @@ impl Dispatcher {
             metrics::gauge!("paygate_subscription_failing_seconds", "subscription" => subscription.id().to_string())
                 .set(0.0);
         } else {
-            let failing_since = subscriptions::record_failure(&mut transaction, subscription_id).await?;
+            let failing_since =
+                subscriptions::record_failure(&mut transaction, subscription_id).await?;
             let streak = (Utc::now() - failing_since).to_std().unwrap_or_default();
             metrics::gauge!("paygate_subscription_failing_seconds", "subscription" => subscription.id().to_string())
                 .set(streak.as_secs_f64());
             let reason = if gone {
                 Some("the endpoint answered 410 Gone".to_owned())
             } else if streak >= Duration::from_secs(settings.disable_after_failing_secs) {
-                Some(format!("the endpoint failed continuously since {failing_since}"))
+                Some(format!(
+                    "the endpoint failed continuously since {failing_since}"
+                ))
             } else {
                 None
             };
             if let Some(reason) = reason
                 && subscriptions::disable(&mut transaction, subscription_id, &reason).await?
             {
-                self.emit_disabled(&mut transaction, subscription, &reason, failing_since).await?;
+                self.emit_disabled(&mut transaction, subscription, &reason, failing_since)
+                    .await?;
             }
         }
         transaction.commit().await?;
@@ -344,8 +396,15 @@ impl Dispatcher {
     /// partner's `Retry-After` (capped) when that is longer.
     fn delay_before(&self, attempt: usize, retry_after: Option<Duration>) -> chrono::Duration {
         let settings = &self.inner.settings;
-        let scheduled = settings.retry_schedule_secs.get(attempt).copied().unwrap_or(0);
-        let jittered = jitter(Duration::from_secs(scheduled), settings.retry_jitter_percent);
+        let scheduled = settings
+            .retry_schedule_secs
+            .get(attempt)
+            .copied()
+            .unwrap_or(0);
+        let jittered = jitter(
+            Duration::from_secs(scheduled),
+            settings.retry_jitter_percent,
+        );
         let honoured = retry_after
             .map(|after| after.min(Duration::from_secs(settings.retry_after_cap_secs)))
             .unwrap_or_default();
@@ -361,30 +420,58 @@ impl Dispatcher {
     ) -> Result<(), sqlx::Error> {
         let id = subscription.id().to_string();
         tracing::warn!(subscription = %id, reason, "subscription disabled");
-        let data = serde_json::json!({"subscription_id": id, "url": subscription.url, "reason": reason});
-        let Ok(dedup_key) = DedupKey::parse(&format!("subscription.disabled:{id}:{}", Utc::now().timestamp_micros()))
-        else {
+        let data =
+            serde_json::json!({"subscription_id": id, "url": subscription.url, "reason": reason});
+        let Ok(dedup_key) = DedupKey::parse(&format!(
+            "subscription.disabled:{id}:{}",
+            Utc::now().timestamp_micros()
+        )) else {
             return Ok(());
         };
         let event = NormalizedEvent {
             event_type: EventType::SubscriptionDisabled,
             provider_event_type: "subscription.disabled".to_owned(),
             dedup_key,
-            resource: ResourceRef { kind: ResourceKind::Subscription, id: id.clone(), correlation_id: None },
+            resource: ResourceRef {
+                kind: ResourceKind::Subscription,
+                id: id.clone(),
+                correlation_id: None,
+            },
             occurred_at: failing_since.max(Utc::now()),
             data: data.clone(),
         };
         let raw = serde_json::to_vec(&data).unwrap_or_default();
-        outbox::store_event(connection, &GATEWAY_PROVIDER, &event, &raw, self.inner.sinks).await?;
+        outbox::store_event(
+            connection,
+            &GATEWAY_PROVIDER,
+            &event,
+            &raw,
+            self.inner.sinks,
+        )
+        .await?;
         Ok(())
     }
 
     async fn jetstream_worker(&self, shutdown: CancellationToken) {
-        let Some(sink) = &self.inner.jetstream else {
+        let Some(settings) = &self.inner.jetstream else {
             return;
         };
+        let mut backoff = Duration::from_millis(500);
+        let sink = loop {
+            match JetStreamSink::connect(settings).await {
+                Ok(sink) => break sink,
+                Err(error) => {
+                    tracing::warn!(error.message = %error, "JetStream unavailable; events wait in the outbox");
+                    tokio::select! {
+                        () = shutdown.cancelled() => return,
+                        () = tokio::time::sleep(backoff) => {}
+                    }
+                    backoff = (backoff * 2).min(Duration::from_secs(30));
+                }
+            }
+        };
         while !shutdown.is_cancelled() {
-            let handled = match self.publish_once(sink).await {
+            let handled = match self.publish_once(&sink).await {
                 Ok(handled) => handled,
                 Err(error) => {
                     tracing::warn!(error.message = %error, "claiming JetStream publications failed");
@@ -404,27 +491,55 @@ impl Dispatcher {
     /// schedule, so events wait in the outbox rather than vanish.
     pub async fn publish_once(&self, sink: &JetStreamSink) -> Result<usize, sqlx::Error> {
         let pool = &self.inner.pool;
-        let claimed = deliveries::claim(pool, Sink::JetStream, self.inner.settings.batch_size.max(1), self.claim_timeout())
-            .await?;
+        let claimed = deliveries::claim(
+            pool,
+            Sink::JetStream,
+            self.inner.settings.batch_size.max(1),
+            self.claim_timeout(),
+        )
+        .await?;
         let count = claimed.len();
         for delivery in claimed {
-            let Some(event) = events::get(pool, providers::EventId::from_uuid(delivery.event_id)).await? else {
+            let Some(event) =
+                events::get(pool, providers::EventId::from_uuid(delivery.event_id)).await?
+            else {
                 continue;
             };
             let started_at = Utc::now();
             let started = Instant::now();
             let payload = serde_json::to_vec(&EventBody::from(event.clone())).unwrap_or_default();
-            let published = sink.publish(&event.event_type, &event.id().to_string(), payload).await;
+            let published = sink
+                .publish(&event.event_type, &event.id().to_string(), payload)
+                .await;
             let error = published.err().map(|error| error.to_string());
             let outcome = match &error {
                 None => Outcome::Succeeded,
                 // Waiting, not vanishing: JetStream publications never die, they keep retrying at
                 // the schedule's last interval.
-                Some(_) => Outcome::RetryAt(Utc::now() + self.delay_before(usize::try_from(delivery.attempts).unwrap_or(0) + 1, None)),
+                Some(_) => Outcome::RetryAt(
+                    Utc::now()
+                        + self.delay_before(
+                            usize::try_from(delivery.attempts).unwrap_or(0) + 1,
+                            None,
+                        ),
+                ),
             };
-            let attempt = AttemptRecord { started_at, latency: started.elapsed(), response_status: None, response_body: None, error };
+            let attempt = AttemptRecord {
+                started_at,
+                latency: started.elapsed(),
+                response_status: None,
+                response_body: None,
+                error,
+            };
             let mut transaction = pool.begin().await?;
-            deliveries::record(&mut transaction, delivery.delivery_id, delivery.attempts, &attempt, outcome).await?;
+            deliveries::record(
+                &mut transaction,
+                delivery.delivery_id,
+                delivery.attempts,
+                &attempt,
+                outcome,
+            )
+            .await?;
             transaction.commit().await?;
         }
         Ok(count)
@@ -440,7 +555,12 @@ struct PostResult {
 
 impl PostResult {
     fn failed(error: String) -> PostResult {
-        PostResult { status: None, body: None, error: Some(error), retry_after: None }
+        PostResult {
+            status: None,
+            body: None,
+            error: Some(error),
+            retry_after: None,
+        }
     }
 }
 
@@ -489,7 +609,10 @@ mod tests {
     fn jitter_stays_within_the_percentage_either_way() {
         for _ in 0..1000 {
             let delay = jitter(Duration::from_secs(100), 20);
-            assert!(delay >= Duration::from_secs(80) && delay <= Duration::from_secs(120), "{delay:?}");
+            assert!(
+                delay >= Duration::from_secs(80) && delay <= Duration::from_secs(120),
+                "{delay:?}"
+            );
         }
         assert_eq!(jitter(Duration::ZERO, 20), Duration::ZERO);
         assert_eq!(jitter(Duration::from_secs(5), 0), Duration::from_secs(5));

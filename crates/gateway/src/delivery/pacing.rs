@@ -23,7 +23,10 @@ pub struct Pace {
 
 impl Pace {
     fn new(concurrency: usize) -> Pace {
-        Pace { concurrency: Semaphore::new(concurrency), next_slot: Mutex::new(None) }
+        Pace {
+            concurrency: Semaphore::new(concurrency),
+            next_slot: Mutex::new(None),
+        }
     }
 
     /// Reserves the next slot at `per_second` deliveries per second and returns how long to wait
@@ -69,7 +72,10 @@ impl Pacing {
             Ok(guard) => guard,
             Err(poisoned) => poisoned.into_inner(),
         };
-        paces.entry(subscription).or_insert_with(|| Arc::new(Pace::new(concurrency))).clone()
+        paces
+            .entry(subscription)
+            .or_insert_with(|| Arc::new(Pace::new(concurrency)))
+            .clone()
     }
 }
 

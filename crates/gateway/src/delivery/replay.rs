@@ -73,20 +73,40 @@ pub async fn create(
 /// One replay job.
 pub async fn get(pool: &PgPool, id: ReplayId) -> Result<Option<ReplayRow>, sqlx::Error> {
     let query = format!("select {COLUMNS} from replay where replay_id = $1");
-    sqlx::query_as(&query).bind(id.uuid()).fetch_optional(pool).await
+    sqlx::query_as(&query)
+        .bind(id.uuid())
+        .fetch_optional(pool)
+        .await
+}
+
+#[derive(FromRow)]
+struct Job {
+    replay_id: uuid::Uuid,
+    subscription_id: uuid::Uuid,
+    since: DateTime<Utc>,
+    until: DateTime<Utc>,
+    event_types: Vec<String>,
+    cursor: Option<uuid::Uuid>,
 }
 
 /// Advances one running replay by one batch; returns whether there was work.
 pub async fn step(pool: &PgPool) -> Result<bool, sqlx::Error> {
     let mut transaction = pool.begin().await?;
-    let job: Option<(uuid::Uuid, uuid::Uuid, DateTime<Utc>, DateTime<Utc>, Vec<String>, Option<uuid::Uuid>)> =
-        sqlx::query_as(
-            "select replay_id, subscription_id, since, until, event_types, cursor from replay
-             where status = 'running' order by created_at limit 1 for update skip locked",
-        )
-        .fetch_optional(&mut *transaction)
-        .await?;
-    let Some((replay_id, subscription_id, since, until, patterns, cursor)) = job else {
+    let job: Option<Job> = sqlx::query_as(
+        "select replay_id, subscription_id, since, until, event_types, cursor from replay
+         where status = 'running' order by created_at limit 1 for update skip locked",
+    )
+    .fetch_optional(&mut *transaction)
+    .await?;
+    let Some(Job {
+        replay_id,
+        subscription_id,
+        since,
+        until,
+        event_types: patterns,
+        cursor,
+    }) = job
+    else {
         return Ok(false);
     };
     // language=PostgreSQL
@@ -106,7 +126,10 @@ pub async fn step(pool: &PgPool) -> Result<bool, sqlx::Error> {
     .bind(BATCH)
     .fetch_all(&mut *transaction)
     .await?;
-    let delivery_ids: Vec<uuid::Uuid> = batch.iter().map(|_| providers::DeliveryId::new().uuid()).collect();
+    let delivery_ids: Vec<uuid::Uuid> = batch
+        .iter()
+        .map(|_| providers::DeliveryId::new().uuid())
+        .collect();
     let event_ids: Vec<uuid::Uuid> = batch.iter().map(|(id, _)| *id).collect();
     let keys: Vec<String> = batch.iter().map(|(_, key)| key.clone()).collect();
     sqlx::query(

@@ -26,14 +26,27 @@ pub struct SignedHeaders {
 pub struct SigningError(String);
 
 /// Signs `payload` with every secret in `secrets` (current first).
-pub fn sign(id: &str, timestamp: i64, payload: &[u8], secrets: &[SecretString]) -> Result<SignedHeaders, SigningError> {
+pub fn sign(
+    id: &str,
+    timestamp: i64,
+    payload: &[u8],
+    secrets: &[SecretString],
+) -> Result<SignedHeaders, SigningError> {
     let mut signatures = Vec::with_capacity(secrets.len());
     for secret in secrets {
-        let webhook =
-            standardwebhooks::Webhook::new(secret.expose_secret()).map_err(|error| SigningError(error.to_string()))?;
-        signatures.push(webhook.sign(id, timestamp, payload).map_err(|error| SigningError(error.to_string()))?);
+        let webhook = standardwebhooks::Webhook::new(secret.expose_secret())
+            .map_err(|error| SigningError(error.to_string()))?;
+        signatures.push(
+            webhook
+                .sign(id, timestamp, payload)
+                .map_err(|error| SigningError(error.to_string()))?,
+        );
     }
-    Ok(SignedHeaders { id: id.to_owned(), timestamp, signature: signatures.join(" ") })
+    Ok(SignedHeaders {
+        id: id.to_owned(),
+        timestamp,
+        signature: signatures.join(" "),
+    })
 }
 
 /// A new subscription secret: `whsec_` + base64 of 32 random bytes.
@@ -57,7 +70,10 @@ mod tests {
 
         let mut headers = http::HeaderMap::new();
         headers.insert("webhook-id", signed.id.parse().unwrap());
-        headers.insert("webhook-timestamp", signed.timestamp.to_string().parse().unwrap());
+        headers.insert(
+            "webhook-timestamp",
+            signed.timestamp.to_string().parse().unwrap(),
+        );
         headers.insert("webhook-signature", signed.signature.parse().unwrap());
         let verifier = standardwebhooks::Webhook::new(secret.expose_secret()).unwrap();
         assert!(verifier.verify(payload, &headers).is_ok());
@@ -74,7 +90,10 @@ mod tests {
         assert_eq!(signed.signature.split(' ').count(), 2);
         let mut headers = http::HeaderMap::new();
         headers.insert("webhook-id", signed.id.parse().unwrap());
-        headers.insert("webhook-timestamp", signed.timestamp.to_string().parse().unwrap());
+        headers.insert(
+            "webhook-timestamp",
+            signed.timestamp.to_string().parse().unwrap(),
+        );
         headers.insert("webhook-signature", signed.signature.parse().unwrap());
         for secret in [current, previous] {
             let verifier = standardwebhooks::Webhook::new(secret.expose_secret()).unwrap();

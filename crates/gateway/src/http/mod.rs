@@ -113,13 +113,24 @@ pub fn router(state: AppState) -> Router {
             "/providers/{provider}/webhook/rotate",
             post(providers::rotate),
         )
-        .route("/subscriptions", post(subscriptions::create).get(subscriptions::list))
+        .route(
+            "/subscriptions",
+            post(subscriptions::create).get(subscriptions::list),
+        )
         .route(
             "/subscriptions/{id}",
-            get(subscriptions::get).patch(subscriptions::update).delete(subscriptions::delete),
+            get(subscriptions::get)
+                .patch(subscriptions::update)
+                .delete(subscriptions::delete),
         )
-        .route("/subscriptions/{id}/secret/rotate", post(subscriptions::rotate_secret))
-        .route("/subscriptions/{id}/deliveries", get(subscriptions::deliveries))
+        .route(
+            "/subscriptions/{id}/secret/rotate",
+            post(subscriptions::rotate_secret),
+        )
+        .route(
+            "/subscriptions/{id}/deliveries",
+            get(subscriptions::deliveries),
+        )
         .route("/subscriptions/{id}/replay", post(subscriptions::replay))
         .route("/deliveries/{id}", get(subscriptions::delivery))
         .route("/deliveries/{id}/retry", post(subscriptions::retry))

@@ -161,7 +161,10 @@ struct Problems(Vec<FieldProblem>);
 
 impl Problems {
     fn add(&mut self, pointer: &str, message: impl Into<String>) {
-        self.0.push(FieldProblem { pointer: pointer.into(), message: message.into() });
+        self.0.push(FieldProblem {
+            pointer: pointer.into(),
+            message: message.into(),
+        });
     }
 
     fn into_result(self) -> Result<(), ApiError> {
@@ -214,7 +217,8 @@ fn check_rate(problems: &mut Problems, rate: Option<u32>) -> Option<i32> {
 }
 
 fn policy(state: &AppState) -> Result<SsrfPolicy, ApiError> {
-    SsrfPolicy::from_settings(&state.settings.delivery).map_err(|error| ApiError::Internal(error.to_string()))
+    SsrfPolicy::from_settings(&state.settings.delivery)
+        .map_err(|error| ApiError::Internal(error.to_string()))
 }
 
 /// Creates a subscription; the answer carries its `whsec_` secret, shown once.
@@ -292,10 +296,22 @@ pub async fn list(
     if let Some(status) = query.status.as_deref()
         && !["active", "disabled"].contains(&status)
     {
-        return Err(ApiError::InvalidQuery("status: expected active or disabled".into()));
+        return Err(ApiError::InvalidQuery(
+            "status: expected active or disabled".into(),
+        ));
     }
-    let found = subscriptions::list(&state.pool, query.status.as_deref(), page.starting_after, page.limit).await?;
-    let data = found.items.into_iter().map(|row| SubscriptionBody::from_row(row, None)).collect();
+    let found = subscriptions::list(
+        &state.pool,
+        query.status.as_deref(),
+        page.starting_after,
+        page.limit,
+    )
+    .await?;
+    let data = found
+        .items
+        .into_iter()
+        .map(|row| SubscriptionBody::from_row(row, None))
+        .collect();
     Ok(Json(ListBody::new(data, found.has_more)))
 }
 
@@ -317,13 +333,19 @@ pub async fn get(
 }
 
 async fn find(state: &AppState, id: &str) -> Result<SubscriptionRow, ApiError> {
-    let not_found = || ApiError::NotFound { resource: format!("subscription {id}") };
+    let not_found = || ApiError::NotFound {
+        resource: format!("subscription {id}"),
+    };
     let parsed: SubscriptionId = id.parse().map_err(|_| not_found())?;
-    subscriptions::get(&state.pool, parsed).await?.ok_or_else(not_found)
+    subscriptions::get(&state.pool, parsed)
+        .await?
+        .ok_or_else(not_found)
 }
 
 fn subscription_id(id: &str) -> Result<SubscriptionId, ApiError> {
-    id.parse().map_err(|_| ApiError::NotFound { resource: format!("subscription {id}") })
+    id.parse().map_err(|_| ApiError::NotFound {
+        resource: format!("subscription {id}"),
+    })
 }
 
 /// Changes a subscription.
@@ -376,7 +398,9 @@ pub async fn update(
     };
     let row = subscriptions::update(&state.pool, parsed, &patch)
         .await?
-        .ok_or_else(|| ApiError::NotFound { resource: format!("subscription {id}") })?;
+        .ok_or_else(|| ApiError::NotFound {
+            resource: format!("subscription {id}"),
+        })?;
     Ok(Json(SubscriptionBody::from_row(row, None)))
 }
 
@@ -395,7 +419,9 @@ pub async fn delete(
     caller.require(Scope::SubscriptionsWrite)?;
     let parsed = subscription_id(&id)?;
     if !subscriptions::delete(&state.pool, parsed).await? {
-        return Err(ApiError::NotFound { resource: format!("subscription {id}") });
+        return Err(ApiError::NotFound {
+            resource: format!("subscription {id}"),
+        });
     }
     Ok(StatusCode::NO_CONTENT)
 }
@@ -440,11 +466,17 @@ pub async fn rotate_secret(
         .keyring
         .encrypt(secret.expose_secret())
         .map_err(|error| ApiError::Internal(error.to_string()))?;
-    let until = Utc::now() + chrono::Duration::from_std(Duration::from_secs(body.grace_seconds)).unwrap_or_default();
+    let until = Utc::now()
+        + chrono::Duration::from_std(Duration::from_secs(body.grace_seconds)).unwrap_or_default();
     let row = subscriptions::rotate_secret(&state.pool, parsed, &encrypted, until)
         .await?
-        .ok_or_else(|| ApiError::NotFound { resource: format!("subscription {id}") })?;
-    Ok(Json(SubscriptionBody::from_row(row, Some(secret.expose_secret().to_owned()))))
+        .ok_or_else(|| ApiError::NotFound {
+            resource: format!("subscription {id}"),
+        })?;
+    Ok(Json(SubscriptionBody::from_row(
+        row,
+        Some(secret.expose_secret().to_owned()),
+    )))
 }
 
 /// A delivery of an event to a subscription.
@@ -498,7 +530,9 @@ impl DeliveryBody {
     fn from_row(row: DeliveryRow, attempts: Option<Vec<AttemptRow>>) -> DeliveryBody {
         DeliveryBody {
             id: row.id().to_string(),
-            subscription_id: row.subscription_id.map(|id| SubscriptionId::from_uuid(id).to_string()),
+            subscription_id: row
+                .subscription_id
+                .map(|id| SubscriptionId::from_uuid(id).to_string()),
             event_id: providers::EventId::from_uuid(row.event_id).to_string(),
             event_type: row.event_type,
             status: row.status,
@@ -557,17 +591,30 @@ pub async fn deliveries(
     if let Some(status) = query.status.as_deref()
         && !["pending", "delivering", "succeeded", "dead"].contains(&status)
     {
-        return Err(ApiError::InvalidQuery("status: expected pending, delivering, succeeded or dead".into()));
+        return Err(ApiError::InvalidQuery(
+            "status: expected pending, delivering, succeeded or dead".into(),
+        ));
     }
-    let found =
-        deliveries::list_for_subscription(&state.pool, row.id(), query.status.as_deref(), page.starting_after, page.limit)
-            .await?;
-    let data = found.items.into_iter().map(|row| DeliveryBody::from_row(row, None)).collect();
+    let found = deliveries::list_for_subscription(
+        &state.pool,
+        row.id(),
+        query.status.as_deref(),
+        page.starting_after,
+        page.limit,
+    )
+    .await?;
+    let data = found
+        .items
+        .into_iter()
+        .map(|row| DeliveryBody::from_row(row, None))
+        .collect();
     Ok(Json(ListBody::new(data, found.has_more)))
 }
 
 fn delivery_id(id: &str) -> Result<DeliveryId, ApiError> {
-    id.parse().map_err(|_| ApiError::NotFound { resource: format!("delivery {id}") })
+    id.parse().map_err(|_| ApiError::NotFound {
+        resource: format!("delivery {id}"),
+    })
 }
 
 /// One delivery with its attempts.
@@ -586,7 +633,9 @@ pub async fn delivery(
     let parsed = delivery_id(&id)?;
     let row = deliveries::get(&state.pool, parsed)
         .await?
-        .ok_or_else(|| ApiError::NotFound { resource: format!("delivery {id}") })?;
+        .ok_or_else(|| ApiError::NotFound {
+            resource: format!("delivery {id}"),
+        })?;
     let attempts = deliveries::attempts(&state.pool, parsed).await?;
     Ok(Json(DeliveryBody::from_row(row, Some(attempts))))
 }
@@ -607,11 +656,16 @@ pub async fn retry(
     let parsed = delivery_id(&id)?;
     let Some(row) = deliveries::retry_now(&state.pool, parsed).await? else {
         return match deliveries::get(&state.pool, parsed).await? {
-            None => Err(ApiError::NotFound { resource: format!("delivery {id}") }),
+            None => Err(ApiError::NotFound {
+                resource: format!("delivery {id}"),
+            }),
             Some(row) => Err(ApiError::DeliveryNotRetryable { status: row.status }),
         };
     };
-    Ok((StatusCode::ACCEPTED, Json(DeliveryBody::from_row(row, None))))
+    Ok((
+        StatusCode::ACCEPTED,
+        Json(DeliveryBody::from_row(row, None)),
+    ))
 }
 
 /// A replay request.
@@ -708,8 +762,12 @@ pub async fn replay_status(
     ApiPath(id): ApiPath<String>,
 ) -> Result<Json<ReplayBody>, ApiError> {
     caller.require(Scope::SubscriptionsRead)?;
-    let not_found = || ApiError::NotFound { resource: format!("replay {id}") };
+    let not_found = || ApiError::NotFound {
+        resource: format!("replay {id}"),
+    };
     let parsed: ReplayId = id.parse().map_err(|_| not_found())?;
-    let job = replay::get(&state.pool, parsed).await?.ok_or_else(not_found)?;
+    let job = replay::get(&state.pool, parsed)
+        .await?
+        .ok_or_else(not_found)?;
     Ok(Json(ReplayBody::from(job)))
 }

@@ -42,7 +42,10 @@ pub async fn enqueue_webhooks(
     if subscriptions.is_empty() {
         return Ok(0);
     }
-    let ids: Vec<uuid::Uuid> = subscriptions.iter().map(|_| DeliveryId::new().uuid()).collect();
+    let ids: Vec<uuid::Uuid> = subscriptions
+        .iter()
+        .map(|_| DeliveryId::new().uuid())
+        .collect();
     let done = sqlx::query(
         "insert into delivery (delivery_id, sink, subscription_id, event_id, ordering_key)
          select d, 'webhook', s, $3, $4 from unnest($1::uuid[], $2::uuid[]) as t(d, s)",
@@ -90,7 +93,12 @@ pub struct Claimed {
 /// dispatchers: rows are locked with `skip locked` and flipped to `delivering` in one statement.
 /// For ordered subscriptions only the head of each resource key is claimable: a later delivery
 /// waits while an earlier one of the same key is pending or in flight (a dead one no longer blocks).
-pub async fn claim(pool: &PgPool, sink: Sink, limit: u32, claim_timeout: Duration) -> Result<Vec<Claimed>, sqlx::Error> {
+pub async fn claim(
+    pool: &PgPool,
+    sink: Sink,
+    limit: u32,
+    claim_timeout: Duration,
+) -> Result<Vec<Claimed>, sqlx::Error> {
     let timeout_secs = i64::try_from(claim_timeout.as_secs()).unwrap_or(i64::MAX);
     // language=PostgreSQL
     sqlx::query_as(
@@ -194,7 +202,11 @@ pub async fn record(
 }
 
 /// Puts a claimed delivery back without counting an attempt (e.g. its rate limit says later).
-pub async fn release(pool: &PgPool, delivery_id: uuid::Uuid, at: DateTime<Utc>) -> Result<(), sqlx::Error> {
+pub async fn release(
+    pool: &PgPool,
+    delivery_id: uuid::Uuid,
+    at: DateTime<Utc>,
+) -> Result<(), sqlx::Error> {
     sqlx::query(
         "update delivery set status = 'pending', locked_until = null, next_attempt_at = $2, updated_at = now()
          where delivery_id = $1 and status = 'delivering'",
@@ -240,7 +252,8 @@ impl DeliveryRow {
     }
 }
 
-const COLUMNS: &str = "d.delivery_id, d.subscription_id, d.event_id, e.event_type, d.status, d.attempts,
+const COLUMNS: &str =
+    "d.delivery_id, d.subscription_id, d.event_id, e.event_type, d.status, d.attempts,
     d.next_attempt_at, d.last_response_status, d.last_error, d.created_at, d.delivered_at";
 
 /// A subscription's deliveries, newest first, optionally by status.
@@ -269,8 +282,13 @@ pub async fn list_for_subscription(
 
 /// One delivery.
 pub async fn get(pool: &PgPool, id: DeliveryId) -> Result<Option<DeliveryRow>, sqlx::Error> {
-    let query = format!("select {COLUMNS} from delivery d join event e using (event_id) where d.delivery_id = $1");
-    sqlx::query_as(&query).bind(id.uuid()).fetch_optional(pool).await
+    let query = format!(
+        "select {COLUMNS} from delivery d join event e using (event_id) where d.delivery_id = $1"
+    );
+    sqlx::query_as(&query)
+        .bind(id.uuid())
+        .fetch_optional(pool)
+        .await
 }
 
 /// An attempt row.

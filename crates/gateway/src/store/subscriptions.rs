@@ -104,7 +104,11 @@ const COLUMNS: &str = "subscription_id, url, event_types, provider_filter, resou
     failing_since, created_at, updated_at";
 
 /// Inserts a subscription.
-pub async fn insert(pool: &PgPool, id: SubscriptionId, new: &NewSubscription) -> Result<SubscriptionRow, sqlx::Error> {
+pub async fn insert(
+    pool: &PgPool,
+    id: SubscriptionId,
+    new: &NewSubscription,
+) -> Result<SubscriptionRow, sqlx::Error> {
     let query = format!(
         "insert into subscription (subscription_id, url, event_types, provider_filter, resource_kind_filter,
                                    description, ordered, rate_limit_per_second, metadata, secret)
@@ -126,9 +130,15 @@ pub async fn insert(pool: &PgPool, id: SubscriptionId, new: &NewSubscription) ->
 }
 
 /// One subscription.
-pub async fn get(pool: &PgPool, id: SubscriptionId) -> Result<Option<SubscriptionRow>, sqlx::Error> {
+pub async fn get(
+    pool: &PgPool,
+    id: SubscriptionId,
+) -> Result<Option<SubscriptionRow>, sqlx::Error> {
     let query = format!("select {COLUMNS} from subscription where subscription_id = $1");
-    sqlx::query_as(&query).bind(id.uuid()).fetch_optional(pool).await
+    sqlx::query_as(&query)
+        .bind(id.uuid())
+        .fetch_optional(pool)
+        .await
 }
 
 /// Newest first, optionally by status.
@@ -226,7 +236,11 @@ pub async fn rotate_secret(
 }
 
 /// Disables a subscription with a reason; returns true when it was active until now.
-pub async fn disable(connection: &mut PgConnection, id: uuid::Uuid, reason: &str) -> Result<bool, sqlx::Error> {
+pub async fn disable(
+    connection: &mut PgConnection,
+    id: uuid::Uuid,
+    reason: &str,
+) -> Result<bool, sqlx::Error> {
     let done = sqlx::query(
         "update subscription set status = 'disabled', disabled_reason = $2, updated_at = now()
          where subscription_id = $1 and status = 'active'",
@@ -239,7 +253,10 @@ pub async fn disable(connection: &mut PgConnection, id: uuid::Uuid, reason: &str
 }
 
 /// Records a success: the failure streak ends.
-pub async fn record_success(connection: &mut PgConnection, id: uuid::Uuid) -> Result<(), sqlx::Error> {
+pub async fn record_success(
+    connection: &mut PgConnection,
+    id: uuid::Uuid,
+) -> Result<(), sqlx::Error> {
     sqlx::query("update subscription set failing_since = null where subscription_id = $1 and failing_since is not null")
         .bind(id)
         .execute(connection)
@@ -248,7 +265,10 @@ pub async fn record_success(connection: &mut PgConnection, id: uuid::Uuid) -> Re
 }
 
 /// Records a failure; returns the start of the failure streak.
-pub async fn record_failure(connection: &mut PgConnection, id: uuid::Uuid) -> Result<DateTime<Utc>, sqlx::Error> {
+pub async fn record_failure(
+    connection: &mut PgConnection,
+    id: uuid::Uuid,
+) -> Result<DateTime<Utc>, sqlx::Error> {
     sqlx::query_scalar(
         "update subscription set failing_since = coalesce(failing_since, now())
          where subscription_id = $1 returning failing_since",
