@@ -79,6 +79,14 @@ async fn a_subscription_gets_each_matching_event_signed_with_its_secret() {
     )
     .await;
     assert_eq!(listed["data"].as_array().unwrap().len(), 1);
+    let metrics = app.get("/metrics", None).await.text().await.unwrap();
+    for name in [
+        "paygate_deliveries_total",
+        "paygate_delivery_attempt_duration_seconds",
+        "paygate_subscription_failing_seconds",
+    ] {
+        assert!(metrics.contains(name), "{name} missing from /metrics");
+    }
 }
 
 #[tokio::test]
