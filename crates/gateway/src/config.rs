@@ -37,6 +37,8 @@ pub struct Settings {
     pub encryption: EncryptionSettings,
     /// The optional NATS JetStream sink.
     pub jetstream: JetStreamSettings,
+    /// Reconciliation of Pix receipts against loan disbursements.
+    pub reconciliation: ReconciliationSettings,
     /// Which provider serves each capability.
     pub routing: RoutingSettings,
     /// One section per provider, owned and validated by the provider's crate (its `Config`).
@@ -105,6 +107,22 @@ pub struct JetStreamSettings {
     pub url: String,
     /// Stream name.
     pub stream: String,
+}
+
+/// Reconciliation (see `config/default.toml`).
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct ReconciliationSettings {
+    /// Reconcile live, on every event.
+    pub enabled: bool,
+    /// Hours after a disbursement before its receipt is overdue.
+    pub window_hours: u32,
+    /// Documents of credit-provider payers.
+    pub credit_payer_documents: Vec<String>,
+    /// ISPBs of credit-provider payers.
+    pub credit_payer_ispbs: Vec<String>,
+    /// Period of the overdue and document-resolution job, in seconds.
+    pub check_interval_secs: u64,
 }
 
 /// Which registered provider serves each capability of the `/v1` API.

@@ -21,6 +21,7 @@ pub mod crypto;
 pub mod db;
 pub mod delivery;
 pub mod http;
+pub mod reconcile;
 pub mod startup;
 pub mod store;
 pub mod telemetry;

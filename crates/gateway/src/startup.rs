@@ -133,11 +133,34 @@ impl AppState {
 /// Registers the providers compiled into this binary: one line per provider crate, each reading
 /// its own `[providers.<name>]` section.
 pub fn register_providers(
-    _figment: &figment::Figment,
-    _credentials: Arc<dyn CredentialStore>,
+    figment: &figment::Figment,
+    credentials: Arc<dyn CredentialStore>,
 ) -> anyhow::Result<ProviderRegistry> {
-    let registry = ProviderRegistry::default();
+    let mut registry = ProviderRegistry::default();
+    if let Some(config) =
+        provider_section::<delbank::Config>(figment, "delbank")?.filter(|config| config.enabled)
+    {
+        delbank::register(config, credentials.clone(), &mut registry)?;
+    }
+    if let Some(config) = provider_section::<dinie::Config>(figment, "dinie")? {
+        dinie::register(config, credentials.clone(), &mut registry)?;
+    }
     Ok(registry)
+}
+
+/// The `[providers.<name>]` section as the provider crate's `Config`; `None` when it is absent.
+fn provider_section<T: serde::de::DeserializeOwned>(
+    figment: &figment::Figment,
+    name: &str,
+) -> anyhow::Result<Option<T>> {
+    let key = format!("providers.{name}");
+    if !figment.contains(&key) {
+        return Ok(None);
+    }
+    figment
+        .extract_inner::<T>(&key)
+        .map(Some)
+        .map_err(|error| anyhow::anyhow!("invalid configuration for `{key}`: {error}"))
 }
 
 /// A bound, not yet serving, gateway.

@@ -165,12 +165,24 @@ pub enum EventType {
     /// `subscription.disabled`: an operational event of the gateway itself: a partner subscription
     /// was disabled (its endpoint answered 410 Gone or kept failing).
     SubscriptionDisabled,
+    /// `reconciliation.matched`: an expected receipt was matched with a Pix receipt.
+    ReconciliationMatched,
+    /// `reconciliation.amount_mismatch`: a receipt for the borrower came with another amount.
+    ReconciliationAmountMismatch,
+    /// `reconciliation.overdue`: an expected receipt was not seen by its deadline.
+    ReconciliationOverdue,
+    /// `reconciliation.needs_review`: two equally good candidates; a person must choose.
+    ReconciliationNeedsReview,
+    /// `reconciliation.unexpected_receipt`: money from a credit provider with no disbursement.
+    ReconciliationUnexpectedReceipt,
+    /// `reconciliation.resolved`: finance confirmed, re-matched or wrote off an item.
+    ReconciliationResolved,
     /// `<provider>.unrecognized`: a verified event of a type no normalization rule knows.
     Unrecognized(ProviderName),
 }
 
 /// Every known type, in taxonomy order.
-const ALL_KNOWN: [EventType; 29] = [
+const ALL_KNOWN: [EventType; 35] = [
     EventType::CustomerCreated,
     EventType::CustomerUnderReview,
     EventType::CustomerKycUpdated,
@@ -200,6 +212,12 @@ const ALL_KNOWN: [EventType; 29] = [
     EventType::AccountTransferDebited,
     EventType::PixInfractionCreated,
     EventType::SubscriptionDisabled,
+    EventType::ReconciliationMatched,
+    EventType::ReconciliationAmountMismatch,
+    EventType::ReconciliationOverdue,
+    EventType::ReconciliationNeedsReview,
+    EventType::ReconciliationUnexpectedReceipt,
+    EventType::ReconciliationResolved,
 ];
 
 const UNRECOGNIZED_SUFFIX: &str = ".unrecognized";
@@ -220,7 +238,7 @@ impl EventType {
 
     /// Every known type (all but [`EventType::Unrecognized`]), in taxonomy order.
     pub fn all_known() -> &'static [EventType] {
-        static ALL: [EventType; 29] = ALL_KNOWN;
+        static ALL: [EventType; 35] = ALL_KNOWN;
         &ALL
     }
 
@@ -261,6 +279,12 @@ impl EventType {
             EventType::AccountTransferDebited => "account.transfer.debited",
             EventType::PixInfractionCreated => "pix.infraction.created",
             EventType::SubscriptionDisabled => "subscription.disabled",
+            EventType::ReconciliationMatched => "reconciliation.matched",
+            EventType::ReconciliationAmountMismatch => "reconciliation.amount_mismatch",
+            EventType::ReconciliationOverdue => "reconciliation.overdue",
+            EventType::ReconciliationNeedsReview => "reconciliation.needs_review",
+            EventType::ReconciliationUnexpectedReceipt => "reconciliation.unexpected_receipt",
+            EventType::ReconciliationResolved => "reconciliation.resolved",
             EventType::Unrecognized(provider) => return Err(provider),
         };
         Ok(text)
@@ -455,6 +479,8 @@ pub enum ResourceKind {
     Infraction,
     /// A partner subscription of the gateway (operational events).
     Subscription,
+    /// A reconciliation item of the gateway (operational events).
+    ReconciliationItem,
     /// Anything else; the provider's own type is in the event's data.
     Other,
 }
@@ -464,7 +490,7 @@ pub enum ResourceKind {
 #[error("unknown resource kind")]
 pub struct UnknownResourceKind;
 
-const ALL_RESOURCE_KINDS: [ResourceKind; 12] = [
+const ALL_RESOURCE_KINDS: [ResourceKind; 13] = [
     ResourceKind::Customer,
     ResourceKind::CreditOffer,
     ResourceKind::Loan,
@@ -476,6 +502,7 @@ const ALL_RESOURCE_KINDS: [ResourceKind; 12] = [
     ResourceKind::PixKey,
     ResourceKind::Infraction,
     ResourceKind::Subscription,
+    ResourceKind::ReconciliationItem,
     ResourceKind::Other,
 ];
 
@@ -494,6 +521,7 @@ impl ResourceKind {
             ResourceKind::PixKey => "pix_key",
             ResourceKind::Infraction => "infraction",
             ResourceKind::Subscription => "subscription",
+            ResourceKind::ReconciliationItem => "reconciliation_item",
             ResourceKind::Other => "other",
         }
     }
@@ -661,7 +689,7 @@ mod tests {
         ProviderName, ResourceKind, ResourceRef, UnknownEventType,
     };
 
-    const TAXONOMY: [&str; 29] = [
+    const TAXONOMY: [&str; 35] = [
         "customer.created",
         "customer.under_review",
         "customer.kyc_updated",
@@ -691,6 +719,12 @@ mod tests {
         "account.transfer.debited",
         "pix.infraction.created",
         "subscription.disabled",
+        "reconciliation.matched",
+        "reconciliation.amount_mismatch",
+        "reconciliation.overdue",
+        "reconciliation.needs_review",
+        "reconciliation.unexpected_receipt",
+        "reconciliation.resolved",
     ];
 
     fn pattern(text: &str) -> EventPattern {

@@ -52,7 +52,7 @@ pub async fn receive(
     path: &str,
     headers: &HeaderMap,
     body: &[u8],
-    sinks: Sinks,
+    sinks: &Sinks,
 ) -> Result<Ingested, IngestError> {
     let provider = source.provider();
     let request = InboundRequest {

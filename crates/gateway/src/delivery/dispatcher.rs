@@ -85,9 +85,7 @@ impl Dispatcher {
             Duration::from_secs(delivery.request_timeout_secs),
         )
         .map_err(|error| DispatcherError::Client(error.to_string()))?;
-        let sinks = Sinks {
-            jetstream: !settings.jetstream.url.is_empty(),
-        };
+        let sinks = Sinks { jetstream: !settings.jetstream.url.is_empty(), reconciliation: None };
         let jetstream = sinks.jetstream.then(|| settings.jetstream.clone());
         Ok(Dispatcher {
             inner: Arc::new(Inner {
@@ -446,7 +444,7 @@ impl Dispatcher {
             &GATEWAY_PROVIDER,
             &event,
             &raw,
-            self.inner.sinks,
+            &self.inner.sinks,
         )
         .await?;
         Ok(())

@@ -209,6 +209,16 @@ impl ApiError {
         }
     }
 
+    /// The provider's own code of a refusal, kept next to the gateway's `code`.
+    fn provider_code(&self) -> Option<String> {
+        match self {
+            ApiError::Provider(
+                ProviderError::Rejected { code, .. } | ProviderError::Conflict { code, .. },
+            ) => Some(code.clone()),
+            _ => None,
+        }
+    }
+
     fn field_problems(&self) -> Vec<FieldProblem> {
         match self {
             ApiError::Validation(problems) => problems.clone(),
@@ -290,6 +300,10 @@ pub struct Problem {
     /// Seconds to wait before retrying, when known.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub retry_after: Option<u64>,
+    /// The provider's own error code, when a provider refused the request (`provider_rejected`,
+    /// `provider_conflict`), e.g. `offer_expired`. `code` stays the gateway's stable code.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub provider_code: Option<String>,
 }
 
 /// The logged cause of an error response (internal detail included), for `render_problem`.
@@ -316,6 +330,7 @@ impl IntoResponse for ApiError {
             request_id: None,
             errors: self.field_problems(),
             retry_after,
+            provider_code: self.provider_code(),
         };
         let mut response = problem_response(&problem);
         if let Some(seconds) = retry_after {

@@ -5,12 +5,15 @@
 //! - `extract`: extractors that answer bad input with `ApiError`.
 //! - `auth`: API keys and scopes; `idempotency`: `Idempotency-Key` on POST.
 //! - `pagination`: cursor pagination.
-//! - one module per resource: `events`, `keys`, `webhooks`, `health`.
+//! - one module per resource: `events`, `keys`, `webhooks`, `health`, `credit` (customers,
+//!   credit offers, simulations, loans).
 //!
 //! Layers, outermost first: request id → trace span → catch panic → render problems → timeout →
 //! compression → (on `/v1`) authenticate → idempotency → handler.
 
 pub mod auth;
+pub mod banking;
+pub mod credit;
 pub mod error;
 pub mod events;
 pub mod extract;
@@ -58,6 +61,13 @@ const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
         events::list, events::get, events::raw,
         keys::create, keys::list, keys::revoke,
         providers::register, providers::rotate,
+        credit::create_customer, credit::list_customers, credit::get_customer, credit::upload_document,
+        credit::list_credit_offers, credit::get_credit_offer, credit::simulate,
+        credit::create_loan, credit::get_loan, credit::list_installments,
+        banking::open_account, banking::get_account, banking::upload_document, banking::balance,
+        banking::statement, banking::create_charge, banking::list_charges, banking::get_charge,
+        banking::cancel_charge, banking::send_pix, banking::list_transfers, banking::get_transfer,
+        banking::refund, banking::create_key, banking::list_keys, banking::delete_key,
         subscriptions::create, subscriptions::list, subscriptions::get, subscriptions::update,
         subscriptions::delete, subscriptions::rotate_secret, subscriptions::deliveries,
         subscriptions::replay, subscriptions::delivery, subscriptions::retry, subscriptions::replay_status,
@@ -70,6 +80,8 @@ const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
         (name = "api keys", description = "Keys for internal services"),
         (name = "webhooks", description = "Inbound provider webhooks"),
         (name = "providers", description = "Webhook registration at providers"),
+        (name = "credit", description = "Customers, KYC documents, credit offers, simulations and loans at the credit provider"),
+        (name = "banking", description = "Accounts, charges, Pix transfers, refunds and keys at the banking provider"),
         (name = "subscriptions", description = "Partner webhooks: subscriptions, deliveries, replays"),
         (name = "operations", description = "Health, readiness, metrics"),
     )
@@ -98,11 +110,45 @@ pub fn router(state: AppState) -> Router {
     let settings = state.settings.clone();
     let v1 = Router::new()
         .route("/events", get(events::list))
+        .route(
+            "/customers",
+            post(credit::create_customer).get(credit::list_customers),
+        )
+        .route("/customers/{id}", get(credit::get_customer))
+        .route("/customers/{id}/documents", post(credit::upload_document))
+        .route("/credit-offers", get(credit::list_credit_offers))
+        .route("/credit-offers/{id}", get(credit::get_credit_offer))
+        .route("/credit-offers/{id}/simulations", post(credit::simulate))
+        .route("/loans", post(credit::create_loan))
+        .route("/loans/{id}", get(credit::get_loan))
+        .route("/loans/{id}/installments", get(credit::list_installments))
         .route("/events/{id}", get(events::get))
         .route("/events/{id}/raw", get(events::raw))
         .route("/api-keys", post(keys::create).get(keys::list))
         .route("/api-keys/{id}/revoke", post(keys::revoke))
         // Dinie has one endpoint ("webhook"), Delbank one per event type ("webhooks"): both spellings.
+        .route("/accounts", post(banking::open_account))
+        .route("/accounts/{id}", get(banking::get_account))
+        .route("/accounts/{id}/documents", post(banking::upload_document))
+        .route("/accounts/{id}/balance", get(banking::balance))
+        .route("/accounts/{id}/statement", get(banking::statement))
+        .route(
+            "/charges",
+            post(banking::create_charge).get(banking::list_charges),
+        )
+        .route("/charges/{id}", get(banking::get_charge))
+        .route("/charges/{id}/cancel", post(banking::cancel_charge))
+        .route(
+            "/pix/transfers",
+            post(banking::send_pix).get(banking::list_transfers),
+        )
+        .route("/pix/transfers/{id}", get(banking::get_transfer))
+        .route("/pix/transfers/{id}/refund", post(banking::refund))
+        .route(
+            "/pix/keys",
+            post(banking::create_key).get(banking::list_keys),
+        )
+        .route("/pix/keys/{id}", axum::routing::delete(banking::delete_key))
         .route("/providers/{provider}/webhooks", post(providers::register))
         .route("/providers/{provider}/webhook", post(providers::register))
         .route(

@@ -97,10 +97,8 @@ async fn receive(
         .webhook_source(provider)
         .ok_or_else(|| ApiError::UnknownProvider(provider.to_owned()))?;
     let body = body.map_err(body_rejection)?;
-    let sinks = Sinks {
-        jetstream: !state.settings.jetstream.url.is_empty(),
-    };
-    match ingest::receive(&state.pool, &source, path, headers, &body, sinks).await {
+    let sinks = Sinks::from_settings(&state.settings);
+    match ingest::receive(&state.pool, &source, path, headers, &body, &sinks).await {
         Ok(Ingested::Stored(stored)) => Ok(Json(Receipt {
             status: "stored",
             events: stored

@@ -1,0 +1,472 @@
+//! Live reconciliation: facts from each event, and the items of the affected payee document
+//! recomputed with [`matcher::reconcile`], in the event's own transaction.
+//!
+//! Recomputing a document takes a transaction-scoped advisory lock on it, so two events about one
+//! borrower serialize and the second sees the first's facts: concurrent arrivals cannot lose an
+//! update. Status changes are recorded in `recon_history` (actor `system`) and emitted as
+//! `reconciliation.*` events through the outbox.
+
+use std::collections::HashMap;
+
+use chrono::{DateTime, Duration, Utc};
+use providers::{
+    DedupKey, Document, EventType, Money, NormalizedEvent, ProviderName, ReconciliationItemId, ResourceKind, ResourceRef,
+};
+use rust_decimal::Decimal;
+use serde_json::Value;
+use sqlx::{FromRow, PgConnection};
+
+use crate::app::outbox;
+use crate::config::ReconciliationSettings;
+use crate::reconcile::matcher::{self, Expected, Locked, Observed, Status};
+
+/// The gateway's own provider name, for `reconciliation.*` events.
+pub const GATEWAY_PROVIDER: ProviderName = ProviderName::from_static("paygate");
+
+/// Records the facts an event carries and recomputes the documents they touch.
+pub async fn on_event(
+    connection: &mut PgConnection,
+    provider: &ProviderName,
+    event: &NormalizedEvent,
+    settings: &ReconciliationSettings,
+    jetstream: bool,
+) -> Result<(), sqlx::Error> {
+    let data = &event.data;
+    let documents: Vec<String> = match &event.event_type {
+        EventType::CustomerCreated
+        | EventType::CustomerUnderReview
+        | EventType::CustomerKycUpdated
+        | EventType::CustomerActive
+        | EventType::CustomerDenied => {
+            let customer_id = text(data, "customer_id").unwrap_or_else(|| event.resource.id.clone());
+            match data.get("document").and_then(document_of) {
+                Some(document) => {
+                    remember_customer(&mut *connection, provider, &customer_id, &document, "event").await?;
+                    vec![document]
+                }
+                None => Vec::new(),
+            }
+        }
+        EventType::LoanCreated
+        | EventType::LoanContractGenerated
+        | EventType::LoanAwaitingSignatures
+        | EventType::LoanSigned
+        | EventType::LoanDisbursing
+        | EventType::LoanActive
+        | EventType::LoanPaymentReceived
+        | EventType::LoanFinished
+        | EventType::LoanCancelled
+        | EventType::LoanError => {
+            let disbursed = matches!(event.event_type, EventType::LoanDisbursing | EventType::LoanActive);
+            let cancelled = event.event_type == EventType::LoanCancelled;
+            let loan_id = text(data, "loan_id").unwrap_or_else(|| event.resource.id.clone());
+            sqlx::query(
+                "insert into recon_disbursement (provider, loan_id, customer_id, requested_amount, net_amount,
+                                                 disbursed_at, cancelled)
+                 values ($1, $2, $3, $4, $5, case when $6 then $7 end, $8)
+                 on conflict (provider, loan_id) do update set
+                    customer_id = coalesce(excluded.customer_id, recon_disbursement.customer_id),
+                    requested_amount = coalesce(excluded.requested_amount, recon_disbursement.requested_amount),
+                    net_amount = coalesce(excluded.net_amount, recon_disbursement.net_amount),
+                    disbursed_at = least(recon_disbursement.disbursed_at, excluded.disbursed_at),
+                    cancelled = recon_disbursement.cancelled or excluded.cancelled,
+                    updated_at = now()",
+            )
+            .bind(provider.as_str())
+            .bind(&loan_id)
+            .bind(text(data, "customer_id"))
+            .bind(amount(data, "requested_amount"))
+            .bind(amount(data, "net_amount"))
+            .bind(disbursed)
+            .bind(event.occurred_at)
+            .bind(cancelled)
+            .execute(&mut *connection)
+            .await?;
+            document_of_loan(&mut *connection, provider, &loan_id).await?.into_iter().collect()
+        }
+        EventType::PixReceived => {
+            let Some(end_to_end_id) = text(data, "end_to_end_id").or_else(|| Some(event.resource.id.clone())) else {
+                return Ok(());
+            };
+            let Some(received) = amount(data, "amount") else {
+                return Ok(());
+            };
+            let payee_document = data.pointer("/payee/document").and_then(document_of);
+            sqlx::query(
+                "insert into recon_receipt (end_to_end_id, payee_document, payee_account, amount, payer_document,
+                                            payer_ispb, payer_name, received_at)
+                 values ($1, $2, $3, $4, $5, $6, $7, $8)
+                 on conflict (end_to_end_id) do nothing",
+            )
+            .bind(&end_to_end_id)
+            .bind(&payee_document)
+            .bind(serde_json::json!({
+                "branch": data.pointer("/payee/branch"),
+                "account": data.pointer("/payee/account"),
+                "ispb": data.pointer("/payee/ispb"),
+            }))
+            .bind(received)
+            .bind(data.pointer("/payer/document").and_then(document_of))
+            .bind(data.pointer("/payer/ispb").and_then(Value::as_str))
+            .bind(data.pointer("/payer/name").and_then(Value::as_str))
+            .bind(event.occurred_at)
+            .execute(&mut *connection)
+            .await?;
+            payee_document.into_iter().collect()
+        }
+        _ => Vec::new(),
+    };
+    for document in documents {
+        recompute(&mut *connection, &document, settings, Utc::now(), jetstream).await?;
+    }
+    Ok(())
+}
+
+/// Stores a borrower's document (from the gateway's own records, an event, or the provider's API).
+pub async fn remember_customer(
+    connection: &mut PgConnection,
+    provider: &ProviderName,
+    customer_id: &str,
+    document: &str,
+    source: &str,
+) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "insert into credit_customer (provider, customer_id, document, source) values ($1, $2, $3, $4)
+         on conflict (provider, customer_id) do update set document = excluded.document, updated_at = now()",
+    )
+    .bind(provider.as_str())
+    .bind(customer_id)
+    .bind(document)
+    .bind(source)
+    .execute(connection)
+    .await?;
+    Ok(())
+}
+
+async fn document_of_loan(
+    connection: &mut PgConnection,
+    provider: &ProviderName,
+    loan_id: &str,
+) -> Result<Option<String>, sqlx::Error> {
+    sqlx::query_scalar(
+        "select c.document from recon_disbursement d
+         join credit_customer c on c.provider = d.provider and c.customer_id = d.customer_id
+         where d.provider = $1 and d.loan_id = $2",
+    )
+    .bind(provider.as_str())
+    .bind(loan_id)
+    .fetch_optional(connection)
+    .await
+}
+
+/// The facts of one document, as the matcher takes them.
+pub async fn facts(
+    connection: &mut PgConnection,
+    document: &str,
+    settings: &ReconciliationSettings,
+) -> Result<(Vec<Expected>, Vec<Observed>), sqlx::Error> {
+    let window = Duration::hours(i64::from(settings.window_hours));
+    let loans: Vec<LoanFacts> = sqlx::query_as(
+        "select d.loan_id, coalesce(d.net_amount, d.requested_amount) as amount, d.disbursed_at, d.cancelled,
+                i.locked, i.status, i.end_to_end_id
+         from recon_disbursement d
+         join credit_customer c on c.provider = d.provider and c.customer_id = d.customer_id
+         left join recon_item i on i.kind = 'disbursement' and i.item_key = d.loan_id
+         where c.document = $1 and d.disbursed_at is not null
+           and coalesce(d.net_amount, d.requested_amount) is not null",
+    )
+    .bind(document)
+    .fetch_all(&mut *connection)
+    .await?;
+    let expected = loans
+        .into_iter()
+        .filter_map(|loan| {
+            let disbursed_at = loan.disbursed_at?;
+            let locked = match (loan.locked, loan.status.as_deref().map(str::parse::<Status>)) {
+                (Some(true), Some(Ok(status))) => Some(Locked { status, end_to_end_id: loan.end_to_end_id }),
+                _ => None,
+            };
+            Some(Expected {
+                loan_id: loan.loan_id,
+                document: document.to_owned(),
+                amount: loan.amount?,
+                disbursed_at,
+                deadline: disbursed_at + window,
+                cancelled: loan.cancelled,
+                locked,
+            })
+        })
+        .collect();
+    let receipts: Vec<ReceiptFacts> = sqlx::query_as(
+        "select end_to_end_id, amount, received_at, payer_document, payer_ispb from recon_receipt
+         where payee_document = $1",
+    )
+    .bind(document)
+    .fetch_all(&mut *connection)
+    .await?;
+    let observed = receipts
+        .into_iter()
+        .map(|receipt| Observed {
+            from_credit_payer: is_credit_payer(settings, receipt.payer_document.as_deref(), receipt.payer_ispb.as_deref()),
+            end_to_end_id: receipt.end_to_end_id,
+            document: document.to_owned(),
+            amount: receipt.amount,
+            received_at: receipt.received_at,
+        })
+        .collect();
+    Ok((expected, observed))
+}
+
+/// Whether a payer is one of the configured credit-provider payers.
+pub fn is_credit_payer(settings: &ReconciliationSettings, document: Option<&str>, ispb: Option<&str>) -> bool {
+    let by_document = document.is_some_and(|document| {
+        settings.credit_payer_documents.iter().any(|configured| {
+            Document::parse(configured).map(|parsed| parsed.expose() == document).unwrap_or(false)
+        })
+    });
+    let by_ispb = ispb.is_some_and(|ispb| settings.credit_payer_ispbs.iter().any(|configured| configured == ispb));
+    by_document || by_ispb
+}
+
+#[derive(FromRow)]
+struct LoanFacts {
+    loan_id: String,
+    amount: Option<Decimal>,
+    disbursed_at: Option<DateTime<Utc>>,
+    cancelled: bool,
+    locked: Option<bool>,
+    status: Option<String>,
+    end_to_end_id: Option<String>,
+}
+
+#[derive(FromRow)]
+struct ReceiptFacts {
+    end_to_end_id: String,
+    amount: Decimal,
+    received_at: DateTime<Utc>,
+    payer_document: Option<String>,
+    payer_ispb: Option<String>,
+}
+
+#[derive(FromRow)]
+struct CurrentItem {
+    item_id: uuid::Uuid,
+    kind: String,
+    item_key: String,
+    status: String,
+    end_to_end_id: Option<String>,
+    difference: Option<Decimal>,
+    candidates: Vec<String>,
+    locked: bool,
+}
+
+/// Recomputes the items of one payee document from its facts, under an advisory lock.
+pub async fn recompute(
+    connection: &mut PgConnection,
+    document: &str,
+    settings: &ReconciliationSettings,
+    now: DateTime<Utc>,
+    jetstream: bool,
+) -> Result<(), sqlx::Error> {
+    sqlx::query("select pg_advisory_xact_lock(hashtextextended($1, 7))")
+        .bind(document)
+        .execute(&mut *connection)
+        .await?;
+    let (expected, observed) = facts(&mut *connection, document, settings).await?;
+    let outcome = matcher::reconcile(&expected, &observed, now);
+    let current: Vec<CurrentItem> = sqlx::query_as(
+        "select item_id, kind, item_key, status, end_to_end_id, difference, candidates, locked from recon_item
+         where document = $1",
+    )
+    .bind(document)
+    .fetch_all(&mut *connection)
+    .await?;
+    let current: HashMap<(String, String), CurrentItem> =
+        current.into_iter().map(|item| ((item.kind.clone(), item.item_key.clone()), item)).collect();
+    let expected_by_loan: HashMap<&str, &Expected> = expected.iter().map(|e| (e.loan_id.as_str(), e)).collect();
+    let observed_by_id: HashMap<&str, &Observed> = observed.iter().map(|o| (o.end_to_end_id.as_str(), o)).collect();
+
+    for item in &outcome.expected {
+        let Some(loan) = expected_by_loan.get(item.loan_id.as_str()) else {
+            continue;
+        };
+        let receipt = item.end_to_end_id.as_deref().and_then(|id| observed_by_id.get(id));
+        let previous = current.get(&("disbursement".to_owned(), item.loan_id.clone()));
+        let unchanged = previous.is_some_and(|p| {
+            p.status == item.status.as_str()
+                && p.end_to_end_id == item.end_to_end_id
+                && p.difference == item.difference
+                && p.candidates == item.candidates
+        });
+        if unchanged {
+            continue;
+        }
+        let item_id = previous.map_or_else(|| ReconciliationItemId::new().uuid(), |p| p.item_id);
+        sqlx::query(
+            "insert into recon_item (item_id, kind, item_key, status, document, loan_id, customer_id, end_to_end_id,
+                                     expected_amount, observed_amount, difference, disbursed_at, received_at, deadline,
+                                     candidates, occurred_at)
+             select $1, 'disbursement', $2, $3, $4, $2, d.customer_id, $5, $6, $7, $8, $9, $10, $11, $12, $9
+             from recon_disbursement d where d.loan_id = $2
+             on conflict (kind, item_key) do update set
+                status = excluded.status, document = excluded.document, end_to_end_id = excluded.end_to_end_id,
+                expected_amount = excluded.expected_amount, observed_amount = excluded.observed_amount,
+                difference = excluded.difference, disbursed_at = excluded.disbursed_at,
+                received_at = excluded.received_at, deadline = excluded.deadline, candidates = excluded.candidates,
+                occurred_at = excluded.occurred_at, updated_at = now()",
+        )
+        .bind(item_id)
+        .bind(&item.loan_id)
+        .bind(item.status.as_str())
+        .bind(document)
+        .bind(&item.end_to_end_id)
+        .bind(loan.amount)
+        .bind(receipt.map(|r| r.amount))
+        .bind(item.difference)
+        .bind(loan.disbursed_at)
+        .bind(receipt.map(|r| r.received_at))
+        .bind(loan.deadline)
+        .bind(&item.candidates)
+        .execute(&mut *connection)
+        .await?;
+        let from = previous.map(|p| p.status.clone());
+        record_change(&mut *connection, item_id, "system", from.as_deref(), item.status, None).await?;
+        let amounts = (Some(loan.amount), receipt.map(|r| r.amount));
+        emit(&mut *connection, item_id, item.status, document, amounts, jetstream).await?;
+    }
+
+    // Receipt items: the unexpected ones now, and unlocked ones that are no longer unexpected go.
+    for end_to_end_id in &outcome.unexpected {
+        if current.contains_key(&("receipt".to_owned(), end_to_end_id.clone())) {
+            continue;
+        }
+        let Some(receipt) = observed_by_id.get(end_to_end_id.as_str()) else {
+            continue;
+        };
+        let item_id = ReconciliationItemId::new().uuid();
+        sqlx::query(
+            "insert into recon_item (item_id, kind, item_key, status, document, end_to_end_id, observed_amount,
+                                     received_at, occurred_at)
+             values ($1, 'receipt', $2, 'unexpected_receipt', $3, $2, $4, $5, $5)
+             on conflict (kind, item_key) do nothing",
+        )
+        .bind(item_id)
+        .bind(end_to_end_id)
+        .bind(document)
+        .bind(receipt.amount)
+        .bind(receipt.received_at)
+        .execute(&mut *connection)
+        .await?;
+        record_change(&mut *connection, item_id, "system", None, Status::UnexpectedReceipt, None).await?;
+        let amounts = (None, Some(receipt.amount));
+        emit(&mut *connection, item_id, Status::UnexpectedReceipt, document, amounts, jetstream).await?;
+    }
+    let stale: Vec<uuid::Uuid> = current
+        .values()
+        .filter(|item| item.kind == "receipt" && !item.locked && !outcome.unexpected.contains(&item.item_key))
+        .map(|item| item.item_id)
+        .collect();
+    if !stale.is_empty() {
+        sqlx::query("delete from recon_item where item_id = any($1)").bind(&stale).execute(&mut *connection).await?;
+    }
+    Ok(())
+}
+
+/// Appends a status change to an item's history.
+pub async fn record_change(
+    connection: &mut PgConnection,
+    item_id: uuid::Uuid,
+    actor: &str,
+    from: Option<&str>,
+    to: Status,
+    note: Option<&str>,
+) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "insert into recon_history (history_id, item_id, actor, from_status, to_status, note)
+         values ($1, $2, $3, $4, $5, $6)",
+    )
+    .bind(uuid::Uuid::now_v7())
+    .bind(item_id)
+    .bind(actor)
+    .bind(from)
+    .bind(to.as_str())
+    .bind(note)
+    .execute(connection)
+    .await?;
+    Ok(())
+}
+
+/// Emits `reconciliation.<status>` through the outbox (statuses worth telling partners about).
+pub async fn emit(
+    connection: &mut PgConnection,
+    item_id: uuid::Uuid,
+    status: Status,
+    document: &str,
+    (expected, observed): (Option<Decimal>, Option<Decimal>),
+    jetstream: bool,
+) -> Result<(), sqlx::Error> {
+    let event_type = match status {
+        Status::Matched => EventType::ReconciliationMatched,
+        Status::AmountMismatch => EventType::ReconciliationAmountMismatch,
+        Status::Overdue => EventType::ReconciliationOverdue,
+        Status::NeedsReview => EventType::ReconciliationNeedsReview,
+        Status::UnexpectedReceipt => EventType::ReconciliationUnexpectedReceipt,
+        Status::Confirmed | Status::WrittenOff => EventType::ReconciliationResolved,
+        Status::Pending | Status::Cancelled => return Ok(()),
+    };
+    let id = ReconciliationItemId::from_uuid(item_id).to_string();
+    let Ok(dedup_key) = DedupKey::parse(&format!("{}:{id}:{}", event_type, uuid::Uuid::now_v7().simple())) else {
+        return Ok(());
+    };
+    let data = serde_json::json!({
+        "item_id": id,
+        "status": status.as_str(),
+        "document": document_masked(document),
+        "expected_amount": expected.map(Money::brl),
+        "observed_amount": observed.map(Money::brl),
+    });
+    let event = NormalizedEvent {
+        event_type,
+        provider_event_type: format!("reconciliation.{}", status.as_str()),
+        dedup_key,
+        resource: ResourceRef { kind: ResourceKind::ReconciliationItem, id, correlation_id: None },
+        occurred_at: Utc::now(),
+        data: data.clone(),
+    };
+    let raw = serde_json::to_vec(&data).unwrap_or_default();
+    // Reconciliation events fan out to subscriptions (and JetStream) but are not reconciled.
+    outbox::store_and_fan_out(connection, &GATEWAY_PROVIDER, &event, &raw, jetstream).await?;
+    Ok(())
+}
+
+/// The masked form of a bare document, for events and logs.
+pub fn document_masked(document: &str) -> String {
+    Document::parse(document).map_or_else(|_| "***".to_owned(), |parsed| parsed.masked())
+}
+
+fn text(data: &Value, key: &str) -> Option<String> {
+    data.get(key).and_then(Value::as_str).map(str::to_owned)
+}
+
+/// A `Money` object (`{"amount": "12.10", "currency": "BRL"}`) or a decimal string, exactly.
+fn amount(data: &Value, key: &str) -> Option<Decimal> {
+    let value = data.get(key)?;
+    let text = value.get("amount").unwrap_or(value).as_str()?;
+    text.parse().ok()
+}
+
+/// A document given as a bare string or as `{"value": ..., "masked": false}`; masked ones are
+/// useless for matching.
+fn document_of(value: &Value) -> Option<String> {
+    let text = match value {
+        Value::String(text) => text.as_str(),
+        Value::Object(map) => {
+            if map.get("masked").and_then(Value::as_bool) == Some(true) {
+                return None;
+            }
+            map.get("value")?.as_str()?
+        }
+        _ => return None,
+    };
+    Document::parse(text).ok().map(|document| document.expose().to_owned())
+}

@@ -1,0 +1,8 @@
+//! Reconciliation for finance: Pix receipts against loan disbursements.
+//!
+//! # Layout
+//! - `matcher`: the rules, a pure function shared by live matching and batch runs.
+//! - `live`: facts from each event and the affected document recomputed in the event's transaction.
+
+pub mod live;
+pub mod matcher;
