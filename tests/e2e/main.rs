@@ -10,7 +10,9 @@
 
 mod auth;
 mod cluster;
+mod delbank;
 mod delivery;
+mod dinie;
 mod errors;
 mod events;
 mod health;
@@ -19,6 +21,7 @@ mod inbound;
 mod jetstream;
 mod logs;
 mod providers;
+mod reconciliation;
 mod secrets;
 mod service;
 mod store;

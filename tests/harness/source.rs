@@ -3,7 +3,8 @@
 //! Authentication: header `x-test-token` must equal the token the source was built with (compared
 //! in constant time); `x-test-delay-ms` makes verification that slow. Body: `{"events": [{"id", "type", "resource", "amount"?, "document"?}]}`;
 //! anything else is "authentic but not understood" and goes to quarantine. Unknown types become
-//! `testprov.unrecognized`. Money and documents go through the domain types.
+//! `testprov.unrecognized`. Money and documents go through the domain types; `data` adds fields as
+//! given and `kind` sets the resource kind.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::atomic::{AtomicU32, Ordering};
@@ -130,6 +131,13 @@ struct WireEvent {
     document: Option<Document>,
     #[serde(default)]
     occurred_at: Option<DateTime<Utc>>,
+    /// Extra provider-neutral fields copied into the event's data as given (reconciliation tests
+    /// use the shapes the real normalizers produce).
+    #[serde(default)]
+    data: Option<serde_json::Map<String, serde_json::Value>>,
+    /// The resource kind (default `loan`).
+    #[serde(default)]
+    kind: Option<ResourceKind>,
 }
 
 fn provider() -> ProviderName {
@@ -213,7 +221,7 @@ impl WebhookSource for TestSource {
                     .event_type
                     .parse::<EventType>()
                     .unwrap_or_else(|_| EventType::Unrecognized(provider()));
-                let mut data = serde_json::Map::new();
+                let mut data = event.data.unwrap_or_default();
                 if let Some(amount) = event.amount {
                     data.insert(
                         "amount".into(),
@@ -237,7 +245,7 @@ impl WebhookSource for TestSource {
                         reason: e.to_string(),
                     })?,
                     resource: ResourceRef {
-                        kind: ResourceKind::Loan,
+                        kind: event.kind.unwrap_or(ResourceKind::Loan),
                         id: event.resource,
                         correlation_id: None,
                     },

@@ -220,6 +220,16 @@ impl Application {
     ) -> anyhow::Result<()> {
         let grace = Duration::from_secs(self.state.settings.server.shutdown_grace_secs);
         let workers = CancellationToken::new();
+        let reconciler = self.state.settings.reconciliation.enabled.then(|| {
+            let state = &self.state;
+            tokio::spawn(crate::reconcile::items::worker(
+                state.pool.clone(),
+                state.registry.clone(),
+                state.settings.reconciliation.clone(),
+                !state.settings.jetstream.url.is_empty(),
+                workers.clone(),
+            ))
+        });
         let dispatcher = if self.state.settings.delivery.enabled {
             Some(start_dispatcher(&self.state, workers.clone())?)
         } else {
@@ -247,6 +257,9 @@ impl Application {
             }
         };
         workers.cancel();
+        if let Some(reconciler) = reconciler {
+            let _ = tokio::time::timeout(grace, reconciler).await;
+        }
         if let Some(dispatcher) = dispatcher
             && tokio::time::timeout(grace, dispatcher).await.is_err()
         {

@@ -47,7 +47,8 @@ pub async fn store_event(
     raw: &[u8],
     sinks: &Sinks,
 ) -> Result<InsertOutcome, sqlx::Error> {
-    let outcome = store_and_fan_out(&mut *connection, provider, event, raw, sinks.jetstream).await?;
+    let outcome =
+        store_and_fan_out(&mut *connection, provider, event, raw, sinks.jetstream).await?;
     if let (InsertOutcome::Inserted(_), Some(settings)) = (outcome, &sinks.reconciliation) {
         live::on_event(&mut *connection, provider, event, settings, sinks.jetstream).await?;
     }
@@ -69,9 +70,15 @@ pub async fn store_and_fan_out(
     };
     let event_type = event.event_type.to_string();
     let ordering_key = format!("{}:{}", event.resource.kind.as_str(), event.resource.id);
-    let matching =
-        subscriptions::matching(&mut *connection, &event_type, provider.as_str(), event.resource.kind.as_str()).await?;
-    deliveries::enqueue_webhooks(&mut *connection, event_id.uuid(), &ordering_key, &matching).await?;
+    let matching = subscriptions::matching(
+        &mut *connection,
+        &event_type,
+        provider.as_str(),
+        event.resource.kind.as_str(),
+    )
+    .await?;
+    deliveries::enqueue_webhooks(&mut *connection, event_id.uuid(), &ordering_key, &matching)
+        .await?;
     if jetstream {
         deliveries::enqueue_jetstream(&mut *connection, event_id.uuid(), &ordering_key).await?;
     }

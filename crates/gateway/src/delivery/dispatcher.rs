@@ -85,7 +85,10 @@ impl Dispatcher {
             Duration::from_secs(delivery.request_timeout_secs),
         )
         .map_err(|error| DispatcherError::Client(error.to_string()))?;
-        let sinks = Sinks { jetstream: !settings.jetstream.url.is_empty(), reconciliation: None };
+        let sinks = Sinks {
+            jetstream: !settings.jetstream.url.is_empty(),
+            reconciliation: None,
+        };
         let jetstream = sinks.jetstream.then(|| settings.jetstream.clone());
         Ok(Dispatcher {
             inner: Arc::new(Inner {

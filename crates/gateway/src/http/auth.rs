@@ -48,15 +48,30 @@ pub enum Scope {
     /// Manage subscriptions, retry deliveries, start replays.
     #[serde(rename = "subscriptions:write")]
     SubscriptionsWrite,
+    /// Read reconciliation items, summaries and reports.
+    #[serde(rename = "reconciliation:read")]
+    ReconciliationRead,
+    /// Resolve reconciliation items and start batch runs.
+    #[serde(rename = "reconciliation:write")]
+    ReconciliationWrite,
 }
 
 impl Scope {
     /// Every scope, for help texts and validation.
-    pub const ALL: [Scope; 4] = [
+    pub const ALL: [Scope; 13] = [
         Scope::Admin,
         Scope::EventsRead,
         Scope::KeysWrite,
         Scope::Pii,
+        Scope::CreditRead,
+        Scope::CreditWrite,
+        Scope::BankingRead,
+        Scope::BankingWrite,
+        Scope::ProvidersWrite,
+        Scope::SubscriptionsRead,
+        Scope::SubscriptionsWrite,
+        Scope::ReconciliationRead,
+        Scope::ReconciliationWrite,
     ];
 
     /// The string form stored and shown.
@@ -73,6 +88,8 @@ impl Scope {
             Scope::ProvidersWrite => "providers:write",
             Scope::SubscriptionsRead => "subscriptions:read",
             Scope::SubscriptionsWrite => "subscriptions:write",
+            Scope::ReconciliationRead => "reconciliation:read",
+            Scope::ReconciliationWrite => "reconciliation:write",
         }
     }
 }
@@ -162,4 +179,19 @@ pub async fn authenticate(
     tracing::Span::current().record("api_key", tracing::field::display(caller.api_key_id));
     request.extensions_mut().insert(caller);
     Ok(next.run(request).await)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_scope_round_trips_through_its_string_form_and_serde() {
+        for scope in Scope::ALL {
+            assert_eq!(scope.as_str().parse::<Scope>(), Ok(scope));
+            assert_eq!(serde_json::to_value(scope).unwrap(), scope.as_str());
+        }
+        let names: std::collections::HashSet<&str> = Scope::ALL.iter().map(Scope::as_str).collect();
+        assert_eq!(names.len(), Scope::ALL.len());
+    }
 }

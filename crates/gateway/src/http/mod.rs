@@ -22,6 +22,7 @@ pub mod idempotency;
 pub mod keys;
 pub mod pagination;
 pub mod providers;
+pub mod reconciliation;
 pub mod subscriptions;
 pub mod webhooks;
 
@@ -71,6 +72,8 @@ const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
         subscriptions::create, subscriptions::list, subscriptions::get, subscriptions::update,
         subscriptions::delete, subscriptions::rotate_secret, subscriptions::deliveries,
         subscriptions::replay, subscriptions::delivery, subscriptions::retry, subscriptions::replay_status,
+        reconciliation::list, reconciliation::get, reconciliation::resolve, reconciliation::summary,
+        reconciliation::report, reconciliation::run, reconciliation::get_run,
         webhooks::receive_root, webhooks::receive_path,
     ),
     components(schemas(error::Problem, error::FieldProblem, auth::Scope)),
@@ -83,6 +86,7 @@ const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
         (name = "credit", description = "Customers, KYC documents, credit offers, simulations and loans at the credit provider"),
         (name = "banking", description = "Accounts, charges, Pix transfers, refunds and keys at the banking provider"),
         (name = "subscriptions", description = "Partner webhooks: subscriptions, deliveries, replays"),
+        (name = "reconciliation", description = "Pix receipts against loan disbursements"),
         (name = "operations", description = "Health, readiness, metrics"),
     )
 )]
@@ -181,6 +185,16 @@ pub fn router(state: AppState) -> Router {
         .route("/deliveries/{id}", get(subscriptions::delivery))
         .route("/deliveries/{id}/retry", post(subscriptions::retry))
         .route("/replays/{id}", get(subscriptions::replay_status))
+        .route("/reconciliation/items", get(reconciliation::list))
+        .route("/reconciliation/items/{id}", get(reconciliation::get))
+        .route(
+            "/reconciliation/items/{id}/resolve",
+            post(reconciliation::resolve),
+        )
+        .route("/reconciliation/summary", get(reconciliation::summary))
+        .route("/reconciliation/report.csv", get(reconciliation::report))
+        .route("/reconciliation/runs", post(reconciliation::run))
+        .route("/reconciliation/runs/{id}", get(reconciliation::get_run))
         // Innermost first: handler errors are rendered before the idempotency layer stores them, so
         // a replay is byte-identical to the first answer.
         .route_layer(middleware::from_fn(error::render_problem))

@@ -10,7 +10,8 @@ use std::collections::HashMap;
 
 use chrono::{DateTime, Duration, Utc};
 use providers::{
-    DedupKey, Document, EventType, Money, NormalizedEvent, ProviderName, ReconciliationItemId, ResourceKind, ResourceRef,
+    DedupKey, Document, EventType, Money, NormalizedEvent, ProviderName, ReconciliationItemId,
+    ResourceKind, ResourceRef,
 };
 use rust_decimal::Decimal;
 use serde_json::Value;
@@ -38,10 +39,12 @@ pub async fn on_event(
         | EventType::CustomerKycUpdated
         | EventType::CustomerActive
         | EventType::CustomerDenied => {
-            let customer_id = text(data, "customer_id").unwrap_or_else(|| event.resource.id.clone());
+            let customer_id =
+                text(data, "customer_id").unwrap_or_else(|| event.resource.id.clone());
             match data.get("document").and_then(document_of) {
                 Some(document) => {
-                    remember_customer(&mut *connection, provider, &customer_id, &document, "event").await?;
+                    remember_customer(&mut *connection, provider, &customer_id, &document, "event")
+                        .await?;
                     vec![document]
                 }
                 None => Vec::new(),
@@ -57,7 +60,10 @@ pub async fn on_event(
         | EventType::LoanFinished
         | EventType::LoanCancelled
         | EventType::LoanError => {
-            let disbursed = matches!(event.event_type, EventType::LoanDisbursing | EventType::LoanActive);
+            let disbursed = matches!(
+                event.event_type,
+                EventType::LoanDisbursing | EventType::LoanActive
+            );
             let cancelled = event.event_type == EventType::LoanCancelled;
             let loan_id = text(data, "loan_id").unwrap_or_else(|| event.resource.id.clone());
             sqlx::query(
@@ -82,10 +88,15 @@ pub async fn on_event(
             .bind(cancelled)
             .execute(&mut *connection)
             .await?;
-            document_of_loan(&mut *connection, provider, &loan_id).await?.into_iter().collect()
+            document_of_loan(&mut *connection, provider, &loan_id)
+                .await?
+                .into_iter()
+                .collect()
         }
         EventType::PixReceived => {
-            let Some(end_to_end_id) = text(data, "end_to_end_id").or_else(|| Some(event.resource.id.clone())) else {
+            let Some(end_to_end_id) =
+                text(data, "end_to_end_id").or_else(|| Some(event.resource.id.clone()))
+            else {
                 return Ok(());
             };
             let Some(received) = amount(data, "amount") else {
@@ -182,8 +193,14 @@ pub async fn facts(
         .into_iter()
         .filter_map(|loan| {
             let disbursed_at = loan.disbursed_at?;
-            let locked = match (loan.locked, loan.status.as_deref().map(str::parse::<Status>)) {
-                (Some(true), Some(Ok(status))) => Some(Locked { status, end_to_end_id: loan.end_to_end_id }),
+            let locked = match (
+                loan.locked,
+                loan.status.as_deref().map(str::parse::<Status>),
+            ) {
+                (Some(true), Some(Ok(status))) => Some(Locked {
+                    status,
+                    end_to_end_id: loan.end_to_end_id,
+                }),
                 _ => None,
             };
             Some(Expected {
@@ -207,7 +224,11 @@ pub async fn facts(
     let observed = receipts
         .into_iter()
         .map(|receipt| Observed {
-            from_credit_payer: is_credit_payer(settings, receipt.payer_document.as_deref(), receipt.payer_ispb.as_deref()),
+            from_credit_payer: is_credit_payer(
+                settings,
+                receipt.payer_document.as_deref(),
+                receipt.payer_ispb.as_deref(),
+            ),
             end_to_end_id: receipt.end_to_end_id,
             document: document.to_owned(),
             amount: receipt.amount,
@@ -218,13 +239,24 @@ pub async fn facts(
 }
 
 /// Whether a payer is one of the configured credit-provider payers.
-pub fn is_credit_payer(settings: &ReconciliationSettings, document: Option<&str>, ispb: Option<&str>) -> bool {
+pub fn is_credit_payer(
+    settings: &ReconciliationSettings,
+    document: Option<&str>,
+    ispb: Option<&str>,
+) -> bool {
     let by_document = document.is_some_and(|document| {
         settings.credit_payer_documents.iter().any(|configured| {
-            Document::parse(configured).map(|parsed| parsed.expose() == document).unwrap_or(false)
+            Document::parse(configured)
+                .map(|parsed| parsed.expose() == document)
+                .unwrap_or(false)
         })
     });
-    let by_ispb = ispb.is_some_and(|ispb| settings.credit_payer_ispbs.iter().any(|configured| configured == ispb));
+    let by_ispb = ispb.is_some_and(|ispb| {
+        settings
+            .credit_payer_ispbs
+            .iter()
+            .any(|configured| configured == ispb)
+    });
     by_document || by_ispb
 }
 
@@ -281,22 +313,33 @@ pub async fn recompute(
     .bind(document)
     .fetch_all(&mut *connection)
     .await?;
-    let current: HashMap<(String, String), CurrentItem> =
-        current.into_iter().map(|item| ((item.kind.clone(), item.item_key.clone()), item)).collect();
-    let expected_by_loan: HashMap<&str, &Expected> = expected.iter().map(|e| (e.loan_id.as_str(), e)).collect();
-    let observed_by_id: HashMap<&str, &Observed> = observed.iter().map(|o| (o.end_to_end_id.as_str(), o)).collect();
+    let current: HashMap<(String, String), CurrentItem> = current
+        .into_iter()
+        .map(|item| ((item.kind.clone(), item.item_key.clone()), item))
+        .collect();
+    let expected_by_loan: HashMap<&str, &Expected> =
+        expected.iter().map(|e| (e.loan_id.as_str(), e)).collect();
+    let observed_by_id: HashMap<&str, &Observed> = observed
+        .iter()
+        .map(|o| (o.end_to_end_id.as_str(), o))
+        .collect();
 
     for item in &outcome.expected {
         let Some(loan) = expected_by_loan.get(item.loan_id.as_str()) else {
             continue;
         };
-        let receipt = item.end_to_end_id.as_deref().and_then(|id| observed_by_id.get(id));
+        let receipt = item
+            .end_to_end_id
+            .as_deref()
+            .and_then(|id| observed_by_id.get(id));
         let previous = current.get(&("disbursement".to_owned(), item.loan_id.clone()));
+        // Finance's decisions are final here: only a new decision changes a locked item.
         let unchanged = previous.is_some_and(|p| {
-            p.status == item.status.as_str()
-                && p.end_to_end_id == item.end_to_end_id
-                && p.difference == item.difference
-                && p.candidates == item.candidates
+            p.locked
+                || (p.status == item.status.as_str()
+                    && p.end_to_end_id == item.end_to_end_id
+                    && p.difference == item.difference
+                    && p.candidates == item.candidates)
         });
         if unchanged {
             continue;
@@ -330,9 +373,25 @@ pub async fn recompute(
         .execute(&mut *connection)
         .await?;
         let from = previous.map(|p| p.status.clone());
-        record_change(&mut *connection, item_id, "system", from.as_deref(), item.status, None).await?;
+        record_change(
+            &mut *connection,
+            item_id,
+            "system",
+            from.as_deref(),
+            item.status,
+            None,
+        )
+        .await?;
         let amounts = (Some(loan.amount), receipt.map(|r| r.amount));
-        emit(&mut *connection, item_id, item.status, document, amounts, jetstream).await?;
+        emit(
+            &mut *connection,
+            item_id,
+            item.status,
+            document,
+            amounts,
+            jetstream,
+        )
+        .await?;
     }
 
     // Receipt items: the unexpected ones now, and unlocked ones that are no longer unexpected go.
@@ -357,17 +416,38 @@ pub async fn recompute(
         .bind(receipt.received_at)
         .execute(&mut *connection)
         .await?;
-        record_change(&mut *connection, item_id, "system", None, Status::UnexpectedReceipt, None).await?;
+        record_change(
+            &mut *connection,
+            item_id,
+            "system",
+            None,
+            Status::UnexpectedReceipt,
+            None,
+        )
+        .await?;
         let amounts = (None, Some(receipt.amount));
-        emit(&mut *connection, item_id, Status::UnexpectedReceipt, document, amounts, jetstream).await?;
+        emit(
+            &mut *connection,
+            item_id,
+            Status::UnexpectedReceipt,
+            document,
+            amounts,
+            jetstream,
+        )
+        .await?;
     }
     let stale: Vec<uuid::Uuid> = current
         .values()
-        .filter(|item| item.kind == "receipt" && !item.locked && !outcome.unexpected.contains(&item.item_key))
+        .filter(|item| {
+            item.kind == "receipt" && !item.locked && !outcome.unexpected.contains(&item.item_key)
+        })
         .map(|item| item.item_id)
         .collect();
     if !stale.is_empty() {
-        sqlx::query("delete from recon_item where item_id = any($1)").bind(&stale).execute(&mut *connection).await?;
+        sqlx::query("delete from recon_item where item_id = any($1)")
+            .bind(&stale)
+            .execute(&mut *connection)
+            .await?;
     }
     Ok(())
 }
@@ -415,7 +495,11 @@ pub async fn emit(
         Status::Pending | Status::Cancelled => return Ok(()),
     };
     let id = ReconciliationItemId::from_uuid(item_id).to_string();
-    let Ok(dedup_key) = DedupKey::parse(&format!("{}:{id}:{}", event_type, uuid::Uuid::now_v7().simple())) else {
+    let Ok(dedup_key) = DedupKey::parse(&format!(
+        "{}:{id}:{}",
+        event_type,
+        uuid::Uuid::now_v7().simple()
+    )) else {
         return Ok(());
     };
     let data = serde_json::json!({
@@ -429,7 +513,11 @@ pub async fn emit(
         event_type,
         provider_event_type: format!("reconciliation.{}", status.as_str()),
         dedup_key,
-        resource: ResourceRef { kind: ResourceKind::ReconciliationItem, id, correlation_id: None },
+        resource: ResourceRef {
+            kind: ResourceKind::ReconciliationItem,
+            id,
+            correlation_id: None,
+        },
         occurred_at: Utc::now(),
         data: data.clone(),
     };
@@ -468,5 +556,7 @@ fn document_of(value: &Value) -> Option<String> {
         }
         _ => return None,
     };
-    Document::parse(text).ok().map(|document| document.expose().to_owned())
+    Document::parse(text)
+        .ok()
+        .map(|document| document.expose().to_owned())
 }

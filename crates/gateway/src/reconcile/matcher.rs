@@ -162,10 +162,18 @@ pub const SKEW: Duration = Duration::minutes(5);
 pub fn reconcile(expected: &[Expected], observed: &[Observed], now: DateTime<Utc>) -> Outcome {
     let mut by_document: HashMap<&str, (Vec<&Expected>, Vec<&Observed>)> = HashMap::new();
     for item in expected {
-        by_document.entry(item.document.as_str()).or_default().0.push(item);
+        by_document
+            .entry(item.document.as_str())
+            .or_default()
+            .0
+            .push(item);
     }
     for item in observed {
-        by_document.entry(item.document.as_str()).or_default().1.push(item);
+        by_document
+            .entry(item.document.as_str())
+            .or_default()
+            .1
+            .push(item);
     }
     let mut outcome = Outcome::default();
     for (_, (expected, observed)) in by_document {
@@ -177,13 +185,22 @@ pub fn reconcile(expected: &[Expected], observed: &[Observed], now: DateTime<Utc
 }
 
 /// The rules for one payee document.
-fn reconcile_group(expected: &[&Expected], observed: &[&Observed], now: DateTime<Utc>, outcome: &mut Outcome) {
+fn reconcile_group(
+    expected: &[&Expected],
+    observed: &[&Observed],
+    now: DateTime<Utc>,
+    outcome: &mut Outcome,
+) {
     // Deduplicate receipts by endToEndId (a redelivered webhook is one receipt).
     let mut receipts: Vec<&Observed> = observed.to_vec();
     receipts.sort_by(|a, b| a.end_to_end_id.cmp(&b.end_to_end_id));
     receipts.dedup_by(|a, b| a.end_to_end_id == b.end_to_end_id);
     let mut claimed = vec![false; receipts.len()];
-    let index_of = |end_to_end_id: &str| receipts.iter().position(|r| r.end_to_end_id == end_to_end_id);
+    let index_of = |end_to_end_id: &str| {
+        receipts
+            .iter()
+            .position(|r| r.end_to_end_id == end_to_end_id)
+    };
 
     let mut loans: Vec<&Expected> = expected.to_vec();
     loans.sort_by(|a, b| (a.disbursed_at, &a.loan_id).cmp(&(b.disbursed_at, &b.loan_id)));
@@ -219,7 +236,8 @@ fn reconcile_group(expected: &[&Expected], observed: &[&Observed], now: DateTime
     let in_window = |loan: &Expected, receipt: &Observed| {
         receipt.received_at >= loan.disbursed_at - SKEW && receipt.received_at <= loan.deadline
     };
-    let distance = |loan: &Expected, receipt: &Observed| (receipt.received_at - loan.disbursed_at).abs();
+    let distance =
+        |loan: &Expected, receipt: &Observed| (receipt.received_at - loan.disbursed_at).abs();
 
     // Exact matches.
     let mut unmatched: Vec<&Expected> = Vec::new();
@@ -227,10 +245,18 @@ fn reconcile_group(expected: &[&Expected], observed: &[&Observed], now: DateTime
         let mut candidates: Vec<(Duration, usize)> = receipts
             .iter()
             .enumerate()
-            .filter(|(index, receipt)| !claimed[*index] && receipt.amount == loan.amount && in_window(loan, receipt))
+            .filter(|(index, receipt)| {
+                !claimed[*index] && receipt.amount == loan.amount && in_window(loan, receipt)
+            })
             .map(|(index, receipt)| (distance(loan, receipt), index))
             .collect();
-        candidates.sort_by(|a, b| a.0.cmp(&b.0).then_with(|| receipts[a.1].end_to_end_id.cmp(&receipts[b.1].end_to_end_id)));
+        candidates.sort_by(|a, b| {
+            a.0.cmp(&b.0).then_with(|| {
+                receipts[a.1]
+                    .end_to_end_id
+                    .cmp(&receipts[b.1].end_to_end_id)
+            })
+        });
         match candidates.as_slice() {
             [] => unmatched.push(loan),
             [(best, _), (second, _), ..] if best == second => {
@@ -267,7 +293,9 @@ fn reconcile_group(expected: &[&Expected], observed: &[&Observed], now: DateTime
             .enumerate()
             .filter(|(index, receipt)| !claimed[*index] && in_window(loan, receipt))
             .min_by(|(_, a), (_, b)| {
-                distance(loan, a).cmp(&distance(loan, b)).then_with(|| a.end_to_end_id.cmp(&b.end_to_end_id))
+                distance(loan, a)
+                    .cmp(&distance(loan, b))
+                    .then_with(|| a.end_to_end_id.cmp(&b.end_to_end_id))
             })
             .map(|(index, _)| index);
         let result = match closest {
@@ -283,7 +311,11 @@ fn reconcile_group(expected: &[&Expected], observed: &[&Observed], now: DateTime
             }
             None => ExpectedOutcome {
                 loan_id: loan.loan_id.clone(),
-                status: if now > loan.deadline { Status::Overdue } else { Status::Pending },
+                status: if now > loan.deadline {
+                    Status::Overdue
+                } else {
+                    Status::Pending
+                },
                 end_to_end_id: None,
                 difference: None,
                 candidates: Vec::new(),
@@ -301,7 +333,10 @@ fn reconcile_group(expected: &[&Expected], observed: &[&Observed], now: DateTime
         .flat_map(|e| e.candidates.iter())
         .collect();
     for (index, receipt) in receipts.iter().enumerate() {
-        if !claimed[index] && receipt.from_credit_payer && !in_review.contains(&&receipt.end_to_end_id) {
+        if !claimed[index]
+            && receipt.from_credit_payer
+            && !in_review.contains(&&receipt.end_to_end_id)
+        {
             outcome.unexpected.push(receipt.end_to_end_id.clone());
         }
     }
@@ -343,12 +378,21 @@ mod tests {
     }
 
     fn status_of(outcome: &Outcome, loan_id: &str) -> ExpectedOutcome {
-        outcome.expected.iter().find(|e| e.loan_id == loan_id).cloned().unwrap()
+        outcome
+            .expected
+            .iter()
+            .find(|e| e.loan_id == loan_id)
+            .cloned()
+            .unwrap()
     }
 
     #[test]
     fn the_same_document_and_amount_inside_the_window_matches() {
-        let outcome = reconcile(&[loan("ln_1", "111", "1000.00", 0)], &[pix("E1", "111", "1000.00", 3)], at(10));
+        let outcome = reconcile(
+            &[loan("ln_1", "111", "1000.00", 0)],
+            &[pix("E1", "111", "1000.00", 3)],
+            at(10),
+        );
         let item = status_of(&outcome, "ln_1");
         assert_eq!(item.status, Status::Matched);
         assert_eq!(item.end_to_end_id.as_deref(), Some("E1"));
@@ -359,10 +403,16 @@ mod tests {
     fn the_closest_receipt_in_time_wins() {
         let outcome = reconcile(
             &[loan("ln_1", "111", "10.00", 0)],
-            &[pix("E_far", "111", "10.00", 60), pix("E_near", "111", "10.00", 5)],
+            &[
+                pix("E_far", "111", "10.00", 60),
+                pix("E_near", "111", "10.00", 5),
+            ],
             at(100),
         );
-        assert_eq!(status_of(&outcome, "ln_1").end_to_end_id.as_deref(), Some("E_near"));
+        assert_eq!(
+            status_of(&outcome, "ln_1").end_to_end_id.as_deref(),
+            Some("E_near")
+        );
         assert_eq!(outcome.unexpected, vec!["E_far".to_owned()]);
     }
 
@@ -370,18 +420,28 @@ mod tests {
     fn two_equally_close_receipts_need_review_never_a_guess() {
         let outcome = reconcile(
             &[loan("ln_1", "111", "10.00", 10)],
-            &[pix("E_a", "111", "10.00", 15), pix("E_b", "111", "10.00", 5)],
+            &[
+                pix("E_a", "111", "10.00", 15),
+                pix("E_b", "111", "10.00", 5),
+            ],
             at(100),
         );
         let item = status_of(&outcome, "ln_1");
         assert_eq!(item.status, Status::NeedsReview);
         assert_eq!(item.candidates, vec!["E_a".to_owned(), "E_b".to_owned()]);
-        assert!(outcome.unexpected.is_empty(), "candidates under review are not unexpected");
+        assert!(
+            outcome.unexpected.is_empty(),
+            "candidates under review are not unexpected"
+        );
     }
 
     #[test]
     fn another_amount_for_the_same_document_is_a_mismatch_with_the_difference() {
-        let outcome = reconcile(&[loan("ln_1", "111", "1000.00", 0)], &[pix("E1", "111", "999.99", 3)], at(10));
+        let outcome = reconcile(
+            &[loan("ln_1", "111", "1000.00", 0)],
+            &[pix("E1", "111", "999.99", 3)],
+            at(10),
+        );
         let item = status_of(&outcome, "ln_1");
         assert_eq!(item.status, Status::AmountMismatch);
         assert_eq!(item.difference, Some(Decimal::from_str("-0.01").unwrap()));
@@ -390,13 +450,23 @@ mod tests {
     #[test]
     fn an_expected_receipt_becomes_overdue_after_its_deadline() {
         let expected = [loan("ln_1", "111", "10.00", 0)];
-        assert_eq!(status_of(&reconcile(&expected, &[], at(60)), "ln_1").status, Status::Pending);
-        assert_eq!(status_of(&reconcile(&expected, &[], at(24 * 60 + 1)), "ln_1").status, Status::Overdue);
+        assert_eq!(
+            status_of(&reconcile(&expected, &[], at(60)), "ln_1").status,
+            Status::Pending
+        );
+        assert_eq!(
+            status_of(&reconcile(&expected, &[], at(24 * 60 + 1)), "ln_1").status,
+            Status::Overdue
+        );
     }
 
     #[test]
     fn a_receipt_outside_the_window_does_not_match() {
-        let outcome = reconcile(&[loan("ln_1", "111", "10.00", 0)], &[pix("E1", "111", "10.00", 25 * 60)], at(26 * 60));
+        let outcome = reconcile(
+            &[loan("ln_1", "111", "10.00", 0)],
+            &[pix("E1", "111", "10.00", 25 * 60)],
+            at(26 * 60),
+        );
         assert_eq!(status_of(&outcome, "ln_1").status, Status::Overdue);
         assert_eq!(outcome.unexpected, vec!["E1".to_owned()]);
     }
@@ -421,14 +491,23 @@ mod tests {
     #[test]
     fn a_decision_by_finance_is_kept_and_claims_its_receipt() {
         let mut decided = loan("ln_1", "111", "10.00", 0);
-        decided.locked = Some(Locked { status: Status::Matched, end_to_end_id: Some("E_b".into()) });
+        decided.locked = Some(Locked {
+            status: Status::Matched,
+            end_to_end_id: Some("E_b".into()),
+        });
         let outcome = reconcile(
             &[decided, loan("ln_2", "111", "10.00", 0)],
             &[pix("E_a", "111", "10.00", 1), pix("E_b", "111", "10.00", 1)],
             at(10),
         );
-        assert_eq!(status_of(&outcome, "ln_1").end_to_end_id.as_deref(), Some("E_b"));
-        assert_eq!(status_of(&outcome, "ln_2").end_to_end_id.as_deref(), Some("E_a"));
+        assert_eq!(
+            status_of(&outcome, "ln_1").end_to_end_id.as_deref(),
+            Some("E_b")
+        );
+        assert_eq!(
+            status_of(&outcome, "ln_2").end_to_end_id.as_deref(),
+            Some("E_a")
+        );
     }
 
     #[test]
