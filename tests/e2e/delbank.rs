@@ -588,6 +588,7 @@ async fn a_delivery_with_a_wrong_credential_is_refused_then_retried_and_stored_o
             correlation_id: None,
             payer_name: None,
             payer_document: None,
+            payer_ispb: None,
         })
         .unwrap();
     let event = gateway

@@ -22,6 +22,7 @@ mod jetstream;
 mod logs;
 mod providers;
 mod reconciliation;
+mod reconciliation_sims;
 mod secrets;
 mod service;
 mod store;

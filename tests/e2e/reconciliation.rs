@@ -268,7 +268,7 @@ async fn an_unknown_receipt_from_a_credit_payer_is_unexpected_and_others_are_ign
 #[tokio::test]
 async fn a_disbursement_with_no_receipt_goes_overdue_after_its_window() {
     let app = TestApp::spawn_with(|settings| {
-        settings.reconciliation.window_hours = 1;
+        settings.reconciliation.window_secs = 3600;
         settings.reconciliation.check_interval_secs = 1;
     })
     .await;

@@ -1108,6 +1108,7 @@ async fn control_pix_in(State(control): State<Control>, body: Bytes) -> Response
         correlation_id: string_of(&parsed, "correlationId"),
         payer_name: string_of(&parsed, "payerName"),
         payer_document: string_of(&parsed, "payerDocument"),
+        payer_ispb: string_of(&parsed, "payerIspb"),
     }))
 }
 

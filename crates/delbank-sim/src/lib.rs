@@ -121,7 +121,7 @@ pub struct Knobs {
 }
 
 /// A Pix arriving from another bank, for [`Control::pix_in`].
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct PixIn {
     /// The credited account; the first configured one when absent.
@@ -138,6 +138,9 @@ pub struct PixIn {
     /// The payer's document (sent masked, as Delbank does).
     #[serde(default)]
     pub payer_document: Option<String>,
+    /// The payer's bank (ISPB); another simulated bank when absent.
+    #[serde(default)]
+    pub payer_ispb: Option<String>,
 }
 
 /// A running simulator.
@@ -313,6 +316,7 @@ impl Control {
             correlation_id: Some(correlation_id.to_owned()),
             payer_name: Some("PAGADOR SIMULADO".to_owned()),
             payer_document: Some("52998224725".to_owned()),
+            payer_ispb: None,
         })
     }
 

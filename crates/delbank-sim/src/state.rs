@@ -742,6 +742,7 @@ impl State {
                 correlation_id: Some(correlation_id.clone()),
                 payer_name: Some("PAGADOR SIMULADO".to_owned()),
                 payer_document: Some("52998224725".to_owned()),
+                payer_ispb: None,
             })?;
             let body =
                 json!({"correlationId": correlation_id, "amount": num(amount), "source": "SPI"});
@@ -815,14 +816,18 @@ impl State {
         {
             return Err(Failure::new(400, "The charge cannot be paid"));
         }
-        let end_to_end_id = end_to_end_id('E', OTHER_ISPB);
+        let end_to_end_id = end_to_end_id('E', pix.payer_ispb.as_deref().unwrap_or(OTHER_ISPB));
         let payer_document = pix
             .payer_document
             .as_deref()
             .map_or_else(|| "***982247**".to_owned(), mask);
+        let payer_ispb = pix
+            .payer_ispb
+            .clone()
+            .unwrap_or_else(|| OTHER_ISPB.to_owned());
         let payer = json!({
             "number": "778899", "branch": "1", "type": "PAYMENT",
-            "participant": {"name": "NU PAGAMENTOS - IP", "ispb": OTHER_ISPB},
+            "participant": {"name": "NU PAGAMENTOS - IP", "ispb": payer_ispb},
             "holder": {"name": pix.payer_name.clone().unwrap_or_else(|| "PAGADOR".to_owned()), "document": payer_document, "type": "NATURAL"},
         });
         let nsu = self.book(

@@ -130,6 +130,7 @@ async fn a_refund_retried_after_a_503_is_made_once() {
             correlation_id: None,
             payer_name: None,
             payer_document: None,
+            payer_ispb: None,
         })
         .unwrap();
     let before = sim.control().balance("31712").unwrap();
@@ -271,6 +272,7 @@ async fn the_statement_stream_reads_every_entry_after_an_nsu() {
                 correlation_id: None,
                 payer_name: None,
                 payer_document: None,
+                payer_ispb: None,
             })
             .unwrap();
     }
@@ -314,6 +316,7 @@ async fn delbank_problem_details_map_to_provider_errors() {
             correlation_id: None,
             payer_name: None,
             payer_document: None,
+            payer_ispb: None,
         })
         .unwrap();
 

@@ -115,8 +115,8 @@ pub struct JetStreamSettings {
 pub struct ReconciliationSettings {
     /// Reconcile live, on every event.
     pub enabled: bool,
-    /// Hours after a disbursement before its receipt is overdue.
-    pub window_hours: u32,
+    /// Seconds after a disbursement before its receipt is overdue.
+    pub window_secs: u64,
     /// Documents of credit-provider payers.
     pub credit_payer_documents: Vec<String>,
     /// ISPBs of credit-provider payers.

@@ -448,6 +448,18 @@ pub async fn create_customer(
             &key,
         )
         .await?;
+    // The gateway's own customer records: reconciliation finds the borrower's document here.
+    if let Ok(provider) = providers::ProviderName::parse(&state.settings.routing.credit) {
+        let mut connection = state.pool.acquire().await?;
+        crate::reconcile::live::remember_customer(
+            &mut connection,
+            &provider,
+            &customer.id,
+            customer.document.expose(),
+            "api",
+        )
+        .await?;
+    }
     Ok((
         StatusCode::CREATED,
         Json(CustomerBody::new(customer, &caller)),

@@ -389,7 +389,7 @@ pub async fn run_batch(
     to: DateTime<Utc>,
     settings: &ReconciliationSettings,
 ) -> Result<RunRow, sqlx::Error> {
-    let window = chrono::Duration::hours(i64::from(settings.window_hours));
+    let window = chrono::Duration::seconds(i64::try_from(settings.window_secs).unwrap_or(i64::MAX));
     let mut connection = pool.acquire().await?;
     let expected = disbursements_in(&mut connection, from, to, window).await?;
     let observed =

@@ -176,7 +176,7 @@ pub async fn facts(
     document: &str,
     settings: &ReconciliationSettings,
 ) -> Result<(Vec<Expected>, Vec<Observed>), sqlx::Error> {
-    let window = Duration::hours(i64::from(settings.window_hours));
+    let window = Duration::seconds(i64::try_from(settings.window_secs).unwrap_or(i64::MAX));
     let loans: Vec<LoanFacts> = sqlx::query_as(
         "select d.loan_id, coalesce(d.net_amount, d.requested_amount) as amount, d.disbursed_at, d.cancelled,
                 i.locked, i.status, i.end_to_end_id
