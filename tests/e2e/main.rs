@@ -12,6 +12,7 @@ mod auth;
 mod cluster;
 mod delbank;
 mod delivery;
+mod demo;
 mod dinie;
 mod errors;
 mod events;

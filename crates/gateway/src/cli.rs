@@ -33,6 +33,13 @@ pub struct Cli {
 /// Subcommands.
 #[derive(Debug, Subcommand)]
 pub enum Command {
+    /// Run the whole product against both provider simulators: a scripted credit and Pix story
+    /// through the REST API, live progress, a summary; then keep serving until Ctrl-C.
+    Demo {
+        /// End after the story (CI runs it this way).
+        #[arg(long)]
+        exit: bool,
+    },
     /// Run the gateway: REST API, inbound webhooks, workers.
     Serve,
     /// Apply database migrations and exit.
@@ -145,6 +152,10 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             Ok(())
         }
         Command::Serve => serve(cli.config, settings).await,
+        Command::Demo { exit } => {
+            let options = crate::demo::DemoOptions { exit, database: "paygate_demo".into() };
+            crate::demo::run(settings, options).await
+        }
         Command::Migrate => {
             let _telemetry = telemetry::init(&settings.telemetry)?;
             let (pool, _cluster) = open_database(&settings).await?;

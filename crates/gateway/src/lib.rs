@@ -2,7 +2,8 @@
 //! `paygate`. The only crate that knows HTTP JSON and SQL.
 //!
 //! # Layout
-//! - `cli`: the command line (`serve`, `migrate`, `keys`, `config check`).
+//! - `cli`: the command line (`demo`, `serve`, `migrate`, `keys`, `providers`, `secrets`, `config check`).
+//! - `demo`: the whole product in one command, against both simulators.
 //! - `config`: figment-layered settings.
 //! - `crypto`: secrets encrypted at rest (keyring, `enc:v1:` values).
 //! - `startup`: application state, the provider registry (the one place naming provider crates),
@@ -20,6 +21,7 @@ pub mod config;
 pub mod crypto;
 pub mod db;
 pub mod delivery;
+pub mod demo;
 pub mod http;
 pub mod reconcile;
 pub mod startup;

@@ -142,7 +142,9 @@ pub fn register_providers(
     {
         delbank::register(config, credentials.clone(), &mut registry)?;
     }
-    if let Some(config) = provider_section::<dinie::Config>(figment, "dinie")? {
+    if let Some(config) =
+        provider_section::<dinie::Config>(figment, "dinie")?.filter(|config| config.enabled)
+    {
         dinie::register(config, credentials.clone(), &mut registry)?;
     }
     Ok(registry)

@@ -205,6 +205,8 @@ impl ApiError {
             ApiError::Internal(_) => {
                 "an unexpected error occurred; the request id identifies it in the logs".into()
             }
+            // A provider's message may quote the request: documents in it are masked.
+            ApiError::Provider(error) => providers::mask_document_like(&error.to_string()),
             other => other.to_string(),
         }
     }
@@ -444,6 +446,15 @@ mod tests {
         let error = ApiError::Internal("password authentication failed for user x".into());
         assert!(!error.detail().contains("password"));
         assert_eq!(error.status(), StatusCode::INTERNAL_SERVER_ERROR);
+    }
+
+    #[test]
+    fn a_provider_message_quoting_a_document_is_masked() {
+        let error = ApiError::Provider(ProviderError::Conflict {
+            code: "customer_already_exists".into(),
+            message: "customer 529.982.247-25 already exists".into(),
+        });
+        assert!(!error.detail().contains("529.982.247-25"), "{}", error.detail());
     }
 
     #[test]

@@ -184,8 +184,21 @@ pub fn reconcile(expected: &[Expected], observed: &[Observed], now: DateTime<Utc
     outcome
 }
 
-/// The rules for one payee document.
+/// The rules for one payee document; appends its results to `outcome`.
 fn reconcile_group(
+    expected: &[&Expected],
+    observed: &[&Observed],
+    now: DateTime<Utc>,
+    outcome: &mut Outcome,
+) {
+    let mut group = Outcome::default();
+    reconcile_document(expected, observed, now, &mut group);
+    outcome.expected.append(&mut group.expected);
+    outcome.unexpected.append(&mut group.unexpected);
+}
+
+/// The rules for one payee document, into a fresh `outcome` (its lookups stay within the group).
+fn reconcile_document(
     expected: &[&Expected],
     observed: &[&Observed],
     now: DateTime<Utc>,

@@ -1,0 +1,475 @@
+//! `paygate demo`: the whole product in one command, on embedded defaults.
+//!
+//! Starts both provider simulators in-process, the gateway on them (Postgres found or started by
+//! `db::locate`, in a throw-away `paygate_demo` database), a partner app that verifies every
+//! signature it receives, and runs a scripted story through the public REST API only: a borrower at
+//! the credit provider and an account at the bank, KYC, approval, offer, simulation, loan,
+//! signatures, disbursement, the disbursement arriving as a Pix and reconciling as matched, a Pix
+//! charge paid, a Pix transfer that fails, a refund, and a disbursement that never arrives and goes
+//! overdue (with a shortened window). It prints each step as it completes, then a summary and the
+//! URLs, and keeps serving until Ctrl-C unless `--exit` was given.
+//!
+//! The simulators' control APIs play the providers' side (a credit analyst approving, Dinie paying
+//! out, someone paying a charge); everything the fintech does goes through `/v1`.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+use anyhow::Context;
+use axum::body::Bytes;
+use axum::extract::State;
+use axum::http::{HeaderMap, StatusCode};
+use secrecy::{ExposeSecret, SecretString};
+use serde_json::{Value, json};
+
+use crate::app::keys;
+use crate::app::providers::PgCredentialStore;
+use crate::config::Settings;
+use crate::crypto::Keyring;
+use crate::http::auth::Scope;
+use crate::startup::{self, Application, ProviderRegistry};
+use crate::{db, telemetry};
+
+/// The bank the simulated Dinie pays out from.
+pub const DINIE_ISPB: &str = "32402502";
+/// The demo's shortened reconciliation window, in seconds.
+pub const DEMO_WINDOW_SECS: u64 = 6;
+const STEP_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// How the demo runs.
+#[derive(Debug, Clone)]
+pub struct DemoOptions {
+    /// End after the story instead of serving until Ctrl-C.
+    pub exit: bool,
+    /// The throw-away database (dropped and created again at start).
+    pub database: String,
+}
+
+/// Runs the demo from the command line (logs to stdout per the configuration).
+pub async fn run(settings: Settings, options: DemoOptions) -> anyhow::Result<()> {
+    // The story's progress is the output; logs only for problems (RUST_LOG still wins).
+    let mut telemetry_settings = settings.telemetry.clone();
+    telemetry_settings.log_filter = "warn".into();
+    let _telemetry = telemetry::init(&telemetry_settings)?;
+    run_story(settings, options).await
+}
+
+/// Runs the demo; returns an error when a step of the story fails.
+pub async fn run_story(mut settings: Settings, options: DemoOptions) -> anyhow::Result<()> {
+    let exit = options.exit;
+    let started = Instant::now();
+    println!("paygate demo: starting Postgres, both provider simulators, the gateway and a partner app\n");
+
+    let located = db::locate(&settings.database).await?;
+    let server = db::server_url_of(located.url.expose_secret());
+    recreate_database(&server, &options.database).await?;
+    let url = db::ensure_database(&server, &options.database).await?;
+    let pool = db::connect(&url, &settings.database).await?;
+    db::migrate(&pool).await?;
+
+    let dinie_sim = dinie_sim::start(dinie_sim::SimConfig::fast()).await.context("starting the Dinie simulator")?;
+    let mut delbank_config = delbank_sim::SimConfig::standard();
+    delbank_config.delivery.base_delay = Duration::from_millis(100);
+    let delbank_sim = delbank_sim::start(delbank_config).await.context("starting the Delbank simulator")?;
+
+    settings.routing.credit = "dinie".into();
+    settings.routing.banking = "delbank".into();
+    settings.reconciliation.credit_payer_ispbs = vec![DINIE_ISPB.into()];
+    settings.reconciliation.window_secs = DEMO_WINDOW_SECS;
+    settings.reconciliation.check_interval_secs = 1;
+    settings.delivery.allow_private_networks = vec!["127.0.0.0/8".into()];
+    settings.delivery.poll_interval_ms = 50;
+    settings.server.public_url = String::new();
+    let registry = demo_registry(&settings, &pool, &dinie_sim, &delbank_sim)?;
+    let app = match Application::build(settings.clone(), pool.clone(), registry).await {
+        Ok(app) => app,
+        Err(error) => {
+            println!("  port {} is taken ({error}); using one the OS picks", settings.server.port);
+            settings.server.port = 0;
+            let registry = demo_registry(&settings, &pool, &dinie_sim, &delbank_sim)?;
+            Application::build(settings.clone(), pool.clone(), registry).await?
+        }
+    };
+    let base = format!("http://{}", app.local_addr()?);
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let server = tokio::spawn(app.run_until_stopped(async move {
+        let _ = stopped.await;
+    }));
+    let admin = keys::create(&pool, "demo-admin", &[Scope::Admin]).await?;
+    let partner = Partner::start().await?;
+    let demo = Demo {
+        base: base.clone(),
+        key: keys::reveal(&admin).to_owned(),
+        client: reqwest::Client::builder().timeout(Duration::from_secs(30)).build()?,
+        started,
+        pool: pool.clone(),
+        partner: partner.clone(),
+    };
+    println!("  Postgres: {} · Dinie sim: {} · Delbank sim: {}", located.source, dinie_sim.base_url(), delbank_sim.base_url());
+    println!("  gateway: {base} · partner app: {}\n", partner.url);
+
+    let outcome = story(&demo, &dinie_sim, &delbank_sim).await;
+    if let Err(error) = &outcome {
+        println!("\n✗ the story stopped: {error:#}");
+    }
+    summary(&demo).await?;
+    println!("\nOpen:");
+    println!("  API docs                {base}/docs");
+    println!("  events                  {base}/v1/events");
+    println!("  reconciliation report   {base}/v1/reconciliation/report.csv");
+    println!("  metrics                 {base}/metrics");
+    println!("  admin API key           {}  (Authorization: Bearer ...)", demo.key);
+
+    if outcome.is_ok() && !exit {
+        println!("\nServing until Ctrl-C.");
+        startup::shutdown_signal().await;
+    }
+    let _ = stop.send(());
+    let _ = server.await;
+    delbank_sim.shutdown().await;
+    dinie_sim.shutdown().await;
+    pool.close().await;
+    outcome
+}
+
+/// Both providers, registered against the simulators.
+fn demo_registry(
+    settings: &Settings,
+    pool: &sqlx::PgPool,
+    dinie_sim: &dinie_sim::SimHandle,
+    delbank_sim: &delbank_sim::SimHandle,
+) -> anyhow::Result<ProviderRegistry> {
+    let keyring = Arc::new(Keyring::from_settings(&settings.encryption)?);
+    let credentials = Arc::new(PgCredentialStore::new(pool.clone(), keyring));
+    let mut registry = ProviderRegistry::default();
+    let dinie = dinie::Config::new(&dinie_sim.base_url(), dinie_sim.client_id(), dinie_sim.client_secret());
+    dinie::register(dinie, credentials.clone(), &mut registry)?;
+    let delbank = delbank::Config {
+        enabled: true,
+        base_url: delbank_sim.base_url().to_owned(),
+        api_key: SecretString::from("sim-key-31712"),
+        account_id: "31712".to_owned(),
+        timeout_secs: 10,
+        retries: 2,
+        retry_base_delay_ms: 100,
+        webhook_scheme: delbank::AuthScheme::Bearer,
+        webhooks: Vec::new(),
+    };
+    delbank::register(delbank, credentials, &mut registry)?;
+    Ok(registry)
+}
+
+async fn recreate_database(server: &str, name: &str) -> anyhow::Result<()> {
+    use sqlx::{ConnectOptions, Connection};
+    use std::str::FromStr;
+    let mut admin = sqlx::postgres::PgConnectOptions::from_str(server)?.database("postgres").connect().await?;
+    sqlx::query(&format!("drop database if exists \"{name}\" with (force)")).execute(&mut admin).await?;
+    admin.close().await?;
+    Ok(())
+}
+
+/// The story's client: the public REST API with the admin key.
+struct Demo {
+    base: String,
+    key: String,
+    client: reqwest::Client,
+    started: Instant,
+    pool: sqlx::PgPool,
+    partner: Partner,
+}
+
+impl Demo {
+    async fn post(&self, path: &str, body: Value) -> anyhow::Result<Value> {
+        let response = self
+            .client
+            .post(format!("{}{path}", self.base))
+            .bearer_auth(&self.key)
+            .header("idempotency-key", uuid::Uuid::now_v7().to_string())
+            .json(&body)
+            .send()
+            .await?;
+        let status = response.status();
+        let body: Value = response.json().await.unwrap_or(Value::Null);
+        anyhow::ensure!(status.is_success(), "POST {path} answered {status}: {body}");
+        Ok(body)
+    }
+
+    async fn get(&self, path: &str) -> anyhow::Result<Value> {
+        let response = self.client.get(format!("{}{path}", self.base)).bearer_auth(&self.key).send().await?;
+        let status = response.status();
+        let body: Value = response.json().await.unwrap_or(Value::Null);
+        anyhow::ensure!(status.is_success(), "GET {path} answered {status}: {body}");
+        Ok(body)
+    }
+
+    /// Polls `check` (bounded) until it yields a value.
+    async fn until<T, F, Fut>(&self, what: &str, mut check: F) -> anyhow::Result<T>
+    where
+        F: FnMut() -> Fut,
+        Fut: std::future::Future<Output = anyhow::Result<Option<T>>>,
+    {
+        let deadline = Instant::now() + STEP_TIMEOUT;
+        loop {
+            if let Some(value) = check().await? {
+                return Ok(value);
+            }
+            anyhow::ensure!(Instant::now() < deadline, "timed out waiting for {what}");
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+
+    async fn event(&self, event_type: &str, resource: &str) -> anyhow::Result<Value> {
+        self.until(&format!("a {event_type} event"), || async {
+            let events = self.get(&format!("/v1/events?type={event_type}&resource_id={resource}")).await?;
+            Ok(events["data"].as_array().and_then(|events| events.first().cloned()))
+        })
+        .await
+    }
+
+    async fn item(&self, loan_or_e2e: &str, status: &str) -> anyhow::Result<Value> {
+        self.until(&format!("a {status} reconciliation item"), || async {
+            let items = self.get(&format!("/v1/reconciliation/items?status={status}&limit=100")).await?;
+            Ok(items["data"].as_array().and_then(|items| {
+                items
+                    .iter()
+                    .find(|item| item["loan_id"] == loan_or_e2e || item["end_to_end_id"] == loan_or_e2e)
+                    .cloned()
+            }))
+        })
+        .await
+    }
+
+    /// Prints a completed step with the running counters.
+    async fn step(&self, text: &str) {
+        let events: i64 = sqlx::query_scalar("select count(*) from event").fetch_one(&self.pool).await.unwrap_or(0);
+        let delivered: i64 = sqlx::query_scalar("select count(*) from delivery where status = 'succeeded'")
+            .fetch_one(&self.pool)
+            .await
+            .unwrap_or(0);
+        println!(
+            "[{:>5.1}s] ✓ {text:<68} events {events:>3} · delivered {delivered:>3} · verified by partner {:>3}",
+            self.started.elapsed().as_secs_f64(),
+            self.partner.verified(),
+        );
+    }
+}
+
+/// The scripted story; every step asserts its outcome.
+async fn story(demo: &Demo, dinie: &dinie_sim::SimHandle, delbank: &delbank_sim::SimHandle) -> anyhow::Result<()> {
+    let subscription = demo.post("/v1/subscriptions", json!({"url": demo.partner.url, "event_types": ["*"]})).await?;
+    let secret = subscription["secret"].as_str().context("subscription secret")?.to_owned();
+    demo.partner.set_secret(&secret);
+    demo.step("partner app subscribed to every event (signed, whsec_ secret)").await;
+    let registered = demo.post("/v1/providers/dinie/webhook", json!({})).await?;
+    anyhow::ensure!(registered["data"].as_array().is_some_and(|d| !d.is_empty()), "no Dinie registration");
+    let registered = demo.post("/v1/providers/delbank/webhooks", json!({})).await?;
+    let count = registered["data"].as_array().map_or(0, Vec::len);
+    demo.step(&format!("gateway webhooks registered at Dinie (1) and Delbank ({count})")).await;
+
+    // The borrower at the credit provider.
+    let borrower = "529.982.247-25";
+    let customer = demo
+        .post("/v1/customers", json!({"document": borrower, "name": "Maria da Silva", "external_id": "demo-maria"}))
+        .await?;
+    let customer_id = customer["id"].as_str().context("customer id")?.to_owned();
+    for kind in ["identity_front", "selfie"] {
+        demo.post(
+            &format!("/v1/customers/{customer_id}/documents"),
+            json!({"kind": kind, "file_name": format!("{kind}.png"), "content_type": "image/png", "content_base64": "iVBORw0KGgo="}),
+        )
+        .await?;
+    }
+    demo.step("borrower registered at Dinie, KYC documents uploaded").await;
+    dinie.approve_customer(&customer_id).await?;
+    let offers = demo.get(&format!("/v1/credit-offers?customer_id={customer_id}")).await?;
+    let offer_id = offers["data"][0]["id"].as_str().context("no credit offer")?.to_owned();
+    demo.step("Dinie approved the borrower; a credit offer is available").await;
+    let simulation = demo
+        .post(&format!("/v1/credit-offers/{offer_id}/simulations"), json!({"amount": "10000.00", "installments": 12}))
+        .await?;
+    let net = simulation["net_amount"]["amount"].as_str().context("net amount")?.to_owned();
+    let loan = demo.post("/v1/loans", json!({"credit_offer_id": offer_id, "simulation_id": simulation["id"]})).await?;
+    let loan_id = loan["id"].as_str().context("loan id")?.to_owned();
+    demo.step(&format!("simulated and took a loan of 10000.00 (net {net})")).await;
+
+    // The borrower's account at the bank.
+    let account = demo.post("/v1/accounts", json!({"holder_document": borrower, "name": "Maria da Silva"})).await?;
+    let account_id = account["id"].as_str().context("account id")?.to_owned();
+    for kind in ["selfie", "driver_license_full"] {
+        demo.post(&format!("/v1/accounts/{account_id}/documents"), json!({"kind": kind, "content_base64": "aGVsbG8="}))
+            .await?;
+    }
+    let number = delbank.control().approve_customer("52998224725")?;
+    demo.step(&format!("account opened at Delbank for the borrower (number {number})")).await;
+
+    // Contract, signatures, disbursement.
+    for _ in 0..10 {
+        if dinie.advance_loan(&loan_id).await? == "active" {
+            break;
+        }
+    }
+    demo.event("loan.active", &loan_id).await?;
+    demo.step("contract generated, signed, disbursed: the loan is active").await;
+
+    // The disbursement arrives as a Pix in the borrower's account.
+    let amount: rust_decimal::Decimal = net.parse()?;
+    let e2e = delbank.control().pix_in(delbank_sim::PixIn {
+        account: Some(number.clone()),
+        amount,
+        payer_ispb: Some(DINIE_ISPB.into()),
+        ..delbank_sim::PixIn::default()
+    })?;
+    demo.event("pix.received", &e2e).await?;
+    demo.item(&loan_id, "matched").await?;
+    demo.step(&format!("disbursement arrived as Pix {}… and reconciled: matched", &e2e[..12])).await;
+
+    // A Pix charge, paid.
+    let charge = demo.post("/v1/charges", json!({"kind": "pix_dynamic", "amount": "150.00", "description": "pedido 42"})).await?;
+    let charge_id = charge["id"].as_str().context("charge id")?.to_owned();
+    let paid_e2e = delbank.control().pay_charge(&charge_id)?;
+    demo.event("pix.received", &paid_e2e).await?;
+    demo.step("Pix charge of 150.00 created and paid").await;
+
+    // A Pix transfer that fails.
+    let failing = demo
+        .post("/v1/pix/transfers", json!({"amount": "30.00", "destination": {"key": "bloqueada.ac06@example.com"}}))
+        .await?;
+    let failing_e2e = failing["end_to_end_id"].as_str().context("end to end id")?.to_owned();
+    let failed = demo.event("pix.transfer.failed", &failing_e2e).await?;
+    let code = failed["data"]["failure"]["code"].as_str().unwrap_or("?").to_owned();
+    demo.step(&format!("Pix transfer of 30.00 to a blocked account failed ({code})")).await;
+
+    // A refund of the paid charge's Pix.
+    let refund = demo.post(&format!("/v1/pix/transfers/{paid_e2e}/refund"), json!({"amount": "50.00", "reason": "desistência"})).await?;
+    let refund_e2e = refund["end_to_end_id"].as_str().context("refund end to end id")?.to_owned();
+    demo.event("pix.transfer.completed", &refund_e2e).await?;
+    demo.step("refunded 50.00 of the charge's Pix").await;
+
+    // A second loan whose money never arrives.
+    let late = "111.444.777-35";
+    let customer = demo.post("/v1/customers", json!({"document": late, "name": "João Souza", "external_id": "demo-joao"})).await?;
+    let late_customer = customer["id"].as_str().context("customer id")?.to_owned();
+    for kind in ["identity_front", "selfie"] {
+        demo.post(
+            &format!("/v1/customers/{late_customer}/documents"),
+            json!({"kind": kind, "file_name": format!("{kind}.png"), "content_type": "image/png", "content_base64": "iVBORw0KGgo="}),
+        )
+        .await?;
+    }
+    dinie.approve_customer(&late_customer).await?;
+    let offers = demo.get(&format!("/v1/credit-offers?customer_id={late_customer}")).await?;
+    let offer_id = offers["data"][0]["id"].as_str().context("no credit offer")?.to_owned();
+    let simulation = demo
+        .post(&format!("/v1/credit-offers/{offer_id}/simulations"), json!({"amount": "5000.00", "installments": 12}))
+        .await?;
+    let loan = demo.post("/v1/loans", json!({"credit_offer_id": offer_id, "simulation_id": simulation["id"]})).await?;
+    let late_loan = loan["id"].as_str().context("loan id")?.to_owned();
+    for _ in 0..10 {
+        if dinie.advance_loan(&late_loan).await? == "active" {
+            break;
+        }
+    }
+    demo.item(&late_loan, "pending").await?;
+    demo.step(&format!("a second loan was disbursed; its Pix never comes ({DEMO_WINDOW_SECS} s window)")).await;
+    demo.item(&late_loan, "overdue").await?;
+    demo.step("…and it went overdue").await;
+
+    // Every delivery reaches the partner app.
+    demo.until("every delivery to reach the partner app", || async {
+        let pending: i64 = sqlx::query_scalar("select count(*) from delivery where status in ('pending', 'delivering')")
+            .fetch_one(&demo.pool)
+            .await?;
+        Ok((pending == 0).then_some(()))
+    })
+    .await?;
+    anyhow::ensure!(demo.partner.rejected() == 0, "the partner app rejected {} signatures", demo.partner.rejected());
+    demo.step("every event delivered to the partner app, every signature verified").await;
+    Ok(())
+}
+
+async fn summary(demo: &Demo) -> anyhow::Result<()> {
+    let events: Vec<(String, i64)> =
+        sqlx::query_as("select event_type, count(*) from event group by 1 order by 1").fetch_all(&demo.pool).await?;
+    println!("\nEvents by type");
+    for (event_type, count) in &events {
+        println!("  {event_type:<40} {count:>5}");
+    }
+    let deliveries: Vec<(String, i64)> =
+        sqlx::query_as("select status, count(*) from delivery group by 1 order by 1").fetch_all(&demo.pool).await?;
+    println!("\nDeliveries by outcome");
+    for (status, count) in &deliveries {
+        println!("  {status:<40} {count:>5}");
+    }
+    let summary = demo.get("/v1/reconciliation/summary").await?;
+    println!("\nReconciliation by status");
+    let mut lines: BTreeMap<String, (i64, String)> = BTreeMap::new();
+    for line in summary["by_status"].as_array().into_iter().flatten() {
+        lines.insert(
+            line["status"].as_str().unwrap_or("?").to_owned(),
+            (line["count"].as_i64().unwrap_or(0), line["amount"].as_str().unwrap_or("0").to_owned()),
+        );
+    }
+    for (status, (count, amount)) in &lines {
+        println!("  {status:<28} {count:>5} {amount:>16} BRL");
+    }
+    println!(
+        "  {:<28} {:>5} {:>16} BRL",
+        "total",
+        summary["total"]["count"].as_i64().unwrap_or(0),
+        summary["total"]["amount"].as_str().unwrap_or("0")
+    );
+    Ok(())
+}
+
+/// The demo partner app: verifies every delivery's Standard Webhooks signature.
+#[derive(Clone)]
+struct Partner {
+    url: String,
+    state: Arc<PartnerState>,
+}
+
+#[derive(Default)]
+struct PartnerState {
+    secret: std::sync::Mutex<String>,
+    verified: AtomicU64,
+    rejected: AtomicU64,
+}
+
+impl Partner {
+    async fn start() -> anyhow::Result<Partner> {
+        let state = Arc::new(PartnerState::default());
+        let app = axum::Router::new().route("/webhooks", axum::routing::post(partner_receive)).with_state(state.clone());
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+        let url = format!("http://{}/webhooks", listener.local_addr()?);
+        tokio::spawn(async move { axum::serve(listener, app).await });
+        Ok(Partner { url, state })
+    }
+
+    fn set_secret(&self, secret: &str) {
+        if let Ok(mut current) = self.state.secret.lock() {
+            *current = secret.to_owned();
+        }
+    }
+
+    fn verified(&self) -> u64 {
+        self.state.verified.load(Ordering::Relaxed)
+    }
+
+    fn rejected(&self) -> u64 {
+        self.state.rejected.load(Ordering::Relaxed)
+    }
+}
+
+async fn partner_receive(State(state): State<Arc<PartnerState>>, headers: HeaderMap, body: Bytes) -> StatusCode {
+    let secret = state.secret.lock().map(|s| s.clone()).unwrap_or_default();
+    let valid = standardwebhooks::Webhook::new(&secret).is_ok_and(|webhook| webhook.verify(&body, &headers).is_ok());
+    if valid {
+        state.verified.fetch_add(1, Ordering::Relaxed);
+        StatusCode::NO_CONTENT
+    } else {
+        state.rejected.fetch_add(1, Ordering::Relaxed);
+        StatusCode::UNAUTHORIZED
+    }
+}
