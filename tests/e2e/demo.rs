@@ -9,7 +9,10 @@ async fn the_demo_story_runs_end_to_end_against_both_simulators() {
     let db = TestDb::new().await;
     let mut settings = test_settings(&db);
     settings.server.port = 0;
-    let options = gateway::demo::DemoOptions { exit: true, database: format!("{}_demo", db.name()) };
+    let options = gateway::demo::DemoOptions {
+        exit: true,
+        database: format!("{}_demo", db.name()),
+    };
     let database = options.database.clone();
 
     let outcome = gateway::demo::run_story(settings, options).await;

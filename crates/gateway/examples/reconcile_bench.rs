@@ -11,8 +11,14 @@ use gateway::reconcile::matcher::{self, Expected, Observed, Status};
 use rust_decimal::Decimal;
 
 fn main() {
-    let count: usize = std::env::args().nth(1).and_then(|n| n.parse().ok()).unwrap_or(1_000_000);
-    let base = Utc.with_ymd_and_hms(2026, 11, 1, 0, 0, 0).single().unwrap_or_else(Utc::now);
+    let count: usize = std::env::args()
+        .nth(1)
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(1_000_000);
+    let base = Utc
+        .with_ymd_and_hms(2026, 11, 1, 0, 0, 0)
+        .single()
+        .unwrap_or_else(Utc::now);
     // A cheap deterministic generator (no float): xorshift.
     let mut state: u64 = 0x9E37_79B9_7F4A_7C15;
     let mut next = move || {
@@ -48,7 +54,8 @@ fn main() {
             end_to_end_id: format!("E{n:031}"),
             document,
             amount,
-            received_at: disbursed_at + Duration::seconds(i64::try_from(next() % 3_600).unwrap_or(0)),
+            received_at: disbursed_at
+                + Duration::seconds(i64::try_from(next() % 3_600).unwrap_or(0)),
             from_credit_payer: true,
         });
     }
@@ -58,7 +65,13 @@ fn main() {
     let outcome = matcher::reconcile(&expected, &observed, base + Duration::days(40));
     let elapsed = started.elapsed();
 
-    let count_of = |status: Status| outcome.expected.iter().filter(|e| e.status == status).count();
+    let count_of = |status: Status| {
+        outcome
+            .expected
+            .iter()
+            .filter(|e| e.status == status)
+            .count()
+    };
     println!("disbursements: {count}, receipts: {count}");
     println!("generated in {generated:.2?}, reconciled in {elapsed:.2?}");
     println!(

@@ -153,7 +153,10 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         }
         Command::Serve => serve(cli.config, settings).await,
         Command::Demo { exit } => {
-            let options = crate::demo::DemoOptions { exit, database: "paygate_demo".into() };
+            let options = crate::demo::DemoOptions {
+                exit,
+                database: "paygate_demo".into(),
+            };
             crate::demo::run(settings, options).await
         }
         Command::Migrate => {

@@ -60,7 +60,9 @@ pub async fn run(settings: Settings, options: DemoOptions) -> anyhow::Result<()>
 pub async fn run_story(mut settings: Settings, options: DemoOptions) -> anyhow::Result<()> {
     let exit = options.exit;
     let started = Instant::now();
-    println!("paygate demo: starting Postgres, both provider simulators, the gateway and a partner app\n");
+    println!(
+        "paygate demo: starting Postgres, both provider simulators, the gateway and a partner app\n"
+    );
 
     let located = db::locate(&settings.database).await?;
     let server = db::server_url_of(located.url.expose_secret());
@@ -69,10 +71,14 @@ pub async fn run_story(mut settings: Settings, options: DemoOptions) -> anyhow::
     let pool = db::connect(&url, &settings.database).await?;
     db::migrate(&pool).await?;
 
-    let dinie_sim = dinie_sim::start(dinie_sim::SimConfig::fast()).await.context("starting the Dinie simulator")?;
+    let dinie_sim = dinie_sim::start(dinie_sim::SimConfig::fast())
+        .await
+        .context("starting the Dinie simulator")?;
     let mut delbank_config = delbank_sim::SimConfig::standard();
     delbank_config.delivery.base_delay = Duration::from_millis(100);
-    let delbank_sim = delbank_sim::start(delbank_config).await.context("starting the Delbank simulator")?;
+    let delbank_sim = delbank_sim::start(delbank_config)
+        .await
+        .context("starting the Delbank simulator")?;
 
     settings.routing.credit = "dinie".into();
     settings.routing.banking = "delbank".into();
@@ -86,7 +92,10 @@ pub async fn run_story(mut settings: Settings, options: DemoOptions) -> anyhow::
     let app = match Application::build(settings.clone(), pool.clone(), registry).await {
         Ok(app) => app,
         Err(error) => {
-            println!("  port {} is taken ({error}); using one the OS picks", settings.server.port);
+            println!(
+                "  port {} is taken ({error}); using one the OS picks",
+                settings.server.port
+            );
             settings.server.port = 0;
             let registry = demo_registry(&settings, &pool, &dinie_sim, &delbank_sim)?;
             Application::build(settings.clone(), pool.clone(), registry).await?
@@ -102,12 +111,19 @@ pub async fn run_story(mut settings: Settings, options: DemoOptions) -> anyhow::
     let demo = Demo {
         base: base.clone(),
         key: keys::reveal(&admin).to_owned(),
-        client: reqwest::Client::builder().timeout(Duration::from_secs(30)).build()?,
+        client: reqwest::Client::builder()
+            .timeout(Duration::from_secs(30))
+            .build()?,
         started,
         pool: pool.clone(),
         partner: partner.clone(),
     };
-    println!("  Postgres: {} · Dinie sim: {} · Delbank sim: {}", located.source, dinie_sim.base_url(), delbank_sim.base_url());
+    println!(
+        "  Postgres: {} · Dinie sim: {} · Delbank sim: {}",
+        located.source,
+        dinie_sim.base_url(),
+        delbank_sim.base_url()
+    );
     println!("  gateway: {base} · partner app: {}\n", partner.url);
 
     let outcome = story(&demo, &dinie_sim, &delbank_sim).await;
@@ -120,7 +136,10 @@ pub async fn run_story(mut settings: Settings, options: DemoOptions) -> anyhow::
     println!("  events                  {base}/v1/events");
     println!("  reconciliation report   {base}/v1/reconciliation/report.csv");
     println!("  metrics                 {base}/metrics");
-    println!("  admin API key           {}  (Authorization: Bearer ...)", demo.key);
+    println!(
+        "  admin API key           {}  (Authorization: Bearer ...)",
+        demo.key
+    );
 
     if outcome.is_ok() && !exit {
         println!("\nServing until Ctrl-C.");
@@ -144,7 +163,11 @@ fn demo_registry(
     let keyring = Arc::new(Keyring::from_settings(&settings.encryption)?);
     let credentials = Arc::new(PgCredentialStore::new(pool.clone(), keyring));
     let mut registry = ProviderRegistry::default();
-    let dinie = dinie::Config::new(&dinie_sim.base_url(), dinie_sim.client_id(), dinie_sim.client_secret());
+    let dinie = dinie::Config::new(
+        &dinie_sim.base_url(),
+        dinie_sim.client_id(),
+        dinie_sim.client_secret(),
+    );
     dinie::register(dinie, credentials.clone(), &mut registry)?;
     let delbank = delbank::Config {
         enabled: true,
@@ -164,8 +187,13 @@ fn demo_registry(
 async fn recreate_database(server: &str, name: &str) -> anyhow::Result<()> {
     use sqlx::{ConnectOptions, Connection};
     use std::str::FromStr;
-    let mut admin = sqlx::postgres::PgConnectOptions::from_str(server)?.database("postgres").connect().await?;
-    sqlx::query(&format!("drop database if exists \"{name}\" with (force)")).execute(&mut admin).await?;
+    let mut admin = sqlx::postgres::PgConnectOptions::from_str(server)?
+        .database("postgres")
+        .connect()
+        .await?;
+    sqlx::query(&format!("drop database if exists \"{name}\" with (force)"))
+        .execute(&mut admin)
+        .await?;
     admin.close().await?;
     Ok(())
 }
@@ -197,7 +225,12 @@ impl Demo {
     }
 
     async fn get(&self, path: &str) -> anyhow::Result<Value> {
-        let response = self.client.get(format!("{}{path}", self.base)).bearer_auth(&self.key).send().await?;
+        let response = self
+            .client
+            .get(format!("{}{path}", self.base))
+            .bearer_auth(&self.key)
+            .send()
+            .await?;
         let status = response.status();
         let body: Value = response.json().await.unwrap_or(Value::Null);
         anyhow::ensure!(status.is_success(), "GET {path} answered {status}: {body}");
@@ -222,19 +255,31 @@ impl Demo {
 
     async fn event(&self, event_type: &str, resource: &str) -> anyhow::Result<Value> {
         self.until(&format!("a {event_type} event"), || async {
-            let events = self.get(&format!("/v1/events?type={event_type}&resource_id={resource}")).await?;
-            Ok(events["data"].as_array().and_then(|events| events.first().cloned()))
+            let events = self
+                .get(&format!(
+                    "/v1/events?type={event_type}&resource_id={resource}"
+                ))
+                .await?;
+            Ok(events["data"]
+                .as_array()
+                .and_then(|events| events.first().cloned()))
         })
         .await
     }
 
     async fn item(&self, loan_or_e2e: &str, status: &str) -> anyhow::Result<Value> {
         self.until(&format!("a {status} reconciliation item"), || async {
-            let items = self.get(&format!("/v1/reconciliation/items?status={status}&limit=100")).await?;
+            let items = self
+                .get(&format!(
+                    "/v1/reconciliation/items?status={status}&limit=100"
+                ))
+                .await?;
             Ok(items["data"].as_array().and_then(|items| {
                 items
                     .iter()
-                    .find(|item| item["loan_id"] == loan_or_e2e || item["end_to_end_id"] == loan_or_e2e)
+                    .find(|item| {
+                        item["loan_id"] == loan_or_e2e || item["end_to_end_id"] == loan_or_e2e
+                    })
                     .cloned()
             }))
         })
@@ -243,11 +288,15 @@ impl Demo {
 
     /// Prints a completed step with the running counters.
     async fn step(&self, text: &str) {
-        let events: i64 = sqlx::query_scalar("select count(*) from event").fetch_one(&self.pool).await.unwrap_or(0);
-        let delivered: i64 = sqlx::query_scalar("select count(*) from delivery where status = 'succeeded'")
+        let events: i64 = sqlx::query_scalar("select count(*) from event")
             .fetch_one(&self.pool)
             .await
             .unwrap_or(0);
+        let delivered: i64 =
+            sqlx::query_scalar("select count(*) from delivery where status = 'succeeded'")
+                .fetch_one(&self.pool)
+                .await
+                .unwrap_or(0);
         println!(
             "[{:>5.1}s] ✓ {text:<68} events {events:>3} · delivered {delivered:>3} · verified by partner {:>3}",
             self.started.elapsed().as_secs_f64(),
@@ -257,21 +306,45 @@ impl Demo {
 }
 
 /// The scripted story; every step asserts its outcome.
-async fn story(demo: &Demo, dinie: &dinie_sim::SimHandle, delbank: &delbank_sim::SimHandle) -> anyhow::Result<()> {
-    let subscription = demo.post("/v1/subscriptions", json!({"url": demo.partner.url, "event_types": ["*"]})).await?;
-    let secret = subscription["secret"].as_str().context("subscription secret")?.to_owned();
+async fn story(
+    demo: &Demo,
+    dinie: &dinie_sim::SimHandle,
+    delbank: &delbank_sim::SimHandle,
+) -> anyhow::Result<()> {
+    let subscription = demo
+        .post(
+            "/v1/subscriptions",
+            json!({"url": demo.partner.url, "event_types": ["*"]}),
+        )
+        .await?;
+    let secret = subscription["secret"]
+        .as_str()
+        .context("subscription secret")?
+        .to_owned();
     demo.partner.set_secret(&secret);
-    demo.step("partner app subscribed to every event (signed, whsec_ secret)").await;
+    demo.step("partner app subscribed to every event (signed, whsec_ secret)")
+        .await;
     let registered = demo.post("/v1/providers/dinie/webhook", json!({})).await?;
-    anyhow::ensure!(registered["data"].as_array().is_some_and(|d| !d.is_empty()), "no Dinie registration");
-    let registered = demo.post("/v1/providers/delbank/webhooks", json!({})).await?;
+    anyhow::ensure!(
+        registered["data"].as_array().is_some_and(|d| !d.is_empty()),
+        "no Dinie registration"
+    );
+    let registered = demo
+        .post("/v1/providers/delbank/webhooks", json!({}))
+        .await?;
     let count = registered["data"].as_array().map_or(0, Vec::len);
-    demo.step(&format!("gateway webhooks registered at Dinie (1) and Delbank ({count})")).await;
+    demo.step(&format!(
+        "gateway webhooks registered at Dinie (1) and Delbank ({count})"
+    ))
+    .await;
 
     // The borrower at the credit provider.
     let borrower = "529.982.247-25";
     let customer = demo
-        .post("/v1/customers", json!({"document": borrower, "name": "Maria da Silva", "external_id": "demo-maria"}))
+        .post(
+            "/v1/customers",
+            json!({"document": borrower, "name": "Maria da Silva", "external_id": "demo-maria"}),
+        )
         .await?;
     let customer_id = customer["id"].as_str().context("customer id")?.to_owned();
     for kind in ["identity_front", "selfie"] {
@@ -281,28 +354,60 @@ async fn story(demo: &Demo, dinie: &dinie_sim::SimHandle, delbank: &delbank_sim:
         )
         .await?;
     }
-    demo.step("borrower registered at Dinie, KYC documents uploaded").await;
+    demo.step("borrower registered at Dinie, KYC documents uploaded")
+        .await;
     dinie.approve_customer(&customer_id).await?;
-    let offers = demo.get(&format!("/v1/credit-offers?customer_id={customer_id}")).await?;
-    let offer_id = offers["data"][0]["id"].as_str().context("no credit offer")?.to_owned();
-    demo.step("Dinie approved the borrower; a credit offer is available").await;
-    let simulation = demo
-        .post(&format!("/v1/credit-offers/{offer_id}/simulations"), json!({"amount": "10000.00", "installments": 12}))
+    let offers = demo
+        .get(&format!("/v1/credit-offers?customer_id={customer_id}"))
         .await?;
-    let net = simulation["net_amount"]["amount"].as_str().context("net amount")?.to_owned();
-    let loan = demo.post("/v1/loans", json!({"credit_offer_id": offer_id, "simulation_id": simulation["id"]})).await?;
+    let offer_id = offers["data"][0]["id"]
+        .as_str()
+        .context("no credit offer")?
+        .to_owned();
+    demo.step("Dinie approved the borrower; a credit offer is available")
+        .await;
+    let simulation = demo
+        .post(
+            &format!("/v1/credit-offers/{offer_id}/simulations"),
+            json!({"amount": "10000.00", "installments": 12}),
+        )
+        .await?;
+    let net = simulation["net_amount"]["amount"]
+        .as_str()
+        .context("net amount")?
+        .to_owned();
+    let loan = demo
+        .post(
+            "/v1/loans",
+            json!({"credit_offer_id": offer_id, "simulation_id": simulation["id"]}),
+        )
+        .await?;
     let loan_id = loan["id"].as_str().context("loan id")?.to_owned();
-    demo.step(&format!("simulated and took a loan of 10000.00 (net {net})")).await;
+    demo.step(&format!(
+        "simulated and took a loan of 10000.00 (net {net})"
+    ))
+    .await;
 
     // The borrower's account at the bank.
-    let account = demo.post("/v1/accounts", json!({"holder_document": borrower, "name": "Maria da Silva"})).await?;
+    let account = demo
+        .post(
+            "/v1/accounts",
+            json!({"holder_document": borrower, "name": "Maria da Silva"}),
+        )
+        .await?;
     let account_id = account["id"].as_str().context("account id")?.to_owned();
     for kind in ["selfie", "driver_license_full"] {
-        demo.post(&format!("/v1/accounts/{account_id}/documents"), json!({"kind": kind, "content_base64": "aGVsbG8="}))
-            .await?;
+        demo.post(
+            &format!("/v1/accounts/{account_id}/documents"),
+            json!({"kind": kind, "content_base64": "aGVsbG8="}),
+        )
+        .await?;
     }
     let number = delbank.control().approve_customer("52998224725")?;
-    demo.step(&format!("account opened at Delbank for the borrower (number {number})")).await;
+    demo.step(&format!(
+        "account opened at Delbank for the borrower (number {number})"
+    ))
+    .await;
 
     // Contract, signatures, disbursement.
     for _ in 0..10 {
@@ -311,7 +416,8 @@ async fn story(demo: &Demo, dinie: &dinie_sim::SimHandle, delbank: &delbank_sim:
         }
     }
     demo.event("loan.active", &loan_id).await?;
-    demo.step("contract generated, signed, disbursed: the loan is active").await;
+    demo.step("contract generated, signed, disbursed: the loan is active")
+        .await;
 
     // The disbursement arrives as a Pix in the borrower's account.
     let amount: rust_decimal::Decimal = net.parse()?;
@@ -323,10 +429,19 @@ async fn story(demo: &Demo, dinie: &dinie_sim::SimHandle, delbank: &delbank_sim:
     })?;
     demo.event("pix.received", &e2e).await?;
     demo.item(&loan_id, "matched").await?;
-    demo.step(&format!("disbursement arrived as Pix {}… and reconciled: matched", &e2e[..12])).await;
+    demo.step(&format!(
+        "disbursement arrived as Pix {}… and reconciled: matched",
+        &e2e[..12]
+    ))
+    .await;
 
     // A Pix charge, paid.
-    let charge = demo.post("/v1/charges", json!({"kind": "pix_dynamic", "amount": "150.00", "description": "pedido 42"})).await?;
+    let charge = demo
+        .post(
+            "/v1/charges",
+            json!({"kind": "pix_dynamic", "amount": "150.00", "description": "pedido 42"}),
+        )
+        .await?;
     let charge_id = charge["id"].as_str().context("charge id")?.to_owned();
     let paid_e2e = delbank.control().pay_charge(&charge_id)?;
     demo.event("pix.received", &paid_e2e).await?;
@@ -334,22 +449,47 @@ async fn story(demo: &Demo, dinie: &dinie_sim::SimHandle, delbank: &delbank_sim:
 
     // A Pix transfer that fails.
     let failing = demo
-        .post("/v1/pix/transfers", json!({"amount": "30.00", "destination": {"key": "bloqueada.ac06@example.com"}}))
+        .post(
+            "/v1/pix/transfers",
+            json!({"amount": "30.00", "destination": {"key": "bloqueada.ac06@example.com"}}),
+        )
         .await?;
-    let failing_e2e = failing["end_to_end_id"].as_str().context("end to end id")?.to_owned();
+    let failing_e2e = failing["end_to_end_id"]
+        .as_str()
+        .context("end to end id")?
+        .to_owned();
     let failed = demo.event("pix.transfer.failed", &failing_e2e).await?;
-    let code = failed["data"]["failure"]["code"].as_str().unwrap_or("?").to_owned();
-    demo.step(&format!("Pix transfer of 30.00 to a blocked account failed ({code})")).await;
+    let code = failed["data"]["failure"]["code"]
+        .as_str()
+        .unwrap_or("?")
+        .to_owned();
+    demo.step(&format!(
+        "Pix transfer of 30.00 to a blocked account failed ({code})"
+    ))
+    .await;
 
     // A refund of the paid charge's Pix.
-    let refund = demo.post(&format!("/v1/pix/transfers/{paid_e2e}/refund"), json!({"amount": "50.00", "reason": "desistência"})).await?;
-    let refund_e2e = refund["end_to_end_id"].as_str().context("refund end to end id")?.to_owned();
+    let refund = demo
+        .post(
+            &format!("/v1/pix/transfers/{paid_e2e}/refund"),
+            json!({"amount": "50.00", "reason": "desistência"}),
+        )
+        .await?;
+    let refund_e2e = refund["end_to_end_id"]
+        .as_str()
+        .context("refund end to end id")?
+        .to_owned();
     demo.event("pix.transfer.completed", &refund_e2e).await?;
     demo.step("refunded 50.00 of the charge's Pix").await;
 
     // A second loan whose money never arrives.
     let late = "111.444.777-35";
-    let customer = demo.post("/v1/customers", json!({"document": late, "name": "João Souza", "external_id": "demo-joao"})).await?;
+    let customer = demo
+        .post(
+            "/v1/customers",
+            json!({"document": late, "name": "João Souza", "external_id": "demo-joao"}),
+        )
+        .await?;
     let late_customer = customer["id"].as_str().context("customer id")?.to_owned();
     for kind in ["identity_front", "selfie"] {
         demo.post(
@@ -359,12 +499,25 @@ async fn story(demo: &Demo, dinie: &dinie_sim::SimHandle, delbank: &delbank_sim:
         .await?;
     }
     dinie.approve_customer(&late_customer).await?;
-    let offers = demo.get(&format!("/v1/credit-offers?customer_id={late_customer}")).await?;
-    let offer_id = offers["data"][0]["id"].as_str().context("no credit offer")?.to_owned();
-    let simulation = demo
-        .post(&format!("/v1/credit-offers/{offer_id}/simulations"), json!({"amount": "5000.00", "installments": 12}))
+    let offers = demo
+        .get(&format!("/v1/credit-offers?customer_id={late_customer}"))
         .await?;
-    let loan = demo.post("/v1/loans", json!({"credit_offer_id": offer_id, "simulation_id": simulation["id"]})).await?;
+    let offer_id = offers["data"][0]["id"]
+        .as_str()
+        .context("no credit offer")?
+        .to_owned();
+    let simulation = demo
+        .post(
+            &format!("/v1/credit-offers/{offer_id}/simulations"),
+            json!({"amount": "5000.00", "installments": 12}),
+        )
+        .await?;
+    let loan = demo
+        .post(
+            "/v1/loans",
+            json!({"credit_offer_id": offer_id, "simulation_id": simulation["id"]}),
+        )
+        .await?;
     let late_loan = loan["id"].as_str().context("loan id")?.to_owned();
     for _ in 0..10 {
         if dinie.advance_loan(&late_loan).await? == "active" {
@@ -372,32 +525,46 @@ async fn story(demo: &Demo, dinie: &dinie_sim::SimHandle, delbank: &delbank_sim:
         }
     }
     demo.item(&late_loan, "pending").await?;
-    demo.step(&format!("a second loan was disbursed; its Pix never comes ({DEMO_WINDOW_SECS} s window)")).await;
+    demo.step(&format!(
+        "a second loan was disbursed; its Pix never comes ({DEMO_WINDOW_SECS} s window)"
+    ))
+    .await;
     demo.item(&late_loan, "overdue").await?;
     demo.step("…and it went overdue").await;
 
     // Every delivery reaches the partner app.
     demo.until("every delivery to reach the partner app", || async {
-        let pending: i64 = sqlx::query_scalar("select count(*) from delivery where status in ('pending', 'delivering')")
-            .fetch_one(&demo.pool)
-            .await?;
+        let pending: i64 = sqlx::query_scalar(
+            "select count(*) from delivery where status in ('pending', 'delivering')",
+        )
+        .fetch_one(&demo.pool)
+        .await?;
         Ok((pending == 0).then_some(()))
     })
     .await?;
-    anyhow::ensure!(demo.partner.rejected() == 0, "the partner app rejected {} signatures", demo.partner.rejected());
-    demo.step("every event delivered to the partner app, every signature verified").await;
+    anyhow::ensure!(
+        demo.partner.rejected() == 0,
+        "the partner app rejected {} signatures",
+        demo.partner.rejected()
+    );
+    demo.step("every event delivered to the partner app, every signature verified")
+        .await;
     Ok(())
 }
 
 async fn summary(demo: &Demo) -> anyhow::Result<()> {
     let events: Vec<(String, i64)> =
-        sqlx::query_as("select event_type, count(*) from event group by 1 order by 1").fetch_all(&demo.pool).await?;
+        sqlx::query_as("select event_type, count(*) from event group by 1 order by 1")
+            .fetch_all(&demo.pool)
+            .await?;
     println!("\nEvents by type");
     for (event_type, count) in &events {
         println!("  {event_type:<40} {count:>5}");
     }
     let deliveries: Vec<(String, i64)> =
-        sqlx::query_as("select status, count(*) from delivery group by 1 order by 1").fetch_all(&demo.pool).await?;
+        sqlx::query_as("select status, count(*) from delivery group by 1 order by 1")
+            .fetch_all(&demo.pool)
+            .await?;
     println!("\nDeliveries by outcome");
     for (status, count) in &deliveries {
         println!("  {status:<40} {count:>5}");
@@ -408,7 +575,10 @@ async fn summary(demo: &Demo) -> anyhow::Result<()> {
     for line in summary["by_status"].as_array().into_iter().flatten() {
         lines.insert(
             line["status"].as_str().unwrap_or("?").to_owned(),
-            (line["count"].as_i64().unwrap_or(0), line["amount"].as_str().unwrap_or("0").to_owned()),
+            (
+                line["count"].as_i64().unwrap_or(0),
+                line["amount"].as_str().unwrap_or("0").to_owned(),
+            ),
         );
     }
     for (status, (count, amount)) in &lines {
@@ -440,7 +610,9 @@ struct PartnerState {
 impl Partner {
     async fn start() -> anyhow::Result<Partner> {
         let state = Arc::new(PartnerState::default());
-        let app = axum::Router::new().route("/webhooks", axum::routing::post(partner_receive)).with_state(state.clone());
+        let app = axum::Router::new()
+            .route("/webhooks", axum::routing::post(partner_receive))
+            .with_state(state.clone());
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
         let url = format!("http://{}/webhooks", listener.local_addr()?);
         tokio::spawn(async move { axum::serve(listener, app).await });
@@ -462,9 +634,14 @@ impl Partner {
     }
 }
 
-async fn partner_receive(State(state): State<Arc<PartnerState>>, headers: HeaderMap, body: Bytes) -> StatusCode {
+async fn partner_receive(
+    State(state): State<Arc<PartnerState>>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> StatusCode {
     let secret = state.secret.lock().map(|s| s.clone()).unwrap_or_default();
-    let valid = standardwebhooks::Webhook::new(&secret).is_ok_and(|webhook| webhook.verify(&body, &headers).is_ok());
+    let valid = standardwebhooks::Webhook::new(&secret)
+        .is_ok_and(|webhook| webhook.verify(&body, &headers).is_ok());
     if valid {
         state.verified.fetch_add(1, Ordering::Relaxed);
         StatusCode::NO_CONTENT

@@ -454,7 +454,11 @@ mod tests {
             code: "customer_already_exists".into(),
             message: "customer 529.982.247-25 already exists".into(),
         });
-        assert!(!error.detail().contains("529.982.247-25"), "{}", error.detail());
+        assert!(
+            !error.detail().contains("529.982.247-25"),
+            "{}",
+            error.detail()
+        );
     }
 
     #[test]
