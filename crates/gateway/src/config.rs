@@ -42,8 +42,7 @@ pub struct Settings {
     /// Which provider serves each capability.
     pub routing: RoutingSettings,
     /// One section per provider, owned and validated by the provider's crate (its `Config`).
-    #[serde(serialize_with = "serialize_providers_redacted")]
-    pub providers: toml::Table,
+    pub providers: ProviderSections,
 }
 
 /// The outbound webhook dispatcher (see `config/default.toml` for each key).
@@ -375,34 +374,50 @@ fn serialize_redacted<S: Serializer>(
     }
 }
 
-/// Provider sections are free-form here; any key that looks like a credential is redacted.
-fn serialize_providers_redacted<S: Serializer>(
-    providers: &toml::Table,
-    serializer: S,
-) -> Result<S::Ok, S::Error> {
-    fn redact(value: &toml::Value, sensitive: bool) -> toml::Value {
-        match value {
-            toml::Value::Table(table) => toml::Value::Table(
-                table
-                    .iter()
-                    .map(|(key, value)| {
-                        (
-                            key.clone(),
-                            redact(value, sensitive || is_sensitive_key(key)),
-                        )
-                    })
-                    .collect(),
-            ),
-            toml::Value::Array(items) => {
-                toml::Value::Array(items.iter().map(|v| redact(v, sensitive)).collect())
+/// The `[providers.*]` sections, free-form here (each provider crate parses its own). Any key that
+/// looks like a credential is redacted in `Debug` and in the printed configuration.
+#[derive(Clone, Default, Deserialize)]
+#[serde(transparent)]
+pub struct ProviderSections(pub toml::Table);
+
+impl ProviderSections {
+    fn redacted(&self) -> toml::Value {
+        fn redact(value: &toml::Value, sensitive: bool) -> toml::Value {
+            match value {
+                toml::Value::Table(table) => toml::Value::Table(
+                    table
+                        .iter()
+                        .map(|(key, value)| {
+                            (
+                                key.clone(),
+                                redact(value, sensitive || is_sensitive_key(key)),
+                            )
+                        })
+                        .collect(),
+                ),
+                toml::Value::Array(items) => {
+                    toml::Value::Array(items.iter().map(|v| redact(v, sensitive)).collect())
+                }
+                toml::Value::String(text) if sensitive && !text.is_empty() => {
+                    toml::Value::String("[REDACTED]".into())
+                }
+                other => other.clone(),
             }
-            toml::Value::String(text) if sensitive && !text.is_empty() => {
-                toml::Value::String("[REDACTED]".into())
-            }
-            other => other.clone(),
         }
+        redact(&toml::Value::Table(self.0.clone()), false)
     }
-    redact(&toml::Value::Table(providers.clone()), false).serialize(serializer)
+}
+
+impl Serialize for ProviderSections {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        self.redacted().serialize(serializer)
+    }
+}
+
+impl std::fmt::Debug for ProviderSections {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{:?}", self.redacted())
+    }
 }
 
 fn is_sensitive_key(key: &str) -> bool {
@@ -481,6 +496,11 @@ mod tests {
         )
         .unwrap();
         let text = settings.to_redacted_toml().unwrap();
+        let debug = format!("{settings:?}");
+        assert!(
+            !debug.contains("cs_live_123") && !debug.contains("whsec_abc"),
+            "{debug}"
+        );
         assert!(!text.contains("cs_live_123"), "{text}");
         assert!(!text.contains("whsec_abc"), "{text}");
         assert!(text.contains("http://acme"), "{text}");

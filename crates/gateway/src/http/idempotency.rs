@@ -90,7 +90,7 @@ pub async fn idempotent_post(
     // The claim must be completed or released whatever happens to this request from here on, even if
     // the client disconnects and this future is dropped: run the handler in its own task.
     let request = Request::from_parts(parts, Body::from(bytes));
-    let handler = tokio::spawn(next.run(request));
+    let handler = tokio::spawn(tracing::Instrument::in_current_span(next.run(request)));
     let response = match handler.await {
         Ok(response) => response,
         Err(join_error) => {
