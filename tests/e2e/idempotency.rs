@@ -251,3 +251,32 @@ async fn records_are_kept_for_the_configured_ttl() {
 
     assert!(lifetime_is_ttl);
 }
+
+#[tokio::test]
+async fn expired_records_are_purged_and_live_ones_kept() {
+    let app = TestApp::spawn().await;
+    for key in ["old", "fresh"] {
+        let response = app
+            .post_json(
+                "/v1/api-keys",
+                Some(&app.admin_key),
+                Some(key),
+                &new_key_body(key),
+            )
+            .await;
+        expect_json(response, StatusCode::CREATED).await;
+    }
+    sqlx::query("update idempotency_record set expires_at = now() - interval '1 second' where idempotency_key = 'old'")
+        .execute(&app.db.pool)
+        .await
+        .unwrap();
+
+    let purged = idempotency::purge_expired(&app.db.pool).await.unwrap();
+
+    assert_eq!(purged, 1);
+    let left: Vec<String> = sqlx::query_scalar("select idempotency_key from idempotency_record")
+        .fetch_all(&app.db.pool)
+        .await
+        .unwrap();
+    assert_eq!(left, vec!["fresh".to_owned()]);
+}

@@ -222,6 +222,10 @@ impl Application {
     ) -> anyhow::Result<()> {
         let grace = Duration::from_secs(self.state.settings.server.shutdown_grace_secs);
         let workers = CancellationToken::new();
+        let housekeeping = tokio::spawn(purge_idempotency_records(
+            self.state.pool.clone(),
+            workers.clone(),
+        ));
         let reconciler = self.state.settings.reconciliation.enabled.then(|| {
             let state = &self.state;
             tokio::spawn(crate::reconcile::items::worker(
@@ -259,6 +263,7 @@ impl Application {
             }
         };
         workers.cancel();
+        let _ = housekeeping.await;
         if let Some(reconciler) = reconciler {
             let _ = tokio::time::timeout(grace, reconciler).await;
         }
@@ -280,6 +285,24 @@ fn start_dispatcher(
 ) -> anyhow::Result<tokio::task::JoinHandle<()>> {
     let dispatcher = Dispatcher::new(state.pool.clone(), state.keyring.clone(), &state.settings)?;
     Ok(dispatcher.spawn(shutdown))
+}
+
+/// Deletes expired idempotency records every ten minutes (a key reused after its TTL is also freed
+/// on the spot), until `shutdown`.
+async fn purge_idempotency_records(pool: PgPool, shutdown: CancellationToken) {
+    while !shutdown.is_cancelled() {
+        match crate::store::idempotency::purge_expired(&pool).await {
+            Ok(0) => {}
+            Ok(purged) => tracing::debug!(purged, "expired idempotency records deleted"),
+            Err(error) => {
+                tracing::warn!(error.message = %error, "purging idempotency records failed")
+            }
+        }
+        tokio::select! {
+            () = shutdown.cancelled() => {}
+            () = tokio::time::sleep(Duration::from_secs(600)) => {}
+        }
+    }
 }
 
 /// Resolves on Ctrl-C or SIGTERM.
