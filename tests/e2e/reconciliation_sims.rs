@@ -334,3 +334,33 @@ async fn a_disbursement_that_never_arrives_goes_overdue() {
     assert!(overdue["deadline"].is_string());
     world.delbank.shutdown().await;
 }
+
+#[tokio::test]
+async fn a_borrower_registered_elsewhere_has_their_document_fetched_once_from_the_credit_provider()
+{
+    let world = world(86_400).await;
+    let document = cpf([4, 6, 1, 3, 8, 5, 2, 9, 0]);
+    let (loan, _) = world.disbursed_loan(&document, "borrower-elsewhere").await;
+    // Forget what the gateway learnt about the borrower, as if they had been registered at Dinie
+    // by another system and no customer event had reached the gateway.
+    sqlx::query("delete from recon_item")
+        .execute(&world.app.db.pool)
+        .await
+        .unwrap();
+    sqlx::query("delete from credit_customer")
+        .execute(&world.app.db.pool)
+        .await
+        .unwrap();
+
+    let item = world
+        .wait_for_item(|item| item["loan_id"] == loan.as_str() && item["status"] == "pending")
+        .await;
+
+    assert!(item["document"].is_string());
+    let source: String = sqlx::query_scalar("select source from credit_customer")
+        .fetch_one(&world.app.db.pool)
+        .await
+        .unwrap();
+    assert_eq!(source, "fetched");
+    world.delbank.shutdown().await;
+}
