@@ -576,10 +576,10 @@ async fn the_rate_limit_holds_within_ten_percent_under_a_burst() {
     let receiver = Receiver::start().await;
     subscribe(
         &app,
-        json!({"url": receiver.url, "event_types": ["*"], "rate_limit_per_second": 20}),
+        json!({"url": receiver.url, "event_types": ["*"], "rate_limit_per_second": 10}),
     )
     .await;
-    for n in 0..41 {
+    for n in 0..21 {
         ingest(
             &app,
             &format!("burst-{n}"),
@@ -591,11 +591,12 @@ async fn the_rate_limit_holds_within_ten_percent_under_a_burst() {
 
     let shutdown = CancellationToken::new();
     let workers = dispatcher(&app, 30).spawn(shutdown.clone());
-    let received = receiver.wait_for_successes(41, WAIT).await;
+    let received = receiver.wait_for_successes(21, WAIT).await;
     shutdown.cancel();
     let _ = workers.await;
 
-    // 41 deliveries at 20/s: 40 intervals of 50 ms after the first.
+    // 21 deliveries at 10/s: 20 intervals of 100 ms after the first (a slot per 100 ms leaves room
+    // for a loaded CI machine to keep up, so the upper bound measures the limiter, not the load).
     let span = received.last().unwrap().at - received.first().unwrap().at;
     assert!(span >= Duration::from_millis(1800), "too fast: {span:?}");
     assert!(span <= Duration::from_millis(2200), "too slow: {span:?}");
