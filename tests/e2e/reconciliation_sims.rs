@@ -341,8 +341,13 @@ async fn a_borrower_registered_elsewhere_has_their_document_fetched_once_from_th
     let world = world(86_400).await;
     let document = cpf([4, 6, 1, 3, 8, 5, 2, 9, 0]);
     let (loan, _) = world.disbursed_loan(&document, "borrower-elsewhere").await;
-    // Forget what the gateway learnt about the borrower, as if they had been registered at Dinie
-    // by another system and no customer event had reached the gateway.
+    // Let every Dinie webhook land first (a late customer event would teach the gateway the
+    // document again), then forget what the gateway learnt about the borrower, as if they had been
+    // registered at Dinie by another system and no customer event had reached the gateway.
+    assert!(
+        world.dinie.wait_for_deliveries(WAIT).await,
+        "Dinie deliveries still pending"
+    );
     sqlx::query("delete from recon_item")
         .execute(&world.app.db.pool)
         .await

@@ -14,12 +14,18 @@ use tokio::sync::Mutex;
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let mut args = std::env::args().skip(1);
-    let url = args.next().unwrap_or_else(|| "http://127.0.0.1:8080/webhooks/dinie".to_owned());
-    let secret = args.next().unwrap_or_else(|| "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw".to_owned());
+    let url = args
+        .next()
+        .unwrap_or_else(|| "http://127.0.0.1:8080/webhooks/dinie".to_owned());
+    let secret = args
+        .next()
+        .unwrap_or_else(|| "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw".to_owned());
     let requests: usize = args.next().and_then(|n| n.parse().ok()).unwrap_or(20_000);
     let concurrency: usize = args.next().and_then(|n| n.parse().ok()).unwrap_or(64);
     let signer = Arc::new(standardwebhooks::Webhook::new(&secret)?);
-    let client = reqwest::Client::builder().pool_max_idle_per_host(concurrency).build()?;
+    let client = reqwest::Client::builder()
+        .pool_max_idle_per_host(concurrency)
+        .build()?;
     let next = Arc::new(std::sync::atomic::AtomicUsize::new(0));
     let latencies = Arc::new(Mutex::new(Vec::with_capacity(requests)));
     let failures = Arc::new(std::sync::atomic::AtomicUsize::new(0));
@@ -28,8 +34,15 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let started = Instant::now();
     let mut workers = Vec::new();
     for _ in 0..concurrency {
-        let (client, signer, next, latencies, failures, url, run) =
-            (client.clone(), signer.clone(), next.clone(), latencies.clone(), failures.clone(), url.clone(), run.clone());
+        let (client, signer, next, latencies, failures, url, run) = (
+            client.clone(),
+            signer.clone(),
+            next.clone(),
+            latencies.clone(),
+            failures.clone(),
+            url.clone(),
+            run.clone(),
+        );
         workers.push(tokio::spawn(async move {
             let mut mine = Vec::new();
             loop {
@@ -72,11 +85,18 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let elapsed = started.elapsed();
     let mut latencies = latencies.lock().await.clone();
     latencies.sort();
-    let percentile = |p: usize| latencies.get((latencies.len() * p / 100).min(latencies.len().saturating_sub(1))).copied();
+    let percentile = |p: usize| {
+        latencies
+            .get((latencies.len() * p / 100).min(latencies.len().saturating_sub(1)))
+            .copied()
+    };
     let accepted = latencies.len();
     let per_second = u128::try_from(accepted).unwrap_or(0) * 1000 / elapsed.as_millis().max(1);
     println!("requests: {requests}, concurrency: {concurrency}");
-    println!("accepted (2xx, committed): {accepted}, failed: {}", failures.load(std::sync::atomic::Ordering::Relaxed));
+    println!(
+        "accepted (2xx, committed): {accepted}, failed: {}",
+        failures.load(std::sync::atomic::Ordering::Relaxed)
+    );
     println!("elapsed: {elapsed:.2?}, accepted per second: {per_second}");
     println!(
         "ack latency p50: {:.2?}, p99: {:.2?}",

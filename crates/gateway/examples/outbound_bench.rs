@@ -19,8 +19,12 @@ type Latencies = Arc<Mutex<Vec<Duration>>>;
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let mut args = std::env::args().skip(1);
-    let base = args.next().unwrap_or_else(|| "http://127.0.0.1:18181".to_owned());
-    let secret = args.next().unwrap_or_else(|| "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw".to_owned());
+    let base = args
+        .next()
+        .unwrap_or_else(|| "http://127.0.0.1:18181".to_owned());
+    let secret = args
+        .next()
+        .unwrap_or_else(|| "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw".to_owned());
     let api_key = args.next().ok_or("an admin API key is required")?;
     let events: usize = args.next().and_then(|n| n.parse().ok()).unwrap_or(5_000);
     let subscriptions: usize = args.next().and_then(|n| n.parse().ok()).unwrap_or(1);
@@ -34,7 +38,9 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let hook = format!("http://{}/hook", listener.local_addr()?);
     tokio::spawn(async move { axum::serve(listener, receiver).await });
 
-    let client = reqwest::Client::builder().pool_max_idle_per_host(64).build()?;
+    let client = reqwest::Client::builder()
+        .pool_max_idle_per_host(64)
+        .build()?;
     for n in 0..subscriptions {
         let created = client
             .post(format!("{base}/v1/subscriptions"))
@@ -60,7 +66,12 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         );
         let timestamp = chrono::Utc::now().timestamp();
         let signature = signer.sign(&id, timestamp, body.as_bytes())?;
-        let (client, base, sent, permit) = (client.clone(), base.clone(), sent.clone(), semaphore.clone().acquire_owned().await?);
+        let (client, base, sent, permit) = (
+            client.clone(),
+            base.clone(),
+            sent.clone(),
+            semaphore.clone().acquire_owned().await?,
+        );
         posts.push(tokio::spawn(async move {
             let response = client
                 .post(format!("{base}/webhooks/dinie"))
@@ -93,9 +104,17 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let elapsed = started.elapsed();
     let mut latencies = latencies.lock().map(|l| l.clone()).unwrap_or_default();
     latencies.sort();
-    let percentile = |p: usize| latencies.get((latencies.len() * p / 100).min(latencies.len().saturating_sub(1))).copied();
-    let per_second = u128::try_from(latencies.len()).unwrap_or(0) * 1000 / elapsed.as_millis().max(1);
-    println!("events: {events}, subscriptions: {subscriptions}, deliveries expected: {expected}, received: {}", latencies.len());
+    let percentile = |p: usize| {
+        latencies
+            .get((latencies.len() * p / 100).min(latencies.len().saturating_sub(1)))
+            .copied()
+    };
+    let per_second =
+        u128::try_from(latencies.len()).unwrap_or(0) * 1000 / elapsed.as_millis().max(1);
+    println!(
+        "events: {events}, subscriptions: {subscriptions}, deliveries expected: {expected}, received: {}",
+        latencies.len()
+    );
     println!("elapsed: {elapsed:.2?}, deliveries per second: {per_second}");
     println!(
         "end-to-end latency p50: {:.2?}, p99: {:.2?}",
@@ -105,11 +124,22 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     Ok(())
 }
 
-async fn receive(State((sent, latencies)): State<(Sent, Latencies)>, headers: HeaderMap) -> StatusCode {
+async fn receive(
+    State((sent, latencies)): State<(Sent, Latencies)>,
+    headers: HeaderMap,
+) -> StatusCode {
     let arrived = Instant::now();
-    let id = headers.get("webhook-id").and_then(|v| v.to_str().ok()).unwrap_or("").to_owned();
+    let id = headers
+        .get("webhook-id")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("")
+        .to_owned();
     // The delivery can arrive before the generator saw its acknowledgement: count it from then.
-    let since = sent.lock().ok().and_then(|sent| sent.get(&id).copied()).unwrap_or(arrived);
+    let since = sent
+        .lock()
+        .ok()
+        .and_then(|sent| sent.get(&id).copied())
+        .unwrap_or(arrived);
     if let Ok(mut latencies) = latencies.lock() {
         latencies.push(arrived.saturating_duration_since(since));
     }
