@@ -6,9 +6,11 @@
 //! record, the row becomes claimable again and the delivery is redone (at least once; receivers
 //! dedupe on `webhook-id`, the event id).
 
+use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use axum::body::Bytes;
 use chrono::{DateTime, Utc};
 use futures::future::join_all;
 use providers::{DedupKey, EventType, NormalizedEvent, ProviderName, ResourceKind, ResourceRef};
@@ -171,36 +173,70 @@ impl Dispatcher {
         )
         .await?;
         let count = claimed.len();
+        if count == 0 {
+            return Ok(0);
+        }
+        // One read each for the batch's subscriptions and events; each event is serialized once,
+        // each subscription's secrets decrypted once, however many deliveries share them.
+        let batch = Arc::new(self.load_batch(&claimed).await?);
         join_all(
             claimed
                 .into_iter()
-                .map(|delivery| self.deliver_logged(delivery)),
+                .map(|delivery| self.deliver_logged(delivery, batch.clone())),
         )
         .await;
         Ok(count)
+    }
+
+    async fn load_batch(&self, claimed: &[Claimed]) -> Result<Batch, sqlx::Error> {
+        let mut subscription_ids: Vec<uuid::Uuid> = claimed.iter().filter_map(|c| c.subscription_id).collect();
+        subscription_ids.sort_unstable();
+        subscription_ids.dedup();
+        let mut event_ids: Vec<uuid::Uuid> = claimed.iter().map(|c| c.event_id).collect();
+        event_ids.sort_unstable();
+        event_ids.dedup();
+        let subscriptions = subscriptions::get_many(&self.inner.pool, &subscription_ids)
+            .await?
+            .into_iter()
+            .map(|row| {
+                let secrets = self.secrets(&row);
+                (row.subscription_id, (row, secrets))
+            })
+            .collect();
+        let events = events::get_many(&self.inner.pool, &event_ids)
+            .await?
+            .into_iter()
+            .map(|event| {
+                let payload = serde_json::to_vec(&EventBody::from(event.clone()))
+                    .map(Bytes::from)
+                    .map_err(|error| format!("cannot serialize the event: {error}"));
+                (event.event_id, (event, payload))
+            })
+            .collect();
+        Ok(Batch { subscriptions, events })
     }
 
     fn claim_timeout(&self) -> Duration {
         Duration::from_secs(self.inner.settings.claim_timeout_secs.max(1))
     }
 
-    async fn deliver_logged(&self, claimed: Claimed) {
+    async fn deliver_logged(&self, claimed: Claimed, batch: Arc<Batch>) {
         let id = providers::DeliveryId::from_uuid(claimed.delivery_id);
-        if let Err(error) = self.deliver(claimed).await {
+        if let Err(error) = self.deliver(claimed, &batch).await {
             // The claim expires and the delivery is taken again: nothing is lost.
             tracing::warn!(delivery = %id, error.message = %error, "delivery not recorded; it will be retried");
         }
     }
 
-    async fn deliver(&self, claimed: Claimed) -> Result<(), sqlx::Error> {
+    async fn deliver(&self, claimed: Claimed, batch: &Batch) -> Result<(), sqlx::Error> {
         let pool = &self.inner.pool;
         let Some(subscription_id) = claimed.subscription_id else {
             return Ok(());
         };
-        let subscription =
-            subscriptions::get(pool, providers::SubscriptionId::from_uuid(subscription_id)).await?;
-        let event = events::get(pool, providers::EventId::from_uuid(claimed.event_id)).await?;
-        let (Some(subscription), Some(event)) = (subscription, event) else {
+        let (Some((subscription, secrets)), Some((event, payload))) = (
+            batch.subscriptions.get(&subscription_id),
+            batch.events.get(&claimed.event_id),
+        ) else {
             return Ok(());
         };
         let pace = self.inner.pacing.of(
@@ -226,7 +262,7 @@ impl Dispatcher {
         };
         let started_at = Utc::now();
         let started = Instant::now();
-        let attempt = self.post(&subscription, &event).await;
+        let attempt = self.post(subscription, event, secrets, payload).await;
         let latency = started.elapsed();
         metrics::histogram!("paygate_delivery_attempt_duration_seconds").record(latency);
         let record = AttemptRecord {
@@ -236,11 +272,17 @@ impl Dispatcher {
             response_body: attempt.body,
             error: attempt.error,
         };
-        self.record(&claimed, &subscription, record, attempt.retry_after)
+        self.record(&claimed, subscription, record, attempt.retry_after)
             .await
     }
 
-    async fn post(&self, subscription: &SubscriptionRow, event: &StoredEvent) -> PostResult {
+    async fn post(
+        &self,
+        subscription: &SubscriptionRow,
+        event: &StoredEvent,
+        secrets: &Result<Vec<SecretString>, String>,
+        payload: &Result<Bytes, String>,
+    ) -> PostResult {
         let url = match url::Url::parse(&subscription.url) {
             Ok(url) => url,
             Err(error) => return PostResult::failed(format!("invalid url: {error}")),
@@ -248,18 +290,16 @@ impl Dispatcher {
         if let Err(error) = ssrf::check_url(&url, &self.inner.policy) {
             return PostResult::failed(format!("{}: {error}", error.code()));
         }
-        let secrets = match self.secrets(subscription) {
+        let secrets = match secrets {
             Ok(secrets) => secrets,
-            Err(error) => return PostResult::failed(error),
+            Err(error) => return PostResult::failed(error.clone()),
         };
-        let payload = match serde_json::to_vec(&EventBody::from(event.clone())) {
-            Ok(payload) => payload,
-            Err(error) => {
-                return PostResult::failed(format!("cannot serialize the event: {error}"));
-            }
+        let payload = match payload {
+            Ok(payload) => payload.clone(),
+            Err(error) => return PostResult::failed(error.clone()),
         };
         let id = event.id().to_string();
-        let signed = match signing::sign(&id, Utc::now().timestamp(), &payload, &secrets) {
+        let signed = match signing::sign(&id, Utc::now().timestamp(), &payload, secrets) {
             Ok(signed) => signed,
             Err(error) => return PostResult::failed(error.to_string()),
         };
@@ -545,6 +585,13 @@ impl Dispatcher {
         }
         Ok(count)
     }
+}
+
+/// What a claimed batch needs, read once: subscriptions with their decrypted secrets, events with
+/// their serialized payloads (errors kept, to be recorded on the deliveries they concern).
+struct Batch {
+    subscriptions: HashMap<uuid::Uuid, (SubscriptionRow, Result<Vec<SecretString>, String>)>,
+    events: HashMap<uuid::Uuid, (StoredEvent, Result<Bytes, String>)>,
 }
 
 struct PostResult {

@@ -163,6 +163,12 @@ pub async fn get(pool: &PgPool, id: EventId) -> Result<Option<StoredEvent>, sqlx
         .await
 }
 
+/// The events with these ids (missing ones are skipped).
+pub async fn get_many(pool: &PgPool, ids: &[uuid::Uuid]) -> Result<Vec<StoredEvent>, sqlx::Error> {
+    let query = format!("select {COLUMNS} from event where event_id = any($1)");
+    sqlx::query_as(&query).bind(ids).fetch_all(pool).await
+}
+
 /// The exact bytes the provider sent for this event.
 pub async fn raw(pool: &PgPool, id: EventId) -> Result<Option<Vec<u8>>, sqlx::Error> {
     sqlx::query_scalar("select raw from event where event_id = $1")

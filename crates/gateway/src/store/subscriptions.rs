@@ -141,6 +141,12 @@ pub async fn get(
         .await
 }
 
+/// The subscriptions with these ids (missing ones are skipped).
+pub async fn get_many(pool: &PgPool, ids: &[uuid::Uuid]) -> Result<Vec<SubscriptionRow>, sqlx::Error> {
+    let query = format!("select {COLUMNS} from subscription where subscription_id = any($1)");
+    sqlx::query_as(&query).bind(ids).fetch_all(pool).await
+}
+
 /// Newest first, optionally by status.
 pub async fn list(
     pool: &PgPool,
