@@ -189,7 +189,8 @@ impl Dispatcher {
     }
 
     async fn load_batch(&self, claimed: &[Claimed]) -> Result<Batch, sqlx::Error> {
-        let mut subscription_ids: Vec<uuid::Uuid> = claimed.iter().filter_map(|c| c.subscription_id).collect();
+        let mut subscription_ids: Vec<uuid::Uuid> =
+            claimed.iter().filter_map(|c| c.subscription_id).collect();
         subscription_ids.sort_unstable();
         subscription_ids.dedup();
         let mut event_ids: Vec<uuid::Uuid> = claimed.iter().map(|c| c.event_id).collect();
@@ -213,7 +214,10 @@ impl Dispatcher {
                 (event.event_id, (event, payload))
             })
             .collect();
-        Ok(Batch { subscriptions, events })
+        Ok(Batch {
+            subscriptions,
+            events,
+        })
     }
 
     fn claim_timeout(&self) -> Duration {

@@ -142,7 +142,10 @@ pub async fn get(
 }
 
 /// The subscriptions with these ids (missing ones are skipped).
-pub async fn get_many(pool: &PgPool, ids: &[uuid::Uuid]) -> Result<Vec<SubscriptionRow>, sqlx::Error> {
+pub async fn get_many(
+    pool: &PgPool,
+    ids: &[uuid::Uuid],
+) -> Result<Vec<SubscriptionRow>, sqlx::Error> {
     let query = format!("select {COLUMNS} from subscription where subscription_id = any($1)");
     sqlx::query_as(&query).bind(ids).fetch_all(pool).await
 }
