@@ -17,7 +17,7 @@ use std::time::Duration;
 
 use secrecy::{ExposeSecret, SecretString};
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
-use sqlx::{ConnectOptions, Connection, PgConnection, PgPool};
+use sqlx::{ConnectOptions, Connection, PgPool};
 use tokio::process::{Child, Command};
 
 use crate::config::DatabaseSettings;
@@ -363,11 +363,6 @@ fn find_postgres_bin() -> Option<PathBuf> {
         .collect();
     versions.sort();
     versions.pop().map(|(_, bin)| bin)
-}
-
-/// Opens one connection to `url` (used by the readiness probe and tools).
-pub async fn connect_once(url: &SecretString) -> Result<PgConnection, sqlx::Error> {
-    PgConnection::connect(url.expose_secret()).await
 }
 
 #[cfg(test)]

@@ -99,13 +99,6 @@ impl ProviderRegistry {
     pub fn banking_provider(&self, name: &str) -> Option<Arc<dyn BankingProvider>> {
         self.banking.get(name).cloned()
     }
-
-    /// Names of the registered webhook sources, sorted.
-    pub fn webhook_providers(&self) -> Vec<String> {
-        let mut names: Vec<String> = self.webhook_sources.keys().cloned().collect();
-        names.sort();
-        names
-    }
 }
 
 impl AppState {

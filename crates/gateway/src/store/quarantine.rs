@@ -27,32 +27,3 @@ pub async fn insert(
     .await?;
     Ok(id)
 }
-
-/// A quarantined webhook, as read back.
-#[derive(Debug, Clone, sqlx::FromRow)]
-pub struct QuarantinedWebhook {
-    /// Uuid of the `qua_` id.
-    pub quarantine_id: uuid::Uuid,
-    /// Provider that sent it.
-    pub provider: String,
-    /// Path after `/webhooks/{provider}`.
-    pub path: String,
-    /// Why it could not be normalized.
-    pub reason: String,
-    /// The exact bytes received.
-    pub raw: Vec<u8>,
-}
-
-/// Everything quarantined for a provider, oldest first.
-pub async fn list_for_provider(
-    connection: &mut PgConnection,
-    provider: &ProviderName,
-) -> Result<Vec<QuarantinedWebhook>, sqlx::Error> {
-    sqlx::query_as(
-        "select quarantine_id, provider, path, reason, raw from quarantine
-         where provider = $1 order by quarantine_id",
-    )
-    .bind(provider.as_str())
-    .fetch_all(connection)
-    .await
-}
