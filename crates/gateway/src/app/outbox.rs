@@ -15,6 +15,10 @@ use crate::reconcile::live;
 use crate::store::events::{self, InsertOutcome};
 use crate::store::{deliveries, subscriptions};
 
+/// The gateway's own provider name, under which it stores its operational events
+/// (`subscription.disabled`, `reconciliation.*`).
+pub const GATEWAY_PROVIDER: ProviderName = ProviderName::from_static("paygate");
+
 /// Where stored events go besides subscriptions.
 #[derive(Debug, Clone, Default)]
 pub struct Sinks {

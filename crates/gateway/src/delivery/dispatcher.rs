@@ -13,7 +13,7 @@ use std::time::{Duration, Instant};
 use axum::body::Bytes;
 use chrono::{DateTime, Utc};
 use futures::future::join_all;
-use providers::{DedupKey, EventType, NormalizedEvent, ProviderName, ResourceKind, ResourceRef};
+use providers::{DedupKey, EventType, NormalizedEvent, ResourceKind, ResourceRef};
 use rand::Rng;
 use secrecy::SecretString;
 use sqlx::PgPool;
@@ -31,9 +31,6 @@ use crate::http::events::EventBody;
 use crate::store::deliveries::{self, AttemptRecord, Claimed, Outcome, Sink};
 use crate::store::events::{self, StoredEvent};
 use crate::store::subscriptions::{self, SubscriptionRow};
-
-/// The gateway's own provider name, for operational events.
-pub const GATEWAY_PROVIDER: ProviderName = ProviderName::from_static("paygate");
 
 /// Drains the outbox. Cheap to clone; clones share pacing state.
 #[derive(Clone)]
@@ -488,7 +485,7 @@ impl Dispatcher {
         let raw = serde_json::to_vec(&data).unwrap_or_default();
         outbox::store_event(
             connection,
-            &GATEWAY_PROVIDER,
+            &outbox::GATEWAY_PROVIDER,
             &event,
             &raw,
             &self.inner.sinks,

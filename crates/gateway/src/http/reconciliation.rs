@@ -20,6 +20,7 @@ use crate::http::pagination::{ListBody, PageParams};
 use crate::reconcile::items::{
     self, ItemFilter, ItemRow, Resolution, ResolveError, RunRow, SummaryRow,
 };
+use crate::reconcile::live;
 use crate::reconcile::matcher::Status;
 use crate::startup::AppState;
 
@@ -102,7 +103,7 @@ fn show_document(document: Option<&str>, pii: bool) -> Option<String> {
     if pii {
         return Some(document.to_owned());
     }
-    Some(Document::parse(document).map_or_else(|_| "***".to_owned(), |parsed| parsed.masked()))
+    Some(live::document_masked(document))
 }
 
 impl ItemBody {

@@ -21,9 +21,6 @@ use crate::app::outbox;
 use crate::config::ReconciliationSettings;
 use crate::reconcile::matcher::{self, Expected, Locked, Observed, Status};
 
-/// The gateway's own provider name, for `reconciliation.*` events.
-pub const GATEWAY_PROVIDER: ProviderName = ProviderName::from_static("paygate");
-
 /// Records the facts an event carries and recomputes the documents they touch.
 pub async fn on_event(
     connection: &mut PgConnection,
@@ -523,7 +520,14 @@ pub async fn emit(
     };
     let raw = serde_json::to_vec(&data).unwrap_or_default();
     // Reconciliation events fan out to subscriptions (and JetStream) but are not reconciled.
-    outbox::store_and_fan_out(connection, &GATEWAY_PROVIDER, &event, &raw, jetstream).await?;
+    outbox::store_and_fan_out(
+        connection,
+        &outbox::GATEWAY_PROVIDER,
+        &event,
+        &raw,
+        jetstream,
+    )
+    .await?;
     Ok(())
 }
 
