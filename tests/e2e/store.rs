@@ -136,3 +136,44 @@ async fn a_rolled_back_insert_leaves_the_dedup_key_free() {
 
     assert!(matches!(outcome, InsertOutcome::Inserted(_)));
 }
+
+#[tokio::test]
+async fn the_sql_pattern_match_agrees_with_event_pattern_matches() {
+    let db = TestDb::new().await;
+    let patterns = [
+        "*",
+        "loan.*",
+        "loan.active",
+        "pix.transfer.*",
+        "pix.*",
+        "credit_offer.*",
+        "loan",
+    ];
+    let types = [
+        "loan.active",
+        "loan",
+        "loans.active",
+        "loan.x.y",
+        "pix.received",
+        "pix.transfer.failed",
+        "credit_offer.available",
+        "creditXoffer.available",
+        "subscription.disabled",
+    ];
+    for pattern in patterns {
+        let parsed = providers::EventPattern::parse(pattern).unwrap();
+        for event_type in types {
+            let in_sql: bool = sqlx::query_scalar("select event_type_matches($1, $2)")
+                .bind(pattern)
+                .bind(event_type)
+                .fetch_one(&db.pool)
+                .await
+                .unwrap();
+            assert_eq!(
+                in_sql,
+                parsed.matches(event_type),
+                "{pattern} vs {event_type}"
+            );
+        }
+    }
+}

@@ -114,9 +114,7 @@ pub async fn step(pool: &PgPool) -> Result<bool, sqlx::Error> {
         "select event_id, resource_kind || ':' || resource_id from event
          where received_at >= $1 and received_at < $2
            and ($3::uuid is null or event_id > $3)
-           and exists (select 1 from unnest($4::text[]) as p(pattern)
-                       where pattern = '*' or pattern = event_type
-                          or (right(pattern, 2) = '.*' and starts_with(event_type, left(pattern, -1))))
+           and exists (select 1 from unnest($4::text[]) as p(pattern) where event_type_matches(pattern, event_type))
          order by event_id limit $5",
     )
     .bind(since)

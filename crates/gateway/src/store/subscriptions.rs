@@ -294,15 +294,12 @@ pub async fn matching(
     provider: &str,
     resource_kind: &str,
 ) -> Result<Vec<uuid::Uuid>, sqlx::Error> {
-    // A pattern matches when it is `*`, the type itself, or `prefix.*` with the type under prefix.
     sqlx::query_scalar(
         "select subscription_id from subscription s
          where status = 'active'
            and (provider_filter is null or provider_filter = $2)
            and (resource_kind_filter is null or resource_kind_filter = $3)
-           and exists (select 1 from unnest(s.event_types) as p(pattern)
-                       where pattern = '*' or pattern = $1
-                          or (right(pattern, 2) = '.*' and starts_with($1, left(pattern, -1))))
+           and exists (select 1 from unnest(s.event_types) as p(pattern) where event_type_matches(pattern, $1))
          order by subscription_id",
     )
     .bind(event_type)
