@@ -32,12 +32,9 @@ impl Pace {
     /// Reserves the next slot at `per_second` deliveries per second and returns how long to wait
     /// for it (zero when it is free now).
     pub fn reserve(&self, per_second: u32) -> Duration {
-        let interval = Duration::from_nanos(1_000_000_000 / u64::from(per_second.max(1)));
+        let interval = interval(per_second);
         let now = Instant::now();
-        let mut next_slot = match self.next_slot.lock() {
-            Ok(guard) => guard,
-            Err(poisoned) => poisoned.into_inner(),
-        };
+        let mut next_slot = lock(&self.next_slot);
         let slot = match *next_slot {
             Some(slot) if slot > now => slot,
             _ => now,
@@ -48,11 +45,8 @@ impl Pace {
 
     /// Gives back a reservation that will not be used (the delivery was put back for later).
     pub fn cancel(&self, per_second: u32) {
-        let interval = Duration::from_nanos(1_000_000_000 / u64::from(per_second.max(1)));
-        let mut next_slot = match self.next_slot.lock() {
-            Ok(guard) => guard,
-            Err(poisoned) => poisoned.into_inner(),
-        };
+        let interval = interval(per_second);
+        let mut next_slot = lock(&self.next_slot);
         if let Some(slot) = *next_slot {
             *next_slot = slot.checked_sub(interval);
         }
@@ -68,14 +62,24 @@ pub struct Pacing {
 impl Pacing {
     /// The pace of `subscription`, with `concurrency` permits when first created.
     pub fn of(&self, subscription: uuid::Uuid, concurrency: usize) -> Arc<Pace> {
-        let mut paces = match self.paces.lock() {
-            Ok(guard) => guard,
-            Err(poisoned) => poisoned.into_inner(),
-        };
+        let mut paces = lock(&self.paces);
         paces
             .entry(subscription)
             .or_insert_with(|| Arc::new(Pace::new(concurrency)))
             .clone()
+    }
+}
+
+/// The time between two deliveries at `per_second`.
+fn interval(per_second: u32) -> Duration {
+    Duration::from_nanos(1_000_000_000 / u64::from(per_second.max(1)))
+}
+
+/// Locks `mutex`; a panic elsewhere while holding it leaves pacing data that is still usable.
+fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    match mutex.lock() {
+        Ok(guard) => guard,
+        Err(poisoned) => poisoned.into_inner(),
     }
 }
 
