@@ -38,6 +38,17 @@ async fn deliveries_of(app: &TestApp, subscription: &str, query: &str) -> Value 
     expect_json(app.get(&path, Some(&app.admin_key)).await, StatusCode::OK).await
 }
 
+/// Waits (bounded) until the subscription is disabled; returns it.
+async fn wait_until_disabled(app: &TestApp, id: &str) -> Value {
+    e2e::eventually(WAIT, || async {
+        let path = format!("/v1/subscriptions/{id}");
+        let fetched = expect_json(app.get(&path, Some(&app.admin_key)).await, StatusCode::OK).await;
+        (fetched["status"] == "disabled").then_some(fetched)
+    })
+    .await
+    .expect("the subscription was not disabled")
+}
+
 fn short_schedule(settings: &mut gateway::config::Settings, schedule: &[u64]) {
     settings.delivery.retry_schedule_secs = schedule.to_vec();
     settings.delivery.retry_jitter_percent = 0;
@@ -267,17 +278,7 @@ async fn a_410_disables_the_subscription_and_emits_subscription_disabled() {
     ingest(&app, "gone-1", "loan.active", "ln").await;
 
     let id = created["id"].as_str().unwrap();
-    let disabled = e2e::eventually(WAIT, || async {
-        let fetched = expect_json(
-            app.get(&format!("/v1/subscriptions/{id}"), Some(&app.admin_key))
-                .await,
-            StatusCode::OK,
-        )
-        .await;
-        (fetched["status"] == "disabled").then_some(fetched)
-    })
-    .await
-    .expect("the subscription was not disabled");
+    let disabled = wait_until_disabled(&app, id).await;
     assert!(
         disabled["disabled_reason"]
             .as_str()
@@ -304,17 +305,7 @@ async fn an_endpoint_failing_longer_than_the_limit_is_disabled() {
     ingest(&app, "streak-1", "loan.active", "ln").await;
 
     let id = created["id"].as_str().unwrap();
-    let disabled = e2e::eventually(WAIT, || async {
-        let fetched = expect_json(
-            app.get(&format!("/v1/subscriptions/{id}"), Some(&app.admin_key))
-                .await,
-            StatusCode::OK,
-        )
-        .await;
-        (fetched["status"] == "disabled").then_some(fetched)
-    })
-    .await
-    .expect("the subscription was not disabled");
+    let disabled = wait_until_disabled(&app, id).await;
     assert!(
         disabled["disabled_reason"]
             .as_str()

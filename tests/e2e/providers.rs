@@ -1,35 +1,12 @@
 //! `/v1/providers/{provider}/webhooks`: registering the gateway's endpoint at a provider, rotating
 //! its credential with a grace period, and verifying inbound webhooks with the stored credentials.
 
-use std::sync::Arc;
-
 use e2e::app::{TestApp, expect_json, expect_problem, one_event};
-use e2e::source::{TestRegistration, TestSource};
-use providers::ProviderRegistrar;
 use reqwest::StatusCode;
 use serde_json::json;
 
 async fn app_with_registration() -> TestApp {
-    TestApp::builder()
-        .providers(|registry, credentials| {
-            registry.register_webhook_source(Arc::new(TestSource::with_store(credentials)));
-            registry.webhook_registration(
-                providers::ProviderName::parse("testprov").unwrap(),
-                Arc::new(TestRegistration::default()),
-            );
-        })
-        .spawn()
-        .await
-}
-
-async fn webhook_status(app: &TestApp, token: &str, id: &str) -> StatusCode {
-    app.send_webhook(
-        "",
-        Some(token),
-        one_event(id, "loan.active", "ln").to_string(),
-    )
-    .await
-    .status()
+    TestApp::builder().with_test_registration().spawn().await
 }
 
 #[tokio::test]
@@ -61,11 +38,11 @@ async fn registering_stores_a_credential_that_inbound_webhooks_are_verified_with
             .unwrap();
     assert_eq!(stored, 1);
     assert_eq!(
-        webhook_status(&app, "registered-token-0", "r1").await,
+        app.webhook_status("registered-token-0", "r1").await,
         StatusCode::OK
     );
     assert_eq!(
-        webhook_status(&app, "registered-token-9", "r2").await,
+        app.webhook_status("registered-token-9", "r2").await,
         StatusCode::UNAUTHORIZED
     );
 }
@@ -95,11 +72,11 @@ async fn during_a_rotation_both_credentials_are_accepted_until_the_grace_period_
     assert!(rotated["data"][0]["previous_secret_expires_at"].is_string());
 
     assert_eq!(
-        webhook_status(&app, "registered-token-0", "g1").await,
+        app.webhook_status("registered-token-0", "g1").await,
         StatusCode::OK
     );
     assert_eq!(
-        webhook_status(&app, "registered-token-1", "g2").await,
+        app.webhook_status("registered-token-1", "g2").await,
         StatusCode::OK
     );
 
@@ -109,11 +86,11 @@ async fn during_a_rotation_both_credentials_are_accepted_until_the_grace_period_
         .await
         .unwrap();
     assert_eq!(
-        webhook_status(&app, "registered-token-0", "g3").await,
+        app.webhook_status("registered-token-0", "g3").await,
         StatusCode::UNAUTHORIZED
     );
     assert_eq!(
-        webhook_status(&app, "registered-token-1", "g4").await,
+        app.webhook_status("registered-token-1", "g4").await,
         StatusCode::OK
     );
 }
@@ -141,11 +118,11 @@ async fn a_rotation_with_no_grace_refuses_the_old_credential_at_once() {
     expect_json(rotate, StatusCode::OK).await;
 
     assert_eq!(
-        webhook_status(&app, "registered-token-0", "n1").await,
+        app.webhook_status("registered-token-0", "n1").await,
         StatusCode::UNAUTHORIZED
     );
     assert_eq!(
-        webhook_status(&app, "registered-token-1", "n2").await,
+        app.webhook_status("registered-token-1", "n2").await,
         StatusCode::OK
     );
 }

@@ -1,14 +1,10 @@
 //! Secrets at rest: provider credentials are stored encrypted, still verify webhooks, and move to a
 //! new key with `paygate secrets rekey` while the gateway keeps serving.
 
-use std::sync::Arc;
-
 use e2e::app::{TestApp, expect_json, expect_problem, one_event};
-use e2e::source::{TestRegistration, TestSource};
 use gateway::app::secrets;
 use gateway::config::{EncryptionKey, EncryptionSettings, Settings};
 use gateway::crypto::Keyring;
-use providers::ProviderRegistrar;
 use reqwest::StatusCode;
 use secrecy::{ExposeSecret, SecretString};
 use serde_json::json;
@@ -36,13 +32,7 @@ fn rotated(settings: &EncryptionSettings) -> Keyring {
 async fn app_with_registration() -> TestApp {
     TestApp::builder()
         .settings(with_new_key_listed)
-        .providers(|registry, credentials| {
-            registry.register_webhook_source(Arc::new(TestSource::with_store(credentials)));
-            registry.webhook_registration(
-                providers::ProviderName::parse("testprov").unwrap(),
-                Arc::new(TestRegistration::default()),
-            );
-        })
+        .with_test_registration()
         .spawn()
         .await
 }
@@ -71,16 +61,6 @@ async fn rotate(app: &TestApp) {
     expect_json(response, StatusCode::OK).await;
 }
 
-async fn webhook_status(app: &TestApp, token: &str, id: &str) -> StatusCode {
-    app.send_webhook(
-        "",
-        Some(token),
-        one_event(id, "loan.active", "ln").to_string(),
-    )
-    .await
-    .status()
-}
-
 async fn stored_credentials(app: &TestApp) -> Vec<String> {
     sqlx::query_scalar("select secret from provider_credential order by created_at")
         .fetch_all(&app.db.pool)
@@ -103,11 +83,11 @@ async fn a_registered_credential_is_unreadable_in_its_row_and_still_verifies_web
     );
     assert!(!stored[0].contains("registered-token"), "{}", stored[0]);
     assert_eq!(
-        webhook_status(&app, "registered-token-0", "s1").await,
+        app.webhook_status("registered-token-0", "s1").await,
         StatusCode::OK
     );
     assert_eq!(
-        webhook_status(&app, "registered-token-1", "s2").await,
+        app.webhook_status("registered-token-1", "s2").await,
         StatusCode::UNAUTHORIZED
     );
 }
@@ -186,15 +166,15 @@ async fn rekeying_moves_every_secret_to_the_new_key_and_webhooks_still_verify() 
     }
     // Both credentials of the rotation still verify, now read under the new key.
     assert_eq!(
-        webhook_status(&app, "registered-token-0", "k1").await,
+        app.webhook_status("registered-token-0", "k1").await,
         StatusCode::OK
     );
     assert_eq!(
-        webhook_status(&app, "registered-token-1", "k2").await,
+        app.webhook_status("registered-token-1", "k2").await,
         StatusCode::OK
     );
     assert_eq!(
-        webhook_status(&app, "registered-token-2", "k3").await,
+        app.webhook_status("registered-token-2", "k3").await,
         StatusCode::UNAUTHORIZED
     );
 

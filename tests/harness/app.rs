@@ -14,7 +14,7 @@ use serde_json::Value;
 use sqlx::postgres::PgPoolOptions;
 
 use crate::db::TestDb;
-use crate::source::{self, TestSource};
+use crate::source::{self, TestRegistration, TestSource};
 
 /// A running gateway.
 pub struct TestApp {
@@ -76,6 +76,19 @@ impl TestAppBuilder {
     ) -> TestAppBuilder {
         self.providers.push(Box::new(register));
         self
+    }
+
+    /// Registers the test provider's self-registration (`TestRegistration`) and a `TestSource`
+    /// that also accepts the credentials the gateway stored through it.
+    pub fn with_test_registration(self) -> TestAppBuilder {
+        self.providers(|registry, credentials| {
+            registry.register_webhook_source(Arc::new(TestSource::with_store(credentials)));
+            providers::ProviderRegistrar::webhook_registration(
+                registry,
+                providers::ProviderName::parse(source::PROVIDER).expect("provider name"),
+                Arc::new(TestRegistration::default()),
+            );
+        })
     }
 
     /// Starts the gateway on a fresh database.
@@ -223,6 +236,12 @@ impl TestApp {
             request = request.header("x-test-token", token);
         }
         request.send().await.expect("request sent")
+    }
+
+    /// The status the gateway answers a one-event test webhook presented with `token`.
+    pub async fn webhook_status(&self, token: &str, id: &str) -> StatusCode {
+        let body = one_event(id, "loan.active", "ln").to_string();
+        self.send_webhook("", Some(token), body).await.status()
     }
 
     /// `GET /v1/events...` as admin, asserting 200, returning the JSON.
