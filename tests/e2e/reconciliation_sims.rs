@@ -25,6 +25,22 @@ struct World {
 }
 
 async fn world(window_secs: u64) -> World {
+    let world = unregistered_world(window_secs).await;
+    for path in [
+        "/v1/providers/dinie/webhook",
+        "/v1/providers/delbank/webhooks",
+    ] {
+        let registered = world
+            .app
+            .post_json(path, Some(&world.app.admin_key), Some(path), &json!({}))
+            .await;
+        expect_json(registered, StatusCode::OK).await;
+    }
+    world
+}
+
+/// Both simulators and the gateway, without the gateway's webhooks registered at them.
+async fn unregistered_world(window_secs: u64) -> World {
     let dinie = dinie_sim::start(dinie_sim::SimConfig::fast())
         .await
         .expect("dinie sim");
@@ -61,15 +77,6 @@ async fn world(window_secs: u64) -> World {
         })
         .spawn()
         .await;
-    for path in [
-        "/v1/providers/dinie/webhook",
-        "/v1/providers/delbank/webhooks",
-    ] {
-        let registered = app
-            .post_json(path, Some(&app.admin_key), Some(path), &json!({}))
-            .await;
-        expect_json(registered, StatusCode::OK).await;
-    }
     World {
         app,
         dinie,
@@ -367,5 +374,31 @@ async fn a_borrower_registered_elsewhere_has_their_document_fetched_once_from_th
         .await
         .unwrap();
     assert_eq!(source, "fetched");
+    world.delbank.shutdown().await;
+}
+
+#[tokio::test]
+async fn a_customer_created_through_the_gateway_is_remembered_for_reconciliation() {
+    // No webhooks registered: only the gateway's own record can tell it the borrower's document.
+    let world = unregistered_world(86_400).await;
+    let document = cpf([8, 1, 2, 7, 3, 6, 4, 5, 9]);
+
+    let customer = world
+        .post(
+            "/v1/customers",
+            json!({"document": document, "name": "Borrower", "external_id": "borrower-api"}),
+        )
+        .await;
+
+    let (source, stored): (String, String) =
+        sqlx::query_as("select source, document from credit_customer where customer_id = $1")
+            .bind(customer["id"].as_str().unwrap())
+            .fetch_one(&world.app.db.pool)
+            .await
+            .unwrap();
+    assert_eq!(
+        (source.as_str(), stored.as_str()),
+        ("api", document.as_str())
+    );
     world.delbank.shutdown().await;
 }
