@@ -16,6 +16,7 @@ mod demo;
 mod dinie;
 mod errors;
 mod events;
+mod group_commit;
 mod health;
 mod idempotency;
 mod inbound;

@@ -2,7 +2,9 @@
 
 use chrono::Utc;
 use e2e::db::TestDb;
-use gateway::store::events::{self, InsertOutcome};
+use std::time::Duration;
+
+use gateway::store::events::{self, InsertOutcome, NewEvent};
 use providers::{DedupKey, EventType, NormalizedEvent, ProviderName, ResourceKind, ResourceRef};
 
 fn event(dedup_key: &str) -> NormalizedEvent {
@@ -176,4 +178,109 @@ async fn the_sql_pattern_match_agrees_with_event_pattern_matches() {
             );
         }
     }
+}
+
+#[tokio::test]
+async fn a_batch_inserts_each_key_once_and_reports_repeats_and_known_keys_as_duplicates() {
+    let db = TestDb::new().await;
+    let provider = ProviderName::parse("dinie").unwrap();
+    let mut transaction = db.pool.begin().await.unwrap();
+    let known = events::insert(&mut transaction, &provider, &event("known"), b"{}")
+        .await
+        .unwrap();
+    transaction.commit().await.unwrap();
+
+    let batch = [event("one"), event("two"), event("one"), event("known")];
+    let items: Vec<NewEvent<'_>> = batch
+        .iter()
+        .map(|event| NewEvent {
+            provider: &provider,
+            event,
+            raw: b"{}",
+        })
+        .collect();
+    let mut transaction = db.pool.begin().await.unwrap();
+    let outcomes = events::insert_many(&mut transaction, &items).await.unwrap();
+    transaction.commit().await.unwrap();
+
+    assert!(matches!(outcomes[0], InsertOutcome::Inserted(_)));
+    assert!(matches!(outcomes[1], InsertOutcome::Inserted(_)));
+    assert_ne!(outcomes[0].event_id(), outcomes[1].event_id());
+    assert_eq!(
+        outcomes[2],
+        InsertOutcome::Duplicate(outcomes[0].event_id())
+    );
+    assert_eq!(outcomes[3], InsertOutcome::Duplicate(known.event_id()));
+    for key in ["one", "two", "known"] {
+        assert_eq!(
+            events::count_by_dedup_key(&db.pool, &provider, key)
+                .await
+                .unwrap(),
+            1,
+            "{key}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn overlapping_batches_lock_keys_in_one_order_and_do_not_deadlock() {
+    let db = TestDb::new().await;
+    let provider = ProviderName::parse("dinie").unwrap();
+    let (a, b) = (event("key-a"), event("key-b"));
+    let one = |event| {
+        [NewEvent {
+            provider: &provider,
+            event,
+            raw: b"{}",
+        }]
+    };
+
+    // The first transaction holds key-a; the second batch lists key-b before key-a. Inserted in
+    // the order given, the second would hold key-b while waiting for key-a, and the first, asking
+    // for key-b next, would deadlock with it. In key order the second waits holding nothing.
+    let mut first = db.pool.begin().await.unwrap();
+    let first_a = events::insert_many(&mut first, &one(&a)).await.unwrap()[0];
+    let second = {
+        let (pool, provider, a, b) = (db.pool.clone(), provider.clone(), a.clone(), b.clone());
+        tokio::spawn(async move {
+            let mut transaction = pool.begin().await.unwrap();
+            let items = [&b, &a].map(|event| NewEvent {
+                provider: &provider,
+                event,
+                raw: b"{}",
+            });
+            let outcomes = events::insert_many(&mut transaction, &items).await.unwrap();
+            transaction.commit().await.unwrap();
+            outcomes
+        })
+    };
+    let waiting = e2e::eventually(Duration::from_secs(10), || async {
+        (lock_waiters(&db.pool).await == 1).then_some(())
+    })
+    .await;
+    assert!(waiting.is_some(), "the second batch never waited for key-a");
+    let first_b = events::insert_many(&mut first, &one(&b)).await.unwrap()[0];
+    first.commit().await.unwrap();
+
+    let second = second.await.unwrap();
+    assert!(matches!(first_a, InsertOutcome::Inserted(_)));
+    assert!(matches!(first_b, InsertOutcome::Inserted(_)));
+    assert_eq!(
+        second,
+        vec![
+            InsertOutcome::Duplicate(first_b.event_id()),
+            InsertOutcome::Duplicate(first_a.event_id()),
+        ]
+    );
+}
+
+/// Backends of this database waiting for a lock.
+pub async fn lock_waiters(pool: &sqlx::PgPool) -> i64 {
+    sqlx::query_scalar(
+        "select count(*) from pg_stat_activity
+         where datname = current_database() and wait_event_type = 'Lock'",
+    )
+    .fetch_one(pool)
+    .await
+    .unwrap()
 }

@@ -31,6 +31,8 @@ pub struct Settings {
     pub idempotency: IdempotencySettings,
     /// Logs and traces.
     pub telemetry: TelemetrySettings,
+    /// Group commit of inbound webhooks.
+    pub ingest: IngestSettings,
     /// Re-publishing events to partner apps.
     pub delivery: DeliverySettings,
     /// Encryption of secrets at rest.
@@ -173,6 +175,18 @@ pub struct DatabaseSettings {
     pub migrate_on_start: bool,
 }
 
+/// Group commit of inbound webhooks (see `config/default.toml` for each key).
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct IngestSettings {
+    /// Concurrent writer tasks, each committing one batch at a time.
+    pub writers: u32,
+    /// Most webhooks committed together in one transaction.
+    pub max_batch: usize,
+    /// Webhooks waiting for a writer before new ones wait to be queued (backpressure).
+    pub queue_capacity: usize,
+}
+
 /// `Idempotency-Key` handling.
 #[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
@@ -261,7 +275,7 @@ impl Settings {
 
     /// Semantic checks that types alone cannot express.
     pub fn validate(&self) -> Result<(), ConfigError> {
-        let checks: [(bool, &'static str, &'static str); 8] = [
+        let checks: [(bool, &'static str, &'static str); 11] = [
             (
                 self.server.host.parse::<std::net::IpAddr>().is_ok(),
                 "server.host",
@@ -293,6 +307,21 @@ impl Settings {
                 (1..=1000).contains(&self.database.max_connections),
                 "database.max_connections",
                 "a pool size between 1 and 1000",
+            ),
+            (
+                (1..=64).contains(&self.ingest.writers),
+                "ingest.writers",
+                "a number of writer tasks between 1 and 64",
+            ),
+            (
+                (1..=10_000).contains(&self.ingest.max_batch),
+                "ingest.max_batch",
+                "a number of webhooks between 1 and 10000",
+            ),
+            (
+                (1..=1_000_000).contains(&self.ingest.queue_capacity),
+                "ingest.queue_capacity",
+                "a number of webhooks between 1 and 1000000",
             ),
             (
                 (1..=24 * 30).contains(&self.idempotency.ttl_hours),

@@ -19,6 +19,8 @@ use sqlx::PgPool;
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 
+use crate::app::ingest::Ingestor;
+use crate::app::outbox::Sinks;
 use crate::config::Settings;
 use crate::crypto::Keyring;
 use crate::delivery::dispatcher::Dispatcher;
@@ -38,6 +40,8 @@ pub struct AppState {
     pub metrics: PrometheusHandle,
     /// Encrypts and decrypts secrets at rest (`[encryption]`).
     pub keyring: Arc<Keyring>,
+    /// Stores inbound webhooks with group commit (`[ingest]`).
+    pub ingestor: Ingestor,
 }
 
 /// The providers this gateway talks to, by name. `register_providers` is the one place that names
@@ -183,8 +187,14 @@ impl Application {
         if settings.server.public_url.is_empty() {
             settings.server.public_url = format!("http://{}", listener.local_addr()?);
         }
+        let ingestor = Ingestor::start(
+            pool.clone(),
+            Sinks::from_settings(&settings),
+            &settings.ingest,
+        );
         let state = AppState {
             pool,
+            ingestor,
             settings: Arc::new(settings),
             registry: Arc::new(registry),
             metrics: telemetry::metrics_handle(),

@@ -12,8 +12,9 @@ use sqlx::PgConnection;
 
 use crate::config::{ReconciliationSettings, Settings};
 use crate::reconcile::live;
-use crate::store::events::{self, InsertOutcome};
-use crate::store::{deliveries, subscriptions};
+use crate::store::deliveries::{self, NewDelivery, Sink};
+use crate::store::events::{self, InsertOutcome, NewEvent};
+use crate::store::subscriptions;
 
 /// The gateway's own provider name, under which it stores its operational events
 /// (`subscription.disabled`, `reconciliation.*`).
@@ -51,12 +52,43 @@ pub async fn store_event(
     raw: &[u8],
     sinks: &Sinks,
 ) -> Result<InsertOutcome, sqlx::Error> {
-    let outcome =
-        store_and_fan_out(&mut *connection, provider, event, raw, sinks.jetstream).await?;
-    if let (InsertOutcome::Inserted(_), Some(settings)) = (outcome, &sinks.reconciliation) {
-        live::on_event(&mut *connection, provider, event, settings, sinks.jetstream).await?;
+    let outcomes = store_events(
+        connection,
+        &[NewEvent {
+            provider,
+            event,
+            raw,
+        }],
+        sinks,
+    )
+    .await?;
+    outcomes.into_iter().next().ok_or(sqlx::Error::RowNotFound)
+}
+
+/// [`store_event`] for many events at once (group commit of inbound webhooks): one statement
+/// inserts the events, one finds every new event's subscriptions, one enqueues all deliveries.
+/// Outcomes are in the items' order; reconciliation runs on the new events in that order.
+pub async fn store_events(
+    connection: &mut PgConnection,
+    items: &[NewEvent<'_>],
+    sinks: &Sinks,
+) -> Result<Vec<InsertOutcome>, sqlx::Error> {
+    let outcomes = store_and_fan_out_many(&mut *connection, items, sinks.jetstream).await?;
+    if let Some(settings) = &sinks.reconciliation {
+        for (item, outcome) in items.iter().zip(&outcomes) {
+            if let InsertOutcome::Inserted(_) = outcome {
+                live::on_event(
+                    &mut *connection,
+                    item.provider,
+                    item.event,
+                    settings,
+                    sinks.jetstream,
+                )
+                .await?;
+            }
+        }
     }
-    Ok(outcome)
+    Ok(outcomes)
 }
 
 /// [`store_event`] without reconciliation: for the gateway's own operational events (which
@@ -68,23 +100,72 @@ pub async fn store_and_fan_out(
     raw: &[u8],
     jetstream: bool,
 ) -> Result<InsertOutcome, sqlx::Error> {
-    let outcome = events::insert(&mut *connection, provider, event, raw).await?;
-    let InsertOutcome::Inserted(event_id) = outcome else {
-        return Ok(outcome);
-    };
-    let event_type = event.event_type.to_string();
-    let ordering_key = format!("{}:{}", event.resource.kind.as_str(), event.resource.id);
-    let matching = subscriptions::matching(
-        &mut *connection,
-        &event_type,
-        provider.as_str(),
-        event.resource.kind.as_str(),
+    let outcomes = store_and_fan_out_many(
+        connection,
+        &[NewEvent {
+            provider,
+            event,
+            raw,
+        }],
+        jetstream,
     )
     .await?;
-    deliveries::enqueue_webhooks(&mut *connection, event_id.uuid(), &ordering_key, &matching)
-        .await?;
-    if jetstream {
-        deliveries::enqueue_jetstream(&mut *connection, event_id.uuid(), &ordering_key).await?;
+    outcomes.into_iter().next().ok_or(sqlx::Error::RowNotFound)
+}
+
+async fn store_and_fan_out_many(
+    connection: &mut PgConnection,
+    items: &[NewEvent<'_>],
+    jetstream: bool,
+) -> Result<Vec<InsertOutcome>, sqlx::Error> {
+    let outcomes = events::insert_many(&mut *connection, items).await?;
+    let new: Vec<(uuid::Uuid, &NewEvent<'_>)> = outcomes
+        .iter()
+        .zip(items)
+        .filter_map(|(outcome, item)| match outcome {
+            InsertOutcome::Inserted(id) => Some((id.uuid(), item)),
+            InsertOutcome::Duplicate(_) => None,
+        })
+        .collect();
+    if new.is_empty() {
+        return Ok(outcomes);
     }
-    Ok(outcome)
+    let keys: Vec<(String, String, String)> = new
+        .iter()
+        .map(|(_, item)| {
+            (
+                item.event.event_type.to_string(),
+                item.provider.to_string(),
+                item.event.resource.kind.as_str().to_owned(),
+            )
+        })
+        .collect();
+    let matching = subscriptions::matching_many(&mut *connection, &keys).await?;
+    let mut matching = matching.into_iter().peekable();
+    let mut rows = Vec::with_capacity(new.len());
+    for (index, (event_id, item)) in new.iter().enumerate() {
+        let ordering_key = format!(
+            "{}:{}",
+            item.event.resource.kind.as_str(),
+            item.event.resource.id
+        );
+        while let Some((_, subscription_id)) = matching.next_if(|(of, _)| *of == index) {
+            rows.push(NewDelivery {
+                sink: Sink::Webhook,
+                subscription_id: Some(subscription_id),
+                event_id: *event_id,
+                ordering_key: ordering_key.clone(),
+            });
+        }
+        if jetstream {
+            rows.push(NewDelivery {
+                sink: Sink::JetStream,
+                subscription_id: None,
+                event_id: *event_id,
+                ordering_key,
+            });
+        }
+    }
+    deliveries::enqueue(&mut *connection, &rows).await?;
+    Ok(outcomes)
 }

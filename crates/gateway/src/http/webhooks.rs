@@ -13,8 +13,7 @@ use axum::http::HeaderMap;
 use serde::Serialize;
 use utoipa::ToSchema;
 
-use crate::app::ingest::{self, IngestError, Ingested};
-use crate::app::outbox::Sinks;
+use crate::app::ingest::{IngestError, Ingested};
 use crate::http::error::ApiError;
 use crate::http::extract::{ApiPath, body_rejection};
 use crate::startup::AppState;
@@ -97,8 +96,7 @@ async fn receive(
         .webhook_source(provider)
         .ok_or_else(|| ApiError::UnknownProvider(provider.to_owned()))?;
     let body = body.map_err(body_rejection)?;
-    let sinks = Sinks::from_settings(&state.settings);
-    match ingest::receive(&state.pool, &source, path, headers, &body, &sinks).await {
+    match state.ingestor.receive(&source, path, headers, &body).await {
         Ok(Ingested::Stored(stored)) => Ok(Json(Receipt {
             status: "stored",
             events: stored

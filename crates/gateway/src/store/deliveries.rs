@@ -32,48 +32,42 @@ impl Sink {
     }
 }
 
-/// Enqueues one delivery per subscription id for a stored event, in the caller's transaction.
-pub async fn enqueue_webhooks(
+/// One outbox row to enqueue.
+#[derive(Debug, Clone)]
+pub struct NewDelivery {
+    /// Where it goes.
+    pub sink: Sink,
+    /// The subscription, for webhooks.
+    pub subscription_id: Option<uuid::Uuid>,
+    /// The stored event.
+    pub event_id: uuid::Uuid,
+    /// The resource key, for ordered subscriptions.
+    pub ordering_key: String,
+}
+
+/// Enqueues deliveries in the caller's transaction, in one statement; `seq` follows the slice's
+/// order, which ordered subscriptions deliver in.
+pub async fn enqueue(
     connection: &mut PgConnection,
-    event_id: uuid::Uuid,
-    ordering_key: &str,
-    subscriptions: &[uuid::Uuid],
+    rows: &[NewDelivery],
 ) -> Result<u64, sqlx::Error> {
-    if subscriptions.is_empty() {
+    if rows.is_empty() {
         return Ok(0);
     }
-    let ids: Vec<uuid::Uuid> = subscriptions
-        .iter()
-        .map(|_| DeliveryId::new().uuid())
-        .collect();
     let done = sqlx::query(
         "insert into delivery (delivery_id, sink, subscription_id, event_id, ordering_key)
-         select d, 'webhook', s, $3, $4 from unnest($1::uuid[], $2::uuid[]) as t(d, s)",
+         select d, k, s, e, o from unnest($1::uuid[], $2::text[], $3::uuid[], $4::uuid[], $5::text[])
+              with ordinality as t(d, k, s, e, o, n)
+         order by n",
     )
-    .bind(&ids)
-    .bind(subscriptions)
-    .bind(event_id)
-    .bind(ordering_key)
+    .bind(rows.iter().map(|_| DeliveryId::new().uuid()).collect::<Vec<_>>())
+    .bind(rows.iter().map(|row| row.sink.as_str()).collect::<Vec<_>>())
+    .bind(rows.iter().map(|row| row.subscription_id).collect::<Vec<_>>())
+    .bind(rows.iter().map(|row| row.event_id).collect::<Vec<_>>())
+    .bind(rows.iter().map(|row| row.ordering_key.as_str()).collect::<Vec<_>>())
     .execute(connection)
     .await?;
     Ok(done.rows_affected())
-}
-
-/// Enqueues the JetStream publication of a stored event, in the caller's transaction.
-pub async fn enqueue_jetstream(
-    connection: &mut PgConnection,
-    event_id: uuid::Uuid,
-    ordering_key: &str,
-) -> Result<(), sqlx::Error> {
-    sqlx::query(
-        "insert into delivery (delivery_id, sink, event_id, ordering_key) values ($1, 'jetstream', $2, $3)",
-    )
-    .bind(DeliveryId::new().uuid())
-    .bind(event_id)
-    .bind(ordering_key)
-    .execute(connection)
-    .await?;
-    Ok(())
 }
 
 /// A delivery claimed by a dispatcher.

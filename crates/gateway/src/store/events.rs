@@ -1,5 +1,7 @@
 //! The event store: normalized provider events, exactly once per `(provider, dedup_key)`.
 
+use std::collections::{HashMap, HashSet};
+
 use chrono::{DateTime, Utc};
 use providers::{EventId, EventPattern, NormalizedEvent, ProviderName};
 use sqlx::{FromRow, PgConnection, PgPool};
@@ -58,6 +60,17 @@ impl StoredEvent {
     }
 }
 
+/// One event to store, with the exact bytes it arrived in.
+#[derive(Debug, Clone, Copy)]
+pub struct NewEvent<'a> {
+    /// Provider that sent it.
+    pub provider: &'a ProviderName,
+    /// The normalized event.
+    pub event: &'a NormalizedEvent,
+    /// The webhook body it came in (shared by the events of one body).
+    pub raw: &'a [u8],
+}
+
 /// Inserts one event unless `(provider, dedup_key)` exists; safe under any concurrency: the unique
 /// constraint decides, and the loser reads the winner's id.
 pub async fn insert(
@@ -66,39 +79,139 @@ pub async fn insert(
     event: &NormalizedEvent,
     raw: &[u8],
 ) -> Result<InsertOutcome, sqlx::Error> {
-    let new_id = EventId::new();
+    let outcomes = insert_many(
+        connection,
+        &[NewEvent {
+            provider,
+            event,
+            raw,
+        }],
+    )
+    .await?;
+    outcomes.into_iter().next().ok_or(sqlx::Error::RowNotFound)
+}
+
+/// Inserts many events in one statement, each unless its `(provider, dedup_key)` exists; one outcome
+/// per item, in order. An item repeating an earlier item's key is that item's duplicate. Rows are
+/// inserted in key order, so two batches with overlapping keys lock them in the same order and
+/// cannot deadlock each other.
+pub async fn insert_many(
+    connection: &mut PgConnection,
+    items: &[NewEvent<'_>],
+) -> Result<Vec<InsertOutcome>, sqlx::Error> {
+    // The first item of each key; the others are in-batch duplicates of it.
+    let mut first_of: HashMap<(&str, &str), usize> = HashMap::with_capacity(items.len());
+    let mut unique: Vec<usize> = Vec::with_capacity(items.len());
+    for (index, item) in items.iter().enumerate() {
+        let key = (item.provider.as_str(), item.event.dedup_key.as_str());
+        if let std::collections::hash_map::Entry::Vacant(slot) = first_of.entry(key) {
+            slot.insert(index);
+            unique.push(index);
+        }
+    }
+    unique.sort_unstable_by_key(|&index| {
+        (
+            items[index].provider.as_str(),
+            items[index].event.dedup_key.as_str(),
+        )
+    });
+    let new_ids: Vec<uuid::Uuid> = (0..items.len()).map(|_| EventId::new().uuid()).collect();
+    let column = |f: &dyn Fn(&NewEvent<'_>) -> String| -> Vec<String> {
+        unique.iter().map(|&index| f(&items[index])).collect()
+    };
     // language=PostgreSQL
-    let inserted: Option<uuid::Uuid> = sqlx::query_scalar(
+    let inserted: Vec<uuid::Uuid> = sqlx::query_scalar(
         "insert into event (event_id, provider, event_type, provider_event_type, dedup_key,
                             resource_kind, resource_id, correlation_id, occurred_at, data, raw)
-         values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)
+         select * from unnest($1::uuid[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[],
+                              $7::text[], $8::text[], $9::timestamptz[], $10::jsonb[], $11::bytea[])
          on conflict on constraint event_provider_dedup_key_key do nothing
          returning event_id",
     )
-    .bind(new_id.uuid())
-    .bind(provider.as_str())
-    .bind(event.event_type.to_string())
-    .bind(&event.provider_event_type)
-    .bind(event.dedup_key.as_str())
-    .bind(event.resource.kind.as_str())
-    .bind(&event.resource.id)
-    .bind(&event.resource.correlation_id)
-    .bind(event.occurred_at)
-    .bind(&event.data)
-    .bind(raw)
-    .fetch_optional(&mut *connection)
+    .bind(unique.iter().map(|&index| new_ids[index]).collect::<Vec<_>>())
+    .bind(column(&|item| item.provider.to_string()))
+    .bind(column(&|item| item.event.event_type.to_string()))
+    .bind(column(&|item| item.event.provider_event_type.clone()))
+    .bind(column(&|item| item.event.dedup_key.as_str().to_owned()))
+    .bind(column(&|item| item.event.resource.kind.as_str().to_owned()))
+    .bind(column(&|item| item.event.resource.id.clone()))
+    .bind(
+        unique
+            .iter()
+            .map(|&index| items[index].event.resource.correlation_id.clone())
+            .collect::<Vec<_>>(),
+    )
+    .bind(
+        unique
+            .iter()
+            .map(|&index| items[index].event.occurred_at)
+            .collect::<Vec<_>>(),
+    )
+    .bind(
+        unique
+            .iter()
+            .map(|&index| items[index].event.data.clone())
+            .collect::<Vec<_>>(),
+    )
+    .bind(
+        unique
+            .iter()
+            .map(|&index| items[index].raw.to_vec())
+            .collect::<Vec<_>>(),
+    )
+    .fetch_all(&mut *connection)
     .await?;
-    if let Some(id) = inserted {
-        return Ok(InsertOutcome::Inserted(EventId::from_uuid(id)));
+    let inserted: HashSet<uuid::Uuid> = inserted.into_iter().collect();
+    // Keys that lost to an existing row: that row is committed (a uniqueness wait resolves only on
+    // commit), so it is visible to this next statement.
+    let lost: Vec<usize> = unique
+        .iter()
+        .copied()
+        .filter(|&index| !inserted.contains(&new_ids[index]))
+        .collect();
+    let mut existing: HashMap<(String, String), uuid::Uuid> = HashMap::new();
+    if !lost.is_empty() {
+        let rows: Vec<(String, String, uuid::Uuid)> = sqlx::query_as(
+            "select provider, dedup_key, event_id from event
+             where (provider, dedup_key) in (select * from unnest($1::text[], $2::text[]))",
+        )
+        .bind(
+            lost.iter()
+                .map(|&index| items[index].provider.to_string())
+                .collect::<Vec<_>>(),
+        )
+        .bind(
+            lost.iter()
+                .map(|&index| items[index].event.dedup_key.as_str().to_owned())
+                .collect::<Vec<_>>(),
+        )
+        .fetch_all(&mut *connection)
+        .await?;
+        existing = rows
+            .into_iter()
+            .map(|(provider, dedup_key, id)| ((provider, dedup_key), id))
+            .collect();
     }
-    // The conflicting row is committed (a uniqueness wait resolves only on commit), so it is visible.
-    let existing: uuid::Uuid =
-        sqlx::query_scalar("select event_id from event where provider = $1 and dedup_key = $2")
-            .bind(provider.as_str())
-            .bind(event.dedup_key.as_str())
-            .fetch_one(&mut *connection)
-            .await?;
-    Ok(InsertOutcome::Duplicate(EventId::from_uuid(existing)))
+    items
+        .iter()
+        .enumerate()
+        .map(|(index, item)| {
+            let key = (item.provider.as_str(), item.event.dedup_key.as_str());
+            let first = first_of.get(&key).copied().unwrap_or(index);
+            if inserted.contains(&new_ids[first]) {
+                let id = EventId::from_uuid(new_ids[first]);
+                return Ok(if first == index {
+                    InsertOutcome::Inserted(id)
+                } else {
+                    InsertOutcome::Duplicate(id)
+                });
+            }
+            existing
+                .get(&(key.0.to_owned(), key.1.to_owned()))
+                .map(|&id| InsertOutcome::Duplicate(EventId::from_uuid(id)))
+                .ok_or(sqlx::Error::RowNotFound)
+        })
+        .collect()
 }
 
 /// Filters for [`list`]; `None` means "any".

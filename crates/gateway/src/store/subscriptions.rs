@@ -287,24 +287,35 @@ pub async fn record_failure(
     .await
 }
 
-/// Ids of active subscriptions that want an event of this type, provider and resource kind.
-pub async fn matching(
+/// The active subscriptions each event goes to: `(index of the event, subscription id)` pairs,
+/// by event then subscription id. One statement for the whole list; events are given as parallel
+/// `(event type, provider, resource kind)` entries.
+pub async fn matching_many(
     connection: &mut PgConnection,
-    event_type: &str,
-    provider: &str,
-    resource_kind: &str,
-) -> Result<Vec<uuid::Uuid>, sqlx::Error> {
-    sqlx::query_scalar(
-        "select subscription_id from subscription s
-         where status = 'active'
-           and (provider_filter is null or provider_filter = $2)
-           and (resource_kind_filter is null or resource_kind_filter = $3)
-           and exists (select 1 from unnest(s.event_types) as p(pattern) where event_type_matches(pattern, $1))
-         order by subscription_id",
+    events: &[(String, String, String)],
+) -> Result<Vec<(usize, uuid::Uuid)>, sqlx::Error> {
+    if events.is_empty() {
+        return Ok(Vec::new());
+    }
+    let column = |pick: fn(&(String, String, String)) -> &String| -> Vec<&str> {
+        events.iter().map(|event| pick(event).as_str()).collect()
+    };
+    let rows: Vec<(i64, uuid::Uuid)> = sqlx::query_as(
+        "select e.ordinality, s.subscription_id
+         from unnest($1::text[], $2::text[], $3::text[]) with ordinality as e(event_type, provider, kind, ordinality)
+         join subscription s on s.status = 'active'
+           and (s.provider_filter is null or s.provider_filter = e.provider)
+           and (s.resource_kind_filter is null or s.resource_kind_filter = e.kind)
+           and exists (select 1 from unnest(s.event_types) as p(pattern) where event_type_matches(p.pattern, e.event_type))
+         order by e.ordinality, s.subscription_id",
     )
-    .bind(event_type)
-    .bind(provider)
-    .bind(resource_kind)
+    .bind(column(|event| &event.0))
+    .bind(column(|event| &event.1))
+    .bind(column(|event| &event.2))
     .fetch_all(connection)
-    .await
+    .await?;
+    Ok(rows
+        .into_iter()
+        .filter_map(|(ordinality, id)| Some((usize::try_from(ordinality - 1).ok()?, id)))
+        .collect())
 }
