@@ -16,8 +16,6 @@ use providers::WebhookSource;
 use serde_json::json;
 use tokio::task::JoinHandle;
 
-use crate::store::lock_waiters;
-
 fn one_writer() -> IngestSettings {
     IngestSettings {
         writers: 1,
@@ -53,7 +51,7 @@ async fn with_a_blocked_commit(
         .unwrap();
     let first = send(ingestor, loan_event(0));
     let blocked = e2e::eventually(Duration::from_secs(10), || async {
-        (lock_waiters(&db.pool).await == 1).then_some(())
+        (db.lock_waiters().await == 1).then_some(())
     })
     .await;
     assert!(blocked.is_some(), "the first commit never reached the lock");

@@ -255,7 +255,7 @@ async fn overlapping_batches_lock_keys_in_one_order_and_do_not_deadlock() {
         })
     };
     let waiting = e2e::eventually(Duration::from_secs(10), || async {
-        (lock_waiters(&db.pool).await == 1).then_some(())
+        (db.lock_waiters().await == 1).then_some(())
     })
     .await;
     assert!(waiting.is_some(), "the second batch never waited for key-a");
@@ -272,15 +272,4 @@ async fn overlapping_batches_lock_keys_in_one_order_and_do_not_deadlock() {
             InsertOutcome::Duplicate(first_a.event_id()),
         ]
     );
-}
-
-/// Backends of this database waiting for a lock.
-pub async fn lock_waiters(pool: &sqlx::PgPool) -> i64 {
-    sqlx::query_scalar(
-        "select count(*) from pg_stat_activity
-         where datname = current_database() and wait_event_type = 'Lock'",
-    )
-    .fetch_one(pool)
-    .await
-    .unwrap()
 }

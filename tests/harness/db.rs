@@ -75,6 +75,17 @@ impl TestDb {
         }
     }
 
+    /// Backends of this database waiting for a lock (to hold a transaction at a known point).
+    pub async fn lock_waiters(&self) -> i64 {
+        sqlx::query_scalar(
+            "select count(*) from pg_stat_activity
+             where datname = current_database() and wait_event_type = 'Lock'",
+        )
+        .fetch_one(&self.pool)
+        .await
+        .expect("pg_stat_activity")
+    }
+
     /// The database's name.
     pub fn name(&self) -> &str {
         &self.name
