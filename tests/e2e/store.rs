@@ -4,6 +4,7 @@ use chrono::Utc;
 use e2e::db::TestDb;
 use std::time::Duration;
 
+use gateway::store::deliveries::{self, AttemptRecord, NewDelivery, Outcome, Recording, Sink};
 use gateway::store::events::{self, InsertOutcome, NewEvent};
 use providers::{DedupKey, EventType, NormalizedEvent, ProviderName, ResourceKind, ResourceRef};
 
@@ -271,5 +272,77 @@ async fn overlapping_batches_lock_keys_in_one_order_and_do_not_deadlock() {
             InsertOutcome::Duplicate(first_b.event_id()),
             InsertOutcome::Duplicate(first_a.event_id()),
         ]
+    );
+}
+
+#[tokio::test]
+async fn a_batch_records_only_the_deliveries_whose_claim_it_still_holds() {
+    let db = TestDb::new().await;
+    let provider = ProviderName::parse("dinie").unwrap();
+    let subscription = uuid::Uuid::now_v7();
+    sqlx::query(
+        "insert into subscription (subscription_id, url, event_types, secret)
+         values ($1, 'https://partner.example/hook', '{*}', 'unused')",
+    )
+    .bind(subscription)
+    .execute(&db.pool)
+    .await
+    .unwrap();
+    let mut connection = db.pool.acquire().await.unwrap();
+    let mut rows = Vec::new();
+    for key in ["d1", "d2", "d3"] {
+        let event_id = events::insert(&mut connection, &provider, &event(key), b"{}")
+            .await
+            .unwrap()
+            .event_id();
+        rows.push(NewDelivery {
+            sink: Sink::Webhook,
+            subscription_id: Some(subscription),
+            event_id: event_id.uuid(),
+            ordering_key: format!("loan:{key}"),
+        });
+    }
+    deliveries::enqueue(&mut connection, &rows).await.unwrap();
+    let claimed = deliveries::claim(&db.pool, Sink::Webhook, 10, Duration::from_secs(30))
+        .await
+        .unwrap();
+    assert_eq!(claimed.len(), 3);
+    let recording = |claimed: &deliveries::Claimed| Recording {
+        delivery_id: claimed.delivery_id,
+        claimed_attempts: claimed.attempts,
+        attempt: AttemptRecord {
+            started_at: Utc::now(),
+            latency: Duration::from_millis(3),
+            response_status: Some(200),
+            response_body: None,
+            error: None,
+        },
+        outcome: Outcome::Succeeded,
+    };
+    // Another dispatcher took the first delivery over (its claim expired) and recorded it first.
+    let taken_over = deliveries::record_many(&mut connection, &[recording(&claimed[0])])
+        .await
+        .unwrap();
+    assert_eq!(taken_over, vec![claimed[0].delivery_id]);
+
+    let all: Vec<Recording> = claimed.iter().map(recording).collect();
+    let mut recorded = deliveries::record_many(&mut connection, &all)
+        .await
+        .unwrap();
+    recorded.sort_unstable();
+    let mut expected = vec![claimed[1].delivery_id, claimed[2].delivery_id];
+    expected.sort_unstable();
+    assert_eq!(recorded, expected);
+    let (succeeded, attempts): (i64, i64) = sqlx::query_as(
+        "select (select count(*) from delivery where status = 'succeeded' and attempts = 1),
+                (select count(*) from delivery_attempt)",
+    )
+    .fetch_one(&db.pool)
+    .await
+    .unwrap();
+    assert_eq!(
+        (succeeded, attempts),
+        (3, 3),
+        "one attempt row per delivery, none twice"
     );
 }

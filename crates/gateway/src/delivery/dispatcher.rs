@@ -6,7 +6,7 @@
 //! record, the row becomes claimable again and the delivery is redone (at least once; receivers
 //! dedupe on `webhook-id`, the event id).
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -28,7 +28,7 @@ use crate::delivery::replay;
 use crate::delivery::signing;
 use crate::delivery::ssrf::{self, SsrfPolicy};
 use crate::http::events::EventBody;
-use crate::store::deliveries::{self, AttemptRecord, Claimed, Outcome, Sink};
+use crate::store::deliveries::{self, AttemptRecord, Claimed, Outcome, Recording, Sink};
 use crate::store::events::{self, StoredEvent};
 use crate::store::subscriptions::{self, SubscriptionRow};
 
@@ -175,13 +175,19 @@ impl Dispatcher {
         }
         // One read each for the batch's subscriptions and events; each event is serialized once,
         // each subscription's secrets decrypted once, however many deliveries share them.
-        let batch = Arc::new(self.load_batch(&claimed).await?);
-        join_all(
+        let batch = self.load_batch(&claimed).await?;
+        let attempted = join_all(
             claimed
                 .into_iter()
-                .map(|delivery| self.deliver_logged(delivery, batch.clone())),
+                .map(|delivery| self.deliver_logged(delivery, &batch)),
         )
         .await;
+        // One transaction records the whole batch's attempts.
+        let attempted: Vec<Attempted<'_>> = attempted.into_iter().flatten().collect();
+        if let Err(error) = self.record(&attempted).await {
+            // The claims expire and the deliveries are taken again: nothing is lost.
+            tracing::warn!(deliveries = attempted.len(), error.message = %error, "deliveries not recorded; they will be retried");
+        }
         Ok(count)
     }
 
@@ -221,24 +227,38 @@ impl Dispatcher {
         Duration::from_secs(self.inner.settings.claim_timeout_secs.max(1))
     }
 
-    async fn deliver_logged(&self, claimed: Claimed, batch: Arc<Batch>) {
+    async fn deliver_logged<'b>(
+        &self,
+        claimed: Claimed,
+        batch: &'b Batch,
+    ) -> Option<Attempted<'b>> {
         let id = providers::DeliveryId::from_uuid(claimed.delivery_id);
-        if let Err(error) = self.deliver(claimed, &batch).await {
-            // The claim expires and the delivery is taken again: nothing is lost.
-            tracing::warn!(delivery = %id, error.message = %error, "delivery not recorded; it will be retried");
+        match self.deliver(claimed, batch).await {
+            Ok(attempted) => attempted,
+            Err(error) => {
+                // The claim expires and the delivery is taken again: nothing is lost.
+                tracing::warn!(delivery = %id, error.message = %error, "delivery not recorded; it will be retried");
+                None
+            }
         }
     }
 
-    async fn deliver(&self, claimed: Claimed, batch: &Batch) -> Result<(), sqlx::Error> {
+    /// Delivers one claimed delivery; `None` when there is nothing to record (released for later,
+    /// or its subscription or event is gone).
+    async fn deliver<'b>(
+        &self,
+        claimed: Claimed,
+        batch: &'b Batch,
+    ) -> Result<Option<Attempted<'b>>, sqlx::Error> {
         let pool = &self.inner.pool;
         let Some(subscription_id) = claimed.subscription_id else {
-            return Ok(());
+            return Ok(None);
         };
         let (Some((subscription, secrets)), Some((event, payload))) = (
             batch.subscriptions.get(&subscription_id),
             batch.events.get(&claimed.event_id),
         ) else {
-            return Ok(());
+            return Ok(None);
         };
         let pace = self.inner.pacing.of(
             subscription_id,
@@ -254,12 +274,13 @@ impl Dispatcher {
                 // Too far ahead to hold the claim: put it back for when its slot comes.
                 pace.cancel(rate);
                 let at = Utc::now() + chrono::Duration::from_std(wait).unwrap_or_default();
-                return deliveries::release(pool, claimed.delivery_id, at).await;
+                deliveries::release(pool, claimed.delivery_id, at).await?;
+                return Ok(None);
             }
             tokio::time::sleep(wait).await;
         }
         let Ok(_permit) = pace.concurrency.acquire().await else {
-            return Ok(());
+            return Ok(None);
         };
         let started_at = Utc::now();
         let started = Instant::now();
@@ -273,8 +294,16 @@ impl Dispatcher {
             response_body: attempt.body,
             error: attempt.error,
         };
-        self.record(&claimed, subscription, record, attempt.retry_after)
-            .await
+        let outcome = self.outcome(&claimed, &record, attempt.retry_after);
+        Ok(Some(Attempted {
+            subscription,
+            recording: Recording {
+                delivery_id: claimed.delivery_id,
+                claimed_attempts: claimed.attempts,
+                attempt: record,
+                outcome,
+            },
+        }))
     }
 
     async fn post(
@@ -366,49 +395,65 @@ impl Dispatcher {
         Ok(secrets)
     }
 
-    async fn record(
+    /// What follows an attempt: success, a retry at its scheduled time, or dead.
+    fn outcome(
         &self,
         claimed: &Claimed,
-        subscription: &SubscriptionRow,
-        attempt: AttemptRecord,
+        attempt: &AttemptRecord,
         retry_after: Option<Duration>,
-    ) -> Result<(), sqlx::Error> {
+    ) -> Outcome {
         let settings = &self.inner.settings;
-        let succeeded = attempt.error.is_none();
         let gone = attempt.response_status == Some(410);
         let attempts_after = usize::try_from(claimed.attempts).unwrap_or(0) + 1;
-        let outcome = if succeeded {
+        if attempt.error.is_none() {
             Outcome::Succeeded
         } else if gone || attempts_after >= settings.retry_schedule_secs.len() {
             Outcome::Dead
         } else {
             Outcome::RetryAt(Utc::now() + self.delay_before(attempts_after, retry_after))
-        };
-        let mut transaction = self.inner.pool.begin().await?;
-        let recorded = deliveries::record(
-            &mut transaction,
-            claimed.delivery_id,
-            claimed.attempts,
-            &attempt,
-            outcome,
-        )
-        .await?;
-        if !recorded {
-            // The claim expired and another dispatcher took the delivery over; it records instead.
-            return transaction.rollback().await;
         }
-        let subscription_id = subscription.subscription_id;
-        if succeeded {
-            subscriptions::record_success(&mut transaction, subscription_id).await?;
-            metrics::gauge!("paygate_subscription_failing_seconds", "subscription" => subscription.id().to_string())
-                .set(0.0);
-        } else {
+    }
+
+    /// Records a batch's attempts in one transaction: every delivery still owned moves on, each
+    /// subscription with a success is healthy again, and failures extend their subscription's
+    /// failure streak (disabling it after a 410 or a streak too long).
+    async fn record(&self, attempted: &[Attempted<'_>]) -> Result<(), sqlx::Error> {
+        if attempted.is_empty() {
+            return Ok(());
+        }
+        let settings = &self.inner.settings;
+        let recordings: Vec<Recording> = attempted.iter().map(|a| a.recording.clone()).collect();
+        let mut transaction = self.inner.pool.begin().await?;
+        // Deliveries whose claim expired were taken over; their new owner records them instead.
+        let recorded: HashSet<uuid::Uuid> = deliveries::record_many(&mut transaction, &recordings)
+            .await?
+            .into_iter()
+            .collect();
+        let recorded: Vec<&Attempted<'_>> = attempted
+            .iter()
+            .filter(|a| recorded.contains(&a.recording.delivery_id))
+            .collect();
+        let mut healthy: Vec<&SubscriptionRow> = recorded
+            .iter()
+            .filter(|a| a.recording.outcome == Outcome::Succeeded)
+            .map(|a| a.subscription)
+            .collect();
+        healthy.sort_unstable_by_key(|s| s.subscription_id);
+        healthy.dedup_by_key(|s| s.subscription_id);
+        let ids: Vec<uuid::Uuid> = healthy.iter().map(|s| s.subscription_id).collect();
+        subscriptions::record_success_many(&mut transaction, &ids).await?;
+        let mut failing_gauges = Vec::new();
+        for failed in recorded
+            .iter()
+            .filter(|a| a.recording.outcome != Outcome::Succeeded)
+        {
+            let subscription = failed.subscription;
+            let subscription_id = subscription.subscription_id;
             let failing_since =
                 subscriptions::record_failure(&mut transaction, subscription_id).await?;
             let streak = (Utc::now() - failing_since).to_std().unwrap_or_default();
-            metrics::gauge!("paygate_subscription_failing_seconds", "subscription" => subscription.id().to_string())
-                .set(streak.as_secs_f64());
-            let reason = if gone {
+            failing_gauges.push((subscription.id().to_string(), streak));
+            let reason = if failed.recording.attempt.response_status == Some(410) {
                 Some("the endpoint answered 410 Gone".to_owned())
             } else if streak >= Duration::from_secs(settings.disable_after_failing_secs) {
                 Some(format!(
@@ -425,12 +470,22 @@ impl Dispatcher {
             }
         }
         transaction.commit().await?;
-        let outcome_label = match outcome {
-            Outcome::Succeeded => "succeeded",
-            Outcome::RetryAt(_) => "retrying",
-            Outcome::Dead => "dead",
-        };
-        metrics::counter!("paygate_deliveries_total", "outcome" => outcome_label).increment(1);
+        for subscription in healthy {
+            metrics::gauge!("paygate_subscription_failing_seconds", "subscription" => subscription.id().to_string())
+                .set(0.0);
+        }
+        for (subscription, streak) in failing_gauges {
+            metrics::gauge!("paygate_subscription_failing_seconds", "subscription" => subscription)
+                .set(streak.as_secs_f64());
+        }
+        for attempted in recorded {
+            let outcome_label = match attempted.recording.outcome {
+                Outcome::Succeeded => "succeeded",
+                Outcome::RetryAt(_) => "retrying",
+                Outcome::Dead => "dead",
+            };
+            metrics::counter!("paygate_deliveries_total", "outcome" => outcome_label).increment(1);
+        }
         Ok(())
     }
 
@@ -541,6 +596,7 @@ impl Dispatcher {
         )
         .await?;
         let count = claimed.len();
+        let mut recordings = Vec::with_capacity(count);
         for delivery in claimed {
             let Some(event) =
                 events::get(pool, providers::EventId::from_uuid(delivery.event_id)).await?
@@ -566,26 +622,30 @@ impl Dispatcher {
                         ),
                 ),
             };
-            let attempt = AttemptRecord {
-                started_at,
-                latency: started.elapsed(),
-                response_status: None,
-                response_body: None,
-                error,
-            };
-            let mut transaction = pool.begin().await?;
-            deliveries::record(
-                &mut transaction,
-                delivery.delivery_id,
-                delivery.attempts,
-                &attempt,
+            recordings.push(Recording {
+                delivery_id: delivery.delivery_id,
+                claimed_attempts: delivery.attempts,
+                attempt: AttemptRecord {
+                    started_at,
+                    latency: started.elapsed(),
+                    response_status: None,
+                    response_body: None,
+                    error,
+                },
                 outcome,
-            )
-            .await?;
-            transaction.commit().await?;
+            });
         }
+        let mut transaction = pool.begin().await?;
+        deliveries::record_many(&mut transaction, &recordings).await?;
+        transaction.commit().await?;
         Ok(count)
     }
+}
+
+/// A delivery attempted and waiting to be recorded with its batch.
+struct Attempted<'b> {
+    subscription: &'b SubscriptionRow,
+    recording: Recording,
 }
 
 /// What a claimed batch needs, read once: subscriptions with their decrypted secrets, events with

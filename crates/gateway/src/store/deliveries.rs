@@ -5,6 +5,7 @@
 //! `delivering` row whose lock expired is claimable again: its dispatcher died between the POST and
 //! the record, and the delivery is redone rather than lost (receivers dedupe on `webhook-id`).
 
+use std::collections::HashSet;
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
@@ -148,51 +149,96 @@ pub enum Outcome {
     Dead,
 }
 
-/// Records an attempt and moves the delivery on, if this dispatcher still owns it (the claim did not
-/// expire and get taken over). Returns whether it did.
-pub async fn record(
+/// One attempt to record: the delivery, the attempt count its claim saw, what happened, what next.
+#[derive(Debug, Clone)]
+pub struct Recording {
+    /// The delivery.
+    pub delivery_id: uuid::Uuid,
+    /// `attempts` as claimed (the claim's fencing token).
+    pub claimed_attempts: i32,
+    /// The attempt's facts.
+    pub attempt: AttemptRecord,
+    /// What to do next.
+    pub outcome: Outcome,
+}
+
+/// Records a batch's attempts in two statements: moves on every delivery this dispatcher still owns
+/// and stores its attempt. Returns the ids it recorded; the others' claims expired and were taken
+/// over, and their new owner records them.
+pub async fn record_many(
     connection: &mut PgConnection,
-    delivery_id: uuid::Uuid,
-    claimed_attempts: i32,
-    attempt: &AttemptRecord,
-    outcome: Outcome,
-) -> Result<bool, sqlx::Error> {
-    let (status, next_attempt_at): (&str, Option<DateTime<Utc>>) = match outcome {
-        Outcome::Succeeded => ("succeeded", None),
-        Outcome::RetryAt(at) => ("pending", Some(at)),
-        Outcome::Dead => ("dead", None),
+    recordings: &[Recording],
+) -> Result<Vec<uuid::Uuid>, sqlx::Error> {
+    if recordings.is_empty() {
+        return Ok(Vec::new());
+    }
+    let status = |r: &Recording| -> Option<i16> {
+        r.attempt
+            .response_status
+            .map(|s| i16::try_from(s).unwrap_or(i16::MAX))
     };
-    let updated = sqlx::query(
-        "update delivery set status = $3, attempts = attempts + 1, next_attempt_at = coalesce($4, next_attempt_at),
-                locked_until = null, last_response_status = $5, last_error = $6, updated_at = now(),
-                delivered_at = case when $3 = 'succeeded' then now() else delivered_at end
-         where delivery_id = $1 and status = 'delivering' and attempts = $2",
+    let recorded: Vec<uuid::Uuid> = sqlx::query_scalar(
+        "update delivery d set status = u.status, attempts = d.attempts + 1,
+                next_attempt_at = coalesce(u.next_attempt_at, d.next_attempt_at),
+                locked_until = null, last_response_status = u.response_status, last_error = u.error,
+                updated_at = now(),
+                delivered_at = case when u.status = 'succeeded' then now() else d.delivered_at end
+         from unnest($1::uuid[], $2::int4[], $3::text[], $4::timestamptz[], $5::int2[], $6::text[])
+              as u(delivery_id, claimed_attempts, status, next_attempt_at, response_status, error)
+         where d.delivery_id = u.delivery_id and d.status = 'delivering' and d.attempts = u.claimed_attempts
+         returning d.delivery_id",
     )
-    .bind(delivery_id)
-    .bind(claimed_attempts)
-    .bind(status)
-    .bind(next_attempt_at)
-    .bind(attempt.response_status.map(|s| i16::try_from(s).unwrap_or(i16::MAX)))
-    .bind(&attempt.error)
-    .execute(&mut *connection)
+    .bind(recordings.iter().map(|r| r.delivery_id).collect::<Vec<_>>())
+    .bind(recordings.iter().map(|r| r.claimed_attempts).collect::<Vec<_>>())
+    .bind(
+        recordings
+            .iter()
+            .map(|r| match r.outcome {
+                Outcome::Succeeded => "succeeded",
+                Outcome::RetryAt(_) => "pending",
+                Outcome::Dead => "dead",
+            })
+            .collect::<Vec<_>>(),
+    )
+    .bind(
+        recordings
+            .iter()
+            .map(|r| match r.outcome {
+                Outcome::RetryAt(at) => Some(at),
+                Outcome::Succeeded | Outcome::Dead => None,
+            })
+            .collect::<Vec<_>>(),
+    )
+    .bind(recordings.iter().map(status).collect::<Vec<_>>())
+    .bind(recordings.iter().map(|r| r.attempt.error.clone()).collect::<Vec<_>>())
+    .fetch_all(&mut *connection)
     .await?;
-    if updated.rows_affected() == 0 {
-        return Ok(false);
+    let owned: HashSet<uuid::Uuid> = recorded.iter().copied().collect();
+    let kept: Vec<&Recording> = recordings
+        .iter()
+        .filter(|r| owned.contains(&r.delivery_id))
+        .collect();
+    if kept.is_empty() {
+        return Ok(recorded);
     }
     sqlx::query(
         "insert into delivery_attempt (attempt_id, delivery_id, started_at, latency_ms, response_status, response_body, error)
-         values ($1, $2, $3, $4, $5, $6, $7)",
+         select * from unnest($1::uuid[], $2::uuid[], $3::timestamptz[], $4::int4[], $5::int2[], $6::text[], $7::text[])",
     )
-    .bind(providers::AttemptId::new().uuid())
-    .bind(delivery_id)
-    .bind(attempt.started_at)
-    .bind(i32::try_from(attempt.latency.as_millis()).unwrap_or(i32::MAX))
-    .bind(attempt.response_status.map(|s| i16::try_from(s).unwrap_or(i16::MAX)))
-    .bind(&attempt.response_body)
-    .bind(&attempt.error)
+    .bind(kept.iter().map(|_| providers::AttemptId::new().uuid()).collect::<Vec<_>>())
+    .bind(kept.iter().map(|r| r.delivery_id).collect::<Vec<_>>())
+    .bind(kept.iter().map(|r| r.attempt.started_at).collect::<Vec<_>>())
+    .bind(
+        kept.iter()
+            .map(|r| i32::try_from(r.attempt.latency.as_millis()).unwrap_or(i32::MAX))
+            .collect::<Vec<_>>(),
+    )
+    .bind(kept.iter().map(|r| status(r)).collect::<Vec<_>>())
+    .bind(kept.iter().map(|r| r.attempt.response_body.clone()).collect::<Vec<_>>())
+    .bind(kept.iter().map(|r| r.attempt.error.clone()).collect::<Vec<_>>())
     .execute(&mut *connection)
     .await?;
-    Ok(true)
+    Ok(recorded)
 }
 
 /// Puts a claimed delivery back without counting an attempt (e.g. its rate limit says later).

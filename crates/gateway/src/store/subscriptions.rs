@@ -261,15 +261,21 @@ pub async fn disable(
     Ok(done.rows_affected() == 1)
 }
 
-/// Records a success: the failure streak ends.
-pub async fn record_success(
+/// Records successes: these subscriptions' failure streaks end (one statement for a batch).
+pub async fn record_success_many(
     connection: &mut PgConnection,
-    id: uuid::Uuid,
+    ids: &[uuid::Uuid],
 ) -> Result<(), sqlx::Error> {
-    sqlx::query("update subscription set failing_since = null where subscription_id = $1 and failing_since is not null")
-        .bind(id)
-        .execute(connection)
-        .await?;
+    if ids.is_empty() {
+        return Ok(());
+    }
+    sqlx::query(
+        "update subscription set failing_since = null
+         where subscription_id = any($1) and failing_since is not null",
+    )
+    .bind(ids)
+    .execute(connection)
+    .await?;
     Ok(())
 }
 
