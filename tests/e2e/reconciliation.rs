@@ -533,35 +533,124 @@ fn scenario() -> impl Strategy<Value = (Vec<Fact>, Vec<usize>)> {
     })
 }
 
+/// How the facts of a scenario reach the gateway.
+#[derive(Debug, Clone, Copy)]
+enum Arrival {
+    /// One webhook at a time, each committed before the next is sent.
+    OneByOne,
+    /// All webhooks at once: group commit stores them in shared batches.
+    Concurrently,
+    /// All facts as the events of one webhook: one batch, repeats inside it.
+    InOneWebhook,
+}
+
+async fn live_agrees_with_a_batch_run(facts: &[Fact], order: &[usize], arrival: Arrival) {
+    let app = app().await;
+    match arrival {
+        Arrival::OneByOne => {
+            for index in order {
+                send(&app, &facts[*index]).await;
+            }
+        }
+        Arrival::Concurrently => {
+            futures::future::join_all(order.iter().map(|index| send(&app, &facts[*index]))).await;
+        }
+        Arrival::InOneWebhook => {
+            let events: Vec<Value> = order.iter().map(|index| facts[*index].event()).collect();
+            let body = json!({ "events": events }).to_string();
+            expect_json(
+                app.send_webhook("", Some(TOKEN), body).await,
+                StatusCode::OK,
+            )
+            .await;
+        }
+    }
+    let run = app
+        .post_json(
+            "/v1/reconciliation/runs",
+            Some(&app.admin_key),
+            Some("prop-run"),
+            &json!({"from": at(-1440), "to": at(1440)}),
+        )
+        .await;
+    let run = expect_json(run, StatusCode::CREATED).await;
+    assert_eq!(
+        run["agrees_with_live"], true,
+        "live and batch disagree ({arrival:?}): {run}"
+    );
+
+    let listed = items(&app, "?limit=100").await;
+    let disbursements: Vec<&Value> = listed
+        .iter()
+        .filter(|i| i["kind"] == "disbursement")
+        .collect();
+    let loans = facts
+        .iter()
+        .filter(|f| matches!(f, Fact::Disbursed { .. }))
+        .count();
+    assert_eq!(
+        disbursements.len(),
+        loans,
+        "every expected receipt has exactly one item"
+    );
+    let summary = expect_json(
+        app.get("/v1/reconciliation/summary", Some(&app.admin_key))
+            .await,
+        StatusCode::OK,
+    )
+    .await;
+    let by_status: Decimal = summary["by_status"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|l| l["amount"].as_str().unwrap().parse::<Decimal>().unwrap())
+        .sum();
+    let by_items: Decimal = listed
+        .iter()
+        .map(|i| {
+            i["expected_amount"]
+                .as_str()
+                .or(i["observed_amount"].as_str())
+                .unwrap()
+                .parse::<Decimal>()
+                .unwrap()
+        })
+        .sum();
+    assert_eq!(
+        summary["total"]["amount"]
+            .as_str()
+            .unwrap()
+            .parse::<Decimal>()
+            .unwrap(),
+        by_status
+    );
+    assert_eq!(by_status, by_items);
+}
+
+fn block_on(future: impl std::future::Future<Output = ()>) {
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
+    runtime.block_on(future);
+}
+
 proptest! {
     #![proptest_config(ProptestConfig { cases: 8, ..ProptestConfig::default() })]
 
     #[test]
     fn live_matching_in_any_order_agrees_with_a_batch_run_and_sums_add_up((facts, order) in scenario()) {
-        let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
-        runtime.block_on(async {
-            let app = app().await;
-            for index in &order {
-                send(&app, &facts[*index]).await;
-            }
-            let run = app
-                .post_json("/v1/reconciliation/runs", Some(&app.admin_key), Some("prop-run"), &json!({"from": at(-1440), "to": at(1440)}))
-                .await;
-            let run = expect_json(run, StatusCode::CREATED).await;
-            assert_eq!(run["agrees_with_live"], true, "live and batch disagree: {run}");
+        block_on(live_agrees_with_a_batch_run(&facts, &order, Arrival::OneByOne));
+    }
 
-            let listed = items(&app, "?limit=100").await;
-            let disbursements: Vec<&Value> = listed.iter().filter(|i| i["kind"] == "disbursement").collect();
-            let loans = facts.iter().filter(|f| matches!(f, Fact::Disbursed { .. })).count();
-            assert_eq!(disbursements.len(), loans, "every expected receipt has exactly one item");
-            let summary = expect_json(app.get("/v1/reconciliation/summary", Some(&app.admin_key)).await, StatusCode::OK).await;
-            let by_status: Decimal = summary["by_status"].as_array().unwrap().iter()
-                .map(|l| l["amount"].as_str().unwrap().parse::<Decimal>().unwrap()).sum();
-            let by_items: Decimal = listed.iter()
-                .map(|i| i["expected_amount"].as_str().or(i["observed_amount"].as_str()).unwrap().parse::<Decimal>().unwrap())
-                .sum();
-            assert_eq!(summary["total"]["amount"].as_str().unwrap().parse::<Decimal>().unwrap(), by_status);
-            assert_eq!(by_status, by_items);
-        });
+    #[test]
+    fn live_matching_of_facts_arriving_together_agrees_with_a_batch_run((facts, order) in scenario()) {
+        block_on(live_agrees_with_a_batch_run(&facts, &order, Arrival::Concurrently));
+    }
+
+    #[test]
+    fn live_matching_of_facts_committed_in_one_batch_agrees_with_a_batch_run((facts, order) in scenario()) {
+        block_on(live_agrees_with_a_batch_run(&facts, &order, Arrival::InOneWebhook));
     }
 }

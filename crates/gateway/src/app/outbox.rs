@@ -75,18 +75,13 @@ pub async fn store_events(
 ) -> Result<Vec<InsertOutcome>, sqlx::Error> {
     let outcomes = store_and_fan_out_many(&mut *connection, items, sinks.jetstream).await?;
     if let Some(settings) = &sinks.reconciliation {
-        for (item, outcome) in items.iter().zip(&outcomes) {
-            if let InsertOutcome::Inserted(_) = outcome {
-                live::on_event(
-                    &mut *connection,
-                    item.provider,
-                    item.event,
-                    settings,
-                    sinks.jetstream,
-                )
-                .await?;
-            }
-        }
+        let new: Vec<(&ProviderName, &NormalizedEvent)> = items
+            .iter()
+            .zip(&outcomes)
+            .filter(|(_, outcome)| matches!(outcome, InsertOutcome::Inserted(_)))
+            .map(|(item, _)| (item.provider, item.event))
+            .collect();
+        live::on_events(&mut *connection, &new, settings, sinks.jetstream).await?;
     }
     Ok(outcomes)
 }

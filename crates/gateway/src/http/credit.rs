@@ -450,15 +450,18 @@ pub async fn create_customer(
         .await?;
     // The gateway's own customer records: reconciliation finds the borrower's document here.
     if let Ok(provider) = providers::ProviderName::parse(&state.settings.routing.credit) {
-        let mut connection = state.pool.acquire().await?;
-        crate::reconcile::live::remember_customer(
-            &mut connection,
+        let mut transaction = state.pool.begin().await?;
+        crate::reconcile::live::learn_customer(
+            &mut transaction,
             &provider,
             &customer.id,
             customer.document.expose(),
             "api",
+            &state.settings.reconciliation,
+            !state.settings.jetstream.url.is_empty(),
         )
         .await?;
+        transaction.commit().await?;
     }
     Ok((
         StatusCode::CREATED,

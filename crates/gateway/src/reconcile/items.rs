@@ -601,16 +601,16 @@ pub async fn periodic_pass(
             Ok(customer) => {
                 let document = customer.document.expose().to_owned();
                 let mut transaction = pool.begin().await?;
-                live::remember_customer(
+                live::learn_customer(
                     &mut transaction,
                     &name,
                     &customer_id,
                     &document,
                     "fetched",
+                    settings,
+                    jetstream,
                 )
                 .await?;
-                live::recompute(&mut transaction, &document, settings, Utc::now(), jetstream)
-                    .await?;
                 transaction.commit().await?;
             }
             Err(error) => {

@@ -6,7 +6,7 @@
 //! update. Status changes are recorded in `recon_history` (actor `system`) and emitted as
 //! `reconciliation.*` events through the outbox.
 
-use std::collections::HashMap;
+use std::collections::{BTreeSet, HashMap, HashSet};
 
 use chrono::{DateTime, Duration, Utc};
 use providers::{
@@ -21,116 +21,305 @@ use crate::app::outbox;
 use crate::config::ReconciliationSettings;
 use crate::reconcile::matcher::{self, Expected, Locked, Observed, Status};
 
-/// Records the facts an event carries and recomputes the documents they touch.
-pub async fn on_event(
+/// Records the facts the events carry and recomputes each document they touch once, after all of
+/// them (the outcome never depends on arrival order, so recomputing once per batch is the same as
+/// once per event). A batch costs one statement per kind of fact plus one recompute per document;
+/// documents are locked in sorted order, so concurrent batches cannot deadlock on them.
+pub async fn on_events(
     connection: &mut PgConnection,
-    provider: &ProviderName,
-    event: &NormalizedEvent,
+    events: &[(&ProviderName, &NormalizedEvent)],
     settings: &ReconciliationSettings,
     jetstream: bool,
 ) -> Result<(), sqlx::Error> {
-    let data = &event.data;
-    let documents: Vec<String> = match &event.event_type {
-        EventType::CustomerCreated
-        | EventType::CustomerUnderReview
-        | EventType::CustomerKycUpdated
-        | EventType::CustomerActive
-        | EventType::CustomerDenied => {
-            let customer_id =
-                text(data, "customer_id").unwrap_or_else(|| event.resource.id.clone());
-            match data.get("document").and_then(document_of) {
-                Some(document) => {
-                    remember_customer(&mut *connection, provider, &customer_id, &document, "event")
-                        .await?;
-                    vec![document]
+    let mut documents: BTreeSet<String> = BTreeSet::new();
+    let mut customers: Vec<(&ProviderName, String, String)> = Vec::new();
+    let mut loans: Vec<LoanFact> = Vec::new();
+    let mut loan_index: HashMap<(String, String), usize> = HashMap::new();
+    let mut receipts: Vec<ReceiptFact> = Vec::new();
+    let mut receipt_ids: HashSet<String> = HashSet::new();
+    for &(provider, event) in events {
+        let data = &event.data;
+        match &event.event_type {
+            EventType::CustomerCreated
+            | EventType::CustomerUnderReview
+            | EventType::CustomerKycUpdated
+            | EventType::CustomerActive
+            | EventType::CustomerDenied => {
+                let customer_id =
+                    text(data, "customer_id").unwrap_or_else(|| event.resource.id.clone());
+                if let Some(document) = data.get("document").and_then(document_of) {
+                    documents.insert(document.clone());
+                    customers.push((provider, customer_id, document));
                 }
-                None => Vec::new(),
             }
+            EventType::LoanCreated
+            | EventType::LoanContractGenerated
+            | EventType::LoanAwaitingSignatures
+            | EventType::LoanSigned
+            | EventType::LoanDisbursing
+            | EventType::LoanActive
+            | EventType::LoanPaymentReceived
+            | EventType::LoanFinished
+            | EventType::LoanCancelled
+            | EventType::LoanError => {
+                let disbursed = matches!(
+                    event.event_type,
+                    EventType::LoanDisbursing | EventType::LoanActive
+                );
+                let fact = LoanFact {
+                    provider: provider.to_string(),
+                    loan_id: text(data, "loan_id").unwrap_or_else(|| event.resource.id.clone()),
+                    customer_id: text(data, "customer_id"),
+                    requested_amount: amount(data, "requested_amount"),
+                    net_amount: amount(data, "net_amount"),
+                    disbursed_at: disbursed.then_some(event.occurred_at),
+                    cancelled: event.event_type == EventType::LoanCancelled,
+                };
+                let key = (fact.provider.clone(), fact.loan_id.clone());
+                match loan_index.get(&key) {
+                    Some(&index) => loans[index].merge(fact),
+                    None => {
+                        loan_index.insert(key, loans.len());
+                        loans.push(fact);
+                    }
+                }
+            }
+            EventType::PixReceived => {
+                let end_to_end_id =
+                    text(data, "end_to_end_id").unwrap_or_else(|| event.resource.id.clone());
+                let Some(received) = amount(data, "amount") else {
+                    continue;
+                };
+                // The first report of a receipt wins, as `on conflict do nothing` does across batches.
+                if !receipt_ids.insert(end_to_end_id.clone()) {
+                    continue;
+                }
+                let payee_document = data.pointer("/payee/document").and_then(document_of);
+                documents.extend(payee_document.clone());
+                receipts.push(ReceiptFact {
+                    end_to_end_id,
+                    payee_document,
+                    payee_account: serde_json::json!({
+                        "branch": data.pointer("/payee/branch"),
+                        "account": data.pointer("/payee/account"),
+                        "ispb": data.pointer("/payee/ispb"),
+                    }),
+                    amount: received,
+                    payer_document: data.pointer("/payer/document").and_then(document_of),
+                    payer_ispb: data
+                        .pointer("/payer/ispb")
+                        .and_then(Value::as_str)
+                        .map(str::to_owned),
+                    payer_name: data
+                        .pointer("/payer/name")
+                        .and_then(Value::as_str)
+                        .map(str::to_owned),
+                    received_at: event.occurred_at,
+                });
+            }
+            _ => {}
         }
-        EventType::LoanCreated
-        | EventType::LoanContractGenerated
-        | EventType::LoanAwaitingSignatures
-        | EventType::LoanSigned
-        | EventType::LoanDisbursing
-        | EventType::LoanActive
-        | EventType::LoanPaymentReceived
-        | EventType::LoanFinished
-        | EventType::LoanCancelled
-        | EventType::LoanError => {
-            let disbursed = matches!(
-                event.event_type,
-                EventType::LoanDisbursing | EventType::LoanActive
-            );
-            let cancelled = event.event_type == EventType::LoanCancelled;
-            let loan_id = text(data, "loan_id").unwrap_or_else(|| event.resource.id.clone());
-            sqlx::query(
-                "insert into recon_disbursement (provider, loan_id, customer_id, requested_amount, net_amount,
-                                                 disbursed_at, cancelled)
-                 values ($1, $2, $3, $4, $5, case when $6 then $7 end, $8)
-                 on conflict (provider, loan_id) do update set
-                    customer_id = coalesce(excluded.customer_id, recon_disbursement.customer_id),
-                    requested_amount = coalesce(excluded.requested_amount, recon_disbursement.requested_amount),
-                    net_amount = coalesce(excluded.net_amount, recon_disbursement.net_amount),
-                    disbursed_at = least(recon_disbursement.disbursed_at, excluded.disbursed_at),
-                    cancelled = recon_disbursement.cancelled or excluded.cancelled,
-                    updated_at = now()",
-            )
-            .bind(provider.as_str())
-            .bind(&loan_id)
-            .bind(text(data, "customer_id"))
-            .bind(amount(data, "requested_amount"))
-            .bind(amount(data, "net_amount"))
-            .bind(disbursed)
-            .bind(event.occurred_at)
-            .bind(cancelled)
-            .execute(&mut *connection)
-            .await?;
-            document_of_loan(&mut *connection, provider, &loan_id)
-                .await?
-                .into_iter()
-                .collect()
-        }
-        EventType::PixReceived => {
-            let Some(end_to_end_id) =
-                text(data, "end_to_end_id").or_else(|| Some(event.resource.id.clone()))
-            else {
-                return Ok(());
-            };
-            let Some(received) = amount(data, "amount") else {
-                return Ok(());
-            };
-            let payee_document = data.pointer("/payee/document").and_then(document_of);
-            sqlx::query(
-                "insert into recon_receipt (end_to_end_id, payee_document, payee_account, amount, payer_document,
-                                            payer_ispb, payer_name, received_at)
-                 values ($1, $2, $3, $4, $5, $6, $7, $8)
-                 on conflict (end_to_end_id) do nothing",
-            )
-            .bind(&end_to_end_id)
-            .bind(&payee_document)
-            .bind(serde_json::json!({
-                "branch": data.pointer("/payee/branch"),
-                "account": data.pointer("/payee/account"),
-                "ispb": data.pointer("/payee/ispb"),
-            }))
-            .bind(received)
-            .bind(data.pointer("/payer/document").and_then(document_of))
-            .bind(data.pointer("/payer/ispb").and_then(Value::as_str))
-            .bind(data.pointer("/payer/name").and_then(Value::as_str))
-            .bind(event.occurred_at)
-            .execute(&mut *connection)
-            .await?;
-            payee_document.into_iter().collect()
-        }
-        _ => Vec::new(),
-    };
+    }
+    // Locks in one global order: loan rows, then borrowers (all of the batch's at once, sorted),
+    // then receipt rows, then documents; concurrent batches therefore cannot deadlock.
+    let mut borrowers = record_loans(&mut *connection, &loans).await?;
+    borrowers.extend(
+        customers
+            .iter()
+            .map(|(provider, customer_id, _)| (provider.to_string(), customer_id.clone())),
+    );
+    lock_customers(&mut *connection, borrowers).await?;
+    for (provider, customer_id, document) in &customers {
+        remember_customer(&mut *connection, provider, customer_id, document, "event").await?;
+    }
+    documents.extend(documents_of_loans(&mut *connection, &loans).await?);
+    record_receipts(&mut *connection, &receipts).await?;
     for document in documents {
         recompute(&mut *connection, &document, settings, Utc::now(), jetstream).await?;
     }
     Ok(())
 }
 
-/// Stores a borrower's document (from the gateway's own records, an event, or the provider's API).
+/// What a loan event says about its loan; several events of one loan merge as if applied in order.
+struct LoanFact {
+    provider: String,
+    loan_id: String,
+    customer_id: Option<String>,
+    requested_amount: Option<Decimal>,
+    net_amount: Option<Decimal>,
+    disbursed_at: Option<DateTime<Utc>>,
+    cancelled: bool,
+}
+
+impl LoanFact {
+    /// Applies a later event's fact: known values are replaced, the disbursement keeps its earliest
+    /// time, and a cancellation sticks.
+    fn merge(&mut self, later: LoanFact) {
+        self.customer_id = later.customer_id.or(self.customer_id.take());
+        self.requested_amount = later.requested_amount.or(self.requested_amount);
+        self.net_amount = later.net_amount.or(self.net_amount);
+        self.disbursed_at = match (self.disbursed_at, later.disbursed_at) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        };
+        self.cancelled |= later.cancelled;
+    }
+}
+
+/// A Pix receipt as reconciliation keeps it.
+struct ReceiptFact {
+    end_to_end_id: String,
+    payee_document: Option<String>,
+    payee_account: Value,
+    amount: Decimal,
+    payer_document: Option<String>,
+    payer_ispb: Option<String>,
+    payer_name: Option<String>,
+    received_at: DateTime<Utc>,
+}
+
+/// Learns a borrower's document and (reconciliation enabled) recomputes it, in the caller's
+/// transaction: a loan of theirs
+/// that arrived before their document gets its item now.
+pub async fn learn_customer(
+    connection: &mut PgConnection,
+    provider: &ProviderName,
+    customer_id: &str,
+    document: &str,
+    source: &str,
+    settings: &ReconciliationSettings,
+    jetstream: bool,
+) -> Result<(), sqlx::Error> {
+    remember_customer(&mut *connection, provider, customer_id, document, source).await?;
+    if !settings.enabled {
+        return Ok(());
+    }
+    recompute(connection, document, settings, Utc::now(), jetstream).await
+}
+
+/// Takes the transaction-scoped locks of these borrowers `(provider, customer id)`, in sorted order.
+///
+/// Linking a loan to its borrower's document and learning that document race otherwise: a loan
+/// event that looks the document up while the customer's document is being stored finds nothing,
+/// and the customer's recompute cannot see the loan yet, so neither recomputes with both. Both
+/// paths take the borrower's lock first: whichever comes second sees the other's commit.
+async fn lock_customers(
+    connection: &mut PgConnection,
+    mut keys: Vec<(String, String)>,
+) -> Result<(), sqlx::Error> {
+    if keys.is_empty() {
+        return Ok(());
+    }
+    keys.sort_unstable();
+    keys.dedup();
+    let keys: Vec<String> = keys
+        .into_iter()
+        .map(|(provider, customer_id)| format!("{provider}:{customer_id}"))
+        .collect();
+    // unnest yields the keys in array order, so the locks are taken in sorted order.
+    sqlx::query(
+        "select pg_advisory_xact_lock(hashtextextended(k, 11)) from unnest($1::text[]) as t(k)",
+    )
+    .bind(keys)
+    .execute(connection)
+    .await?;
+    Ok(())
+}
+
+/// Upserts the loans in one statement, in key order so concurrent batches lock rows in one order;
+/// returns their borrowers `(provider, customer id)`, where known.
+async fn record_loans(
+    connection: &mut PgConnection,
+    loans: &[LoanFact],
+) -> Result<Vec<(String, String)>, sqlx::Error> {
+    if loans.is_empty() {
+        return Ok(Vec::new());
+    }
+    let mut loans: Vec<&LoanFact> = loans.iter().collect();
+    loans.sort_unstable_by(|a, b| (&a.provider, &a.loan_id).cmp(&(&b.provider, &b.loan_id)));
+    let borrowers: Vec<(String, Option<String>)> = sqlx::query_as(
+        "insert into recon_disbursement (provider, loan_id, customer_id, requested_amount, net_amount,
+                                         disbursed_at, cancelled)
+         select * from unnest($1::text[], $2::text[], $3::text[], $4::numeric[], $5::numeric[],
+                              $6::timestamptz[], $7::bool[])
+         on conflict (provider, loan_id) do update set
+            customer_id = coalesce(excluded.customer_id, recon_disbursement.customer_id),
+            requested_amount = coalesce(excluded.requested_amount, recon_disbursement.requested_amount),
+            net_amount = coalesce(excluded.net_amount, recon_disbursement.net_amount),
+            disbursed_at = least(recon_disbursement.disbursed_at, excluded.disbursed_at),
+            cancelled = recon_disbursement.cancelled or excluded.cancelled,
+            updated_at = now()
+         returning provider, customer_id",
+    )
+    .bind(loans.iter().map(|l| l.provider.as_str()).collect::<Vec<_>>())
+    .bind(loans.iter().map(|l| l.loan_id.as_str()).collect::<Vec<_>>())
+    .bind(loans.iter().map(|l| l.customer_id.as_deref()).collect::<Vec<_>>())
+    .bind(loans.iter().map(|l| l.requested_amount).collect::<Vec<_>>())
+    .bind(loans.iter().map(|l| l.net_amount).collect::<Vec<_>>())
+    .bind(loans.iter().map(|l| l.disbursed_at).collect::<Vec<_>>())
+    .bind(loans.iter().map(|l| l.cancelled).collect::<Vec<_>>())
+    .fetch_all(&mut *connection)
+    .await?;
+    Ok(borrowers
+        .into_iter()
+        .filter_map(|(provider, customer_id)| Some((provider, customer_id?)))
+        .collect())
+}
+
+/// The documents of these loans' borrowers, where known.
+async fn documents_of_loans(
+    connection: &mut PgConnection,
+    loans: &[LoanFact],
+) -> Result<Vec<String>, sqlx::Error> {
+    if loans.is_empty() {
+        return Ok(Vec::new());
+    }
+    sqlx::query_scalar(
+        "select distinct c.document from recon_disbursement d
+         join credit_customer c on c.provider = d.provider and c.customer_id = d.customer_id
+         where (d.provider, d.loan_id) in (select * from unnest($1::text[], $2::text[]))",
+    )
+    .bind(
+        loans
+            .iter()
+            .map(|l| l.provider.as_str())
+            .collect::<Vec<_>>(),
+    )
+    .bind(loans.iter().map(|l| l.loan_id.as_str()).collect::<Vec<_>>())
+    .fetch_all(connection)
+    .await
+}
+
+/// Inserts the receipts in one statement; a receipt already known is left as first reported.
+async fn record_receipts(
+    connection: &mut PgConnection,
+    receipts: &[ReceiptFact],
+) -> Result<(), sqlx::Error> {
+    if receipts.is_empty() {
+        return Ok(());
+    }
+    sqlx::query(
+        "insert into recon_receipt (end_to_end_id, payee_document, payee_account, amount, payer_document,
+                                    payer_ispb, payer_name, received_at)
+         select * from unnest($1::text[], $2::text[], $3::jsonb[], $4::numeric[], $5::text[], $6::text[],
+                              $7::text[], $8::timestamptz[])
+         on conflict (end_to_end_id) do nothing",
+    )
+    .bind(receipts.iter().map(|r| r.end_to_end_id.as_str()).collect::<Vec<_>>())
+    .bind(receipts.iter().map(|r| r.payee_document.as_deref()).collect::<Vec<_>>())
+    .bind(receipts.iter().map(|r| r.payee_account.clone()).collect::<Vec<_>>())
+    .bind(receipts.iter().map(|r| r.amount).collect::<Vec<_>>())
+    .bind(receipts.iter().map(|r| r.payer_document.as_deref()).collect::<Vec<_>>())
+    .bind(receipts.iter().map(|r| r.payer_ispb.as_deref()).collect::<Vec<_>>())
+    .bind(receipts.iter().map(|r| r.payer_name.as_deref()).collect::<Vec<_>>())
+    .bind(receipts.iter().map(|r| r.received_at).collect::<Vec<_>>())
+    .execute(connection)
+    .await?;
+    Ok(())
+}
+
+/// Stores a borrower's document (from the gateway's own records, an event, or the provider's API),
+/// under the borrower's lock (see [`lock_customers`]).
 pub async fn remember_customer(
     connection: &mut PgConnection,
     provider: &ProviderName,
@@ -138,6 +327,11 @@ pub async fn remember_customer(
     document: &str,
     source: &str,
 ) -> Result<(), sqlx::Error> {
+    lock_customers(
+        &mut *connection,
+        vec![(provider.to_string(), customer_id.to_owned())],
+    )
+    .await?;
     sqlx::query(
         "insert into credit_customer (provider, customer_id, document, source) values ($1, $2, $3, $4)
          on conflict (provider, customer_id) do update set document = excluded.document, updated_at = now()",
@@ -149,22 +343,6 @@ pub async fn remember_customer(
     .execute(connection)
     .await?;
     Ok(())
-}
-
-async fn document_of_loan(
-    connection: &mut PgConnection,
-    provider: &ProviderName,
-    loan_id: &str,
-) -> Result<Option<String>, sqlx::Error> {
-    sqlx::query_scalar(
-        "select c.document from recon_disbursement d
-         join credit_customer c on c.provider = d.provider and c.customer_id = d.customer_id
-         where d.provider = $1 and d.loan_id = $2",
-    )
-    .bind(provider.as_str())
-    .bind(loan_id)
-    .fetch_optional(connection)
-    .await
 }
 
 /// The facts of one document, as the matcher takes them.
