@@ -1,10 +1,15 @@
 //! Inbound load generator: signed Dinie webhooks (Standard Webhooks v1), each with a fresh
-//! `webhook-id`, posted concurrently to a running `paygate serve`; reports accepted webhooks per
-//! second and the acknowledgement latency (p50/p99). Every 2xx is an event committed to Postgres:
-//! the gateway answers only after the commit.
+//! `webhook-id`, and optionally Delbank `PIX_RECEIVED` webhooks (bearer credential, a fresh
+//! endToEndId and payee account each), posted concurrently to a running `paygate serve`; reports
+//! accepted webhooks per second and the acknowledgement latency (p50/p99). Every 2xx is an event
+//! committed to Postgres: the gateway answers only after the commit.
 //!
-//! Run `paygate serve` with Dinie's inbound side enabled and the secret below (see BENCHMARKS.md),
-//! then: `cargo run --release -p gateway --example inbound_bench -- URL SECRET REQUESTS CONCURRENCY`
+//! Run `paygate serve` with Dinie's inbound side enabled and the secret below, and for Delbank a
+//! manual registration (see BENCHMARKS.md), then:
+//! `cargo run --release -p gateway --example inbound_bench -- URL SECRET REQUESTS CONCURRENCY [RATE [DELBANK_URL DELBANK_TOKEN]]`
+//!
+//! `RATE` (webhooks per second, 0 for as fast as possible) paces the sends at a fixed rate, so the
+//! latency is measured at that load. With `DELBANK_URL`, every other webhook is a Delbank one.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -22,6 +27,9 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         .unwrap_or_else(|| "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw".to_owned());
     let requests: usize = args.next().and_then(|n| n.parse().ok()).unwrap_or(20_000);
     let concurrency: usize = args.next().and_then(|n| n.parse().ok()).unwrap_or(64);
+    let rate: u64 = args.next().and_then(|n| n.parse().ok()).unwrap_or(0);
+    let delbank = args.next().zip(args.next());
+    let pace = (rate > 0).then(|| Duration::from_nanos(1_000_000_000 / rate));
     let signer = Arc::new(standardwebhooks::Webhook::new(&secret)?);
     let client = reqwest::Client::builder()
         .pool_max_idle_per_host(concurrency)
@@ -34,6 +42,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let started = Instant::now();
     let mut workers = Vec::new();
     for _ in 0..concurrency {
+        let delbank = delbank.clone();
         let (client, signer, next, latencies, failures, url, run) = (
             client.clone(),
             signer.clone(),
@@ -50,23 +59,37 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
                 if n >= requests {
                     break;
                 }
-                let id = format!("msg_{run}_{n}");
-                let body = format!(
-                    r#"{{"type":"loan.payment_received","timestamp":"2026-11-23T12:00:00Z","data":{{"id":"ln_{n:032}","status":"active","payment":{{"amount":"2291.67","paid_at":"2026-11-23T11:59:58Z","installment_number":1}}}}}}"#
-                );
-                let timestamp = chrono::Utc::now().timestamp();
-                let Ok(signature) = signer.sign(&id, timestamp, body.as_bytes()) else {
-                    failures.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-                    continue;
+                if let Some(pace) = pace {
+                    // Open loop: webhook n leaves at start + n × interval, whatever came back.
+                    let due = started + pace * u32::try_from(n).unwrap_or(u32::MAX);
+                    tokio::time::sleep_until(due.into()).await;
+                }
+                let request = match &delbank {
+                    Some((delbank_url, token)) if n % 2 == 1 => client
+                        .post(delbank_url)
+                        .header("authorization", format!("Bearer {token}"))
+                        .body(delbank_pix_received(&run, n)),
+                    _ => {
+                        let id = format!("msg_{run}_{n}");
+                        let body = format!(
+                            r#"{{"type":"loan.payment_received","timestamp":"2026-11-23T12:00:00Z","data":{{"id":"ln_{n:032}","status":"active","payment":{{"amount":"2291.67","paid_at":"2026-11-23T11:59:58Z","installment_number":1}}}}}}"#
+                        );
+                        let timestamp = chrono::Utc::now().timestamp();
+                        let Ok(signature) = signer.sign(&id, timestamp, body.as_bytes()) else {
+                            failures.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                            continue;
+                        };
+                        client
+                            .post(&url)
+                            .header("webhook-id", &id)
+                            .header("webhook-timestamp", timestamp.to_string())
+                            .header("webhook-signature", signature)
+                            .body(body)
+                    }
                 };
                 let sent = Instant::now();
-                let response = client
-                    .post(&url)
+                let response = request
                     .header("content-type", "application/json")
-                    .header("webhook-id", &id)
-                    .header("webhook-timestamp", timestamp.to_string())
-                    .header("webhook-signature", signature)
-                    .body(body)
                     .send()
                     .await;
                 match response {
@@ -92,7 +115,15 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     };
     let accepted = latencies.len();
     let per_second = u128::try_from(accepted).unwrap_or(0) * 1000 / elapsed.as_millis().max(1);
-    println!("requests: {requests}, concurrency: {concurrency}");
+    println!(
+        "requests: {requests}, concurrency: {concurrency}, rate: {}, delbank share: {}",
+        if rate > 0 {
+            rate.to_string()
+        } else {
+            "unpaced".to_owned()
+        },
+        if delbank.is_some() { "1/2" } else { "none" }
+    );
     println!(
         "accepted (2xx, committed): {accepted}, failed: {}",
         failures.load(std::sync::atomic::Ordering::Relaxed)
@@ -104,4 +135,33 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         percentile(99).unwrap_or(Duration::ZERO)
     );
     Ok(())
+}
+
+/// A Delbank `PIX_RECEIVED` webhook (the shape of the provider's documented example) with a fresh
+/// endToEndId and one of 1,000 payee accounts, each held by a valid CPF.
+fn delbank_pix_received(run: &str, n: usize) -> String {
+    // E + ISPB + yyyyMMddHHmm + 11 characters unique to this run and webhook.
+    let end_to_end_id = format!("E18236120202611231200{}{:07}", &run[28..32], n % 10_000_000);
+    let payee = cpf(100_000_000 + u64::try_from(n % 1000).unwrap_or(0));
+    format!(
+        r#"{{"eventType":"PIX_RECEIVED","correlationId":"{end_to_end_id}","referenceId":"{end_to_end_id}","endToEndId":"{end_to_end_id}","amount":12.12,"createdAt":"2026-11-23T12:00:00.0000000Z","proof":{{"eventType":"PIX_PAYMENT_EFFECTIVE","endToEndId":"{end_to_end_id}","idempotencyKey":"{end_to_end_id}","correlationId":"{end_to_end_id}","status":"PIX_EFFECTIVE","amount":12.12,"payer":{{"number":"123456","branch":"1","type":"PAYMENT","participant":{{"name":"NU PAGAMENTOS - IP","ispb":"18236120"}},"holder":{{"name":"JOAO DA SILVA","document":"***876977**","type":"NATURAL"}}}},"payee":{{"number":"{n}","branch":"0001","type":"CURRENT","participant":{{"name":"DELCRED SCD S.A.","ispb":"38224857"}},"holder":{{"name":"CLIENTE","document":"{payee}","type":"NATURAL"}}}}}}}}"#
+    )
+}
+
+/// A valid CPF whose first nine digits are `base` (zero-padded).
+fn cpf(base: u64) -> String {
+    let mut digits: Vec<u64> = format!("{base:09}")
+        .bytes()
+        .map(|b| u64::from(b - b'0'))
+        .collect();
+    for length in [9u64, 10] {
+        let sum: u64 = digits
+            .iter()
+            .zip((2..=length + 1).rev())
+            .map(|(digit, weight)| digit * weight)
+            .sum();
+        let check = (sum * 10) % 11 % 10;
+        digits.push(check);
+    }
+    digits.iter().map(u64::to_string).collect()
 }

@@ -6,7 +6,7 @@
 //! update. Status changes are recorded in `recon_history` (actor `system`) and emitted as
 //! `reconciliation.*` events through the outbox.
 
-use std::collections::{BTreeSet, HashMap, HashSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 
 use chrono::{DateTime, Duration, Utc};
 use providers::{
@@ -37,6 +37,8 @@ pub async fn on_events(
     let mut loan_index: HashMap<(String, String), usize> = HashMap::new();
     let mut receipts: Vec<ReceiptFact> = Vec::new();
     let mut receipt_ids: HashSet<String> = HashSet::new();
+    // Payee documents of the receipts, and whether any of their receipts is from a credit payer.
+    let mut receipt_documents: BTreeMap<String, bool> = BTreeMap::new();
     for &(provider, event) in events {
         let data = &event.data;
         match &event.event_type {
@@ -95,7 +97,16 @@ pub async fn on_events(
                     continue;
                 }
                 let payee_document = data.pointer("/payee/document").and_then(document_of);
-                documents.extend(payee_document.clone());
+                let payer_document = data.pointer("/payer/document").and_then(document_of);
+                let payer_ispb = data
+                    .pointer("/payer/ispb")
+                    .and_then(Value::as_str)
+                    .map(str::to_owned);
+                if let Some(document) = &payee_document {
+                    let from_credit_payer =
+                        is_credit_payer(settings, payer_document.as_deref(), payer_ispb.as_deref());
+                    *receipt_documents.entry(document.clone()).or_default() |= from_credit_payer;
+                }
                 receipts.push(ReceiptFact {
                     end_to_end_id,
                     payee_document,
@@ -105,11 +116,8 @@ pub async fn on_events(
                         "ispb": data.pointer("/payee/ispb"),
                     }),
                     amount: received,
-                    payer_document: data.pointer("/payer/document").and_then(document_of),
-                    payer_ispb: data
-                        .pointer("/payer/ispb")
-                        .and_then(Value::as_str)
-                        .map(str::to_owned),
+                    payer_document,
+                    payer_ispb,
                     payer_name: data
                         .pointer("/payer/name")
                         .and_then(Value::as_str)
@@ -134,10 +142,58 @@ pub async fn on_events(
     }
     documents.extend(documents_of_loans(&mut *connection, &loans).await?);
     record_receipts(&mut *connection, &receipts).await?;
+    documents
+        .extend(documents_receipts_concern(&mut *connection, &documents, receipt_documents).await?);
     for document in documents {
         recompute(&mut *connection, &document, settings, Utc::now(), jetstream).await?;
     }
     Ok(())
+}
+
+/// The receipts' payee documents that reconciliation must recompute: a receipt from a credit payer
+/// always counts; any other receipt only where the document is a borrower's or already has items.
+/// Most Pix received by a banking provider's accounts are neither, and recomputing their documents
+/// would change nothing. Every document lock of the batch (`already`, recomputed anyway, and these)
+/// is taken first, in sorted order: a borrower learned concurrently either committed before this
+/// check or recomputes after this batch commits, so no receipt is missed.
+async fn documents_receipts_concern(
+    connection: &mut PgConnection,
+    already: &BTreeSet<String>,
+    receipt_documents: BTreeMap<String, bool>,
+) -> Result<Vec<String>, sqlx::Error> {
+    if receipt_documents.is_empty() {
+        return Ok(Vec::new());
+    }
+    let mut concerned = Vec::new();
+    let mut unsure = Vec::new();
+    for (document, from_credit_payer) in receipt_documents {
+        if from_credit_payer {
+            concerned.push(document);
+        } else if !already.contains(&document) {
+            unsure.push(document);
+        }
+    }
+    if unsure.is_empty() {
+        return Ok(concerned);
+    }
+    let mut all: Vec<&String> = already.iter().chain(&concerned).chain(&unsure).collect();
+    all.sort_unstable();
+    all.dedup();
+    sqlx::query(
+        "select pg_advisory_xact_lock(hashtextextended(d, 7)) from unnest($1::text[]) as t(d)",
+    )
+    .bind(all)
+    .execute(&mut *connection)
+    .await?;
+    let borrowers: Vec<String> = sqlx::query_scalar(
+        "select document from credit_customer where document = any($1)
+         union select document from recon_item where document = any($1)",
+    )
+    .bind(&unsure)
+    .fetch_all(&mut *connection)
+    .await?;
+    concerned.extend(borrowers);
+    Ok(concerned)
 }
 
 /// What a loan event says about its loan; several events of one loan merge as if applied in order.

@@ -86,6 +86,8 @@ pub struct Claimed {
 
 /// Claims up to `limit` due deliveries of `sink` for `claim_timeout`. Safe with any number of
 /// dispatchers: rows are locked with `skip locked` and flipped to `delivering` in one statement.
+/// The same statement puts expired claims (their dispatcher died) back to pending; the next call
+/// claims them, so a delivery is redone rather than lost.
 /// For ordered subscriptions only the head of each resource key is claimable: a later delivery
 /// waits while an earlier one of the same key is pending or in flight (a dead one no longer blocks).
 pub async fn claim(
@@ -97,13 +99,16 @@ pub async fn claim(
     let timeout_secs = i64::try_from(claim_timeout.as_secs()).unwrap_or(i64::MAX);
     // language=PostgreSQL
     sqlx::query_as(
-        "with due as (
+        "with expired as (
+            -- Claims whose dispatcher died: pending again, claimable from the next call on.
+            update delivery set status = 'pending', locked_until = null, updated_at = now()
+            where status = 'delivering' and locked_until < now() and sink = $1
+         ),
+         due as (
             select d.delivery_id from delivery d
             left join subscription s on s.subscription_id = d.subscription_id
-            where d.sink = $1
+            where d.status = 'pending' and d.next_attempt_at <= now() and d.sink = $1
               and (s.subscription_id is null or s.status = 'active')
-              and ((d.status = 'pending' and d.next_attempt_at <= now())
-                   or (d.status = 'delivering' and d.locked_until < now()))
               and (s.subscription_id is null or not s.ordered or not exists (
                     select 1 from delivery p
                     where p.subscription_id = d.subscription_id and p.ordering_key = d.ordering_key
