@@ -1,0 +1,48 @@
+# Shared by the benchmark scripts: a fresh database, release binaries, and `paygate serve` configured
+# for the load generators (Dinie's inbound side with the generator's secret; loopback partners).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+PORT=${PORT:-18181}
+SECRET=whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw
+cargo build --release --locked -q -p gateway --bin paygate --example inbound_bench --example outbound_bench
+# Every run starts from an empty database: a table bloated by earlier runs measures the bloat.
+psql -h 127.0.0.1 -U postgres -qc "drop database if exists paygate_bench" -c "create database paygate_bench"
+export PAYGATE_SERVER__PORT=$PORT PAYGATE_DATABASE__LOCAL_DATABASE=paygate_bench PAYGATE_DATABASE__MAX_CONNECTIONS=32 \
+  PAYGATE_TELEMETRY__LOG_FILTER=warn PAYGATE_PROVIDERS__DINIE__ENABLED=true \
+  PAYGATE_PROVIDERS__DINIE__BASE_URL=http://127.0.0.1:1/v3 PAYGATE_PROVIDERS__DINIE__CLIENT_ID=bench \
+  PAYGATE_PROVIDERS__DINIE__CLIENT_SECRET=bench PAYGATE_PROVIDERS__DINIE__WEBHOOK_SECRETS="[\"$SECRET\"]" \
+  PAYGATE_PROVIDERS__DELBANK__ENABLED=true PAYGATE_PROVIDERS__DELBANK__BASE_URL=http://127.0.0.1:1 \
+  PAYGATE_PROVIDERS__DELBANK__API_KEY=bench PAYGATE_PROVIDERS__DELBANK__ACCOUNT_ID=bench \
+  PAYGATE_PROVIDERS__DELBANK__WEBHOOKS='[{path="bench-pix",event_type="PIX_RECEIVED",scheme="BEARER",credential="bench-token-0123456789"}]' \
+  PAYGATE_DELIVERY__ALLOW_PRIVATE_NETWORKS='["127.0.0.0/8"]' PAYGATE_DELIVERY__MAX_CONCURRENCY_PER_SUBSCRIPTION=32 \
+  PAYGATE_DELIVERY__BATCH_SIZE=64 PAYGATE_DELIVERY__POLL_INTERVAL_MS=20
+
+# user+system clock ticks of the gateway and of all postgres processes.
+ticks() {
+  local gateway postgres=0 pid t
+  gateway=$(awk '{print $14+$15}' "/proc/$1/stat")
+  for pid in $(pgrep -x postgres); do
+    t=$(awk '{print $14+$15}' "/proc/$pid/stat" 2>/dev/null || echo 0)
+    postgres=$((postgres + t))
+  done
+  echo "$gateway $postgres"
+}
+
+start_gateway() {
+  ./target/release/paygate serve > target/bench-serve.log 2>&1 &
+  GATEWAY=$!
+  for _ in $(seq 100); do curl -sf "http://127.0.0.1:$PORT/healthz" >/dev/null && break; sleep 0.1; done
+  BEFORE=$(ticks "$GATEWAY")
+}
+
+stop_gateway() {
+  local after
+  after=$(ticks "$GATEWAY")
+  read -r g0 p0 <<< "$BEFORE"
+  read -r g1 p1 <<< "$after"
+  printf 'cpu seconds: gateway %d.%02d, postgres %d.%02d\n' $(( (g1 - g0) / 100 )) $(( (g1 - g0) % 100 )) \
+    $(( (p1 - p0) / 100 )) $(( (p1 - p0) % 100 ))
+  grep VmHWM "/proc/$GATEWAY/status"
+  kill "$GATEWAY"
+  wait "$GATEWAY" || true
+}
