@@ -176,15 +176,8 @@ async fn documents_receipts_concern(
     if unsure.is_empty() {
         return Ok(concerned);
     }
-    let mut all: Vec<&String> = already.iter().chain(&concerned).chain(&unsure).collect();
-    all.sort_unstable();
-    all.dedup();
-    sqlx::query(
-        "select pg_advisory_xact_lock(hashtextextended(d, 7)) from unnest($1::text[]) as t(d)",
-    )
-    .bind(all)
-    .execute(&mut *connection)
-    .await?;
+    let all = already.iter().chain(&concerned).chain(&unsure).cloned();
+    lock_all(&mut *connection, LockSpace::Document, all.collect()).await?;
     let borrowers: Vec<String> = sqlx::query_scalar(
         "select document from credit_customer where document = any($1)
          union select document from recon_item where document = any($1)",
@@ -261,22 +254,43 @@ pub async fn learn_customer(
 /// paths take the borrower's lock first: whichever comes second sees the other's commit.
 async fn lock_customers(
     connection: &mut PgConnection,
-    mut keys: Vec<(String, String)>,
+    keys: Vec<(String, String)>,
+) -> Result<(), sqlx::Error> {
+    let keys = keys
+        .into_iter()
+        .map(|(provider, customer_id)| format!("{provider}:{customer_id}"))
+        .collect();
+    lock_all(connection, LockSpace::Borrower, keys).await
+}
+
+/// Kinds of advisory lock keys; the value seeds the key's hash, so a document and a borrower with
+/// the same text never share a lock.
+#[derive(Debug, Clone, Copy)]
+enum LockSpace {
+    /// A payee document: its items are being recomputed.
+    Document = 7,
+    /// A borrower `provider:customer id`: their document is being learned or looked up.
+    Borrower = 11,
+}
+
+/// Takes the transaction-scoped advisory locks of `keys` in sorted order, in one statement (unnest
+/// yields the keys in array order). Every multi-key locker sorts the same way, so two transactions
+/// cannot wait for each other's keys.
+async fn lock_all(
+    connection: &mut PgConnection,
+    space: LockSpace,
+    mut keys: Vec<String>,
 ) -> Result<(), sqlx::Error> {
     if keys.is_empty() {
         return Ok(());
     }
     keys.sort_unstable();
     keys.dedup();
-    let keys: Vec<String> = keys
-        .into_iter()
-        .map(|(provider, customer_id)| format!("{provider}:{customer_id}"))
-        .collect();
-    // unnest yields the keys in array order, so the locks are taken in sorted order.
     sqlx::query(
-        "select pg_advisory_xact_lock(hashtextextended(k, 11)) from unnest($1::text[]) as t(k)",
+        "select pg_advisory_xact_lock(hashtextextended(k, $2)) from unnest($1::text[]) as t(k)",
     )
     .bind(keys)
+    .bind(space as i64)
     .execute(connection)
     .await?;
     Ok(())
@@ -531,10 +545,12 @@ pub async fn recompute(
     now: DateTime<Utc>,
     jetstream: bool,
 ) -> Result<(), sqlx::Error> {
-    sqlx::query("select pg_advisory_xact_lock(hashtextextended($1, 7))")
-        .bind(document)
-        .execute(&mut *connection)
-        .await?;
+    lock_all(
+        &mut *connection,
+        LockSpace::Document,
+        vec![document.to_owned()],
+    )
+    .await?;
     let (expected, observed) = facts(&mut *connection, document, settings).await?;
     let outcome = matcher::reconcile(&expected, &observed, now);
     let current: Vec<CurrentItem> = sqlx::query_as(

@@ -116,9 +116,7 @@ pub async fn insert_many(
         )
     });
     let new_ids: Vec<uuid::Uuid> = (0..items.len()).map(|_| EventId::new().uuid()).collect();
-    let column = |f: &dyn Fn(&NewEvent<'_>) -> String| -> Vec<String> {
-        unique.iter().map(|&index| f(&items[index])).collect()
-    };
+    let rows: Vec<&NewEvent<'_>> = unique.iter().map(|&index| &items[index]).collect();
     // language=PostgreSQL
     let inserted: Vec<uuid::Uuid> = sqlx::query_scalar(
         "insert into event (event_id, provider, event_type, provider_event_type, dedup_key,
@@ -129,68 +127,50 @@ pub async fn insert_many(
          returning event_id",
     )
     .bind(unique.iter().map(|&index| new_ids[index]).collect::<Vec<_>>())
-    .bind(column(&|item| item.provider.to_string()))
-    .bind(column(&|item| item.event.event_type.to_string()))
-    .bind(column(&|item| item.event.provider_event_type.clone()))
-    .bind(column(&|item| item.event.dedup_key.as_str().to_owned()))
-    .bind(column(&|item| item.event.resource.kind.as_str().to_owned()))
-    .bind(column(&|item| item.event.resource.id.clone()))
-    .bind(
-        unique
-            .iter()
-            .map(|&index| items[index].event.resource.correlation_id.clone())
-            .collect::<Vec<_>>(),
-    )
-    .bind(
-        unique
-            .iter()
-            .map(|&index| items[index].event.occurred_at)
-            .collect::<Vec<_>>(),
-    )
-    .bind(
-        unique
-            .iter()
-            .map(|&index| items[index].event.data.clone())
-            .collect::<Vec<_>>(),
-    )
-    .bind(
-        unique
-            .iter()
-            .map(|&index| items[index].raw.to_vec())
-            .collect::<Vec<_>>(),
-    )
+    .bind(rows.iter().map(|r| r.provider.as_str()).collect::<Vec<_>>())
+    .bind(rows.iter().map(|r| r.event.event_type.to_string()).collect::<Vec<_>>())
+    .bind(rows.iter().map(|r| r.event.provider_event_type.as_str()).collect::<Vec<_>>())
+    .bind(rows.iter().map(|r| r.event.dedup_key.as_str()).collect::<Vec<_>>())
+    .bind(rows.iter().map(|r| r.event.resource.kind.as_str()).collect::<Vec<_>>())
+    .bind(rows.iter().map(|r| r.event.resource.id.as_str()).collect::<Vec<_>>())
+    .bind(rows.iter().map(|r| r.event.resource.correlation_id.as_deref()).collect::<Vec<_>>())
+    .bind(rows.iter().map(|r| r.event.occurred_at).collect::<Vec<_>>())
+    .bind(rows.iter().map(|r| &r.event.data).collect::<Vec<_>>())
+    .bind(rows.iter().map(|r| r.raw).collect::<Vec<_>>())
     .fetch_all(&mut *connection)
     .await?;
     let inserted: HashSet<uuid::Uuid> = inserted.into_iter().collect();
+    // The id each key ends up with, at its first item: the new one, or the existing row's.
+    let mut id_of: Vec<Option<uuid::Uuid>> = new_ids
+        .iter()
+        .map(|id| inserted.contains(id).then_some(*id))
+        .collect();
     // Keys that lost to an existing row: that row is committed (a uniqueness wait resolves only on
     // commit), so it is visible to this next statement.
-    let lost: Vec<usize> = unique
+    let lost: Vec<&NewEvent<'_>> = rows
         .iter()
-        .copied()
-        .filter(|&index| !inserted.contains(&new_ids[index]))
+        .zip(&unique)
+        .filter(|&(_, &index)| id_of[index].is_none())
+        .map(|(row, _)| *row)
         .collect();
-    let mut existing: HashMap<(String, String), uuid::Uuid> = HashMap::new();
     if !lost.is_empty() {
-        let rows: Vec<(String, String, uuid::Uuid)> = sqlx::query_as(
+        let existing: Vec<(String, String, uuid::Uuid)> = sqlx::query_as(
             "select provider, dedup_key, event_id from event
              where (provider, dedup_key) in (select * from unnest($1::text[], $2::text[]))",
         )
+        .bind(lost.iter().map(|r| r.provider.as_str()).collect::<Vec<_>>())
         .bind(
             lost.iter()
-                .map(|&index| items[index].provider.to_string())
-                .collect::<Vec<_>>(),
-        )
-        .bind(
-            lost.iter()
-                .map(|&index| items[index].event.dedup_key.as_str().to_owned())
+                .map(|r| r.event.dedup_key.as_str())
                 .collect::<Vec<_>>(),
         )
         .fetch_all(&mut *connection)
         .await?;
-        existing = rows
-            .into_iter()
-            .map(|(provider, dedup_key, id)| ((provider, dedup_key), id))
-            .collect();
+        for (provider, dedup_key, id) in existing {
+            if let Some(&first) = first_of.get(&(provider.as_str(), dedup_key.as_str())) {
+                id_of[first] = Some(id);
+            }
+        }
     }
     items
         .iter()
@@ -198,18 +178,13 @@ pub async fn insert_many(
         .map(|(index, item)| {
             let key = (item.provider.as_str(), item.event.dedup_key.as_str());
             let first = first_of.get(&key).copied().unwrap_or(index);
-            if inserted.contains(&new_ids[first]) {
-                let id = EventId::from_uuid(new_ids[first]);
-                return Ok(if first == index {
-                    InsertOutcome::Inserted(id)
-                } else {
-                    InsertOutcome::Duplicate(id)
-                });
-            }
-            existing
-                .get(&(key.0.to_owned(), key.1.to_owned()))
-                .map(|&id| InsertOutcome::Duplicate(EventId::from_uuid(id)))
-                .ok_or(sqlx::Error::RowNotFound)
+            let id = id_of[first].ok_or(sqlx::Error::RowNotFound)?;
+            let event_id = EventId::from_uuid(id);
+            Ok(if first == index && inserted.contains(&id) {
+                InsertOutcome::Inserted(event_id)
+            } else {
+                InsertOutcome::Duplicate(event_id)
+            })
         })
         .collect()
 }
