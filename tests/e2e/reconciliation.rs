@@ -175,6 +175,37 @@ fn received(e2e: &str, document: &str, amount: &str, minutes: i64) -> Fact {
 }
 
 #[tokio::test]
+async fn a_borrower_learned_after_their_loan_gives_the_loan_its_item() {
+    let app = app().await;
+    send(&app, &disbursed("ln_early", "cust_late", "10.00", 0)).await;
+    assert_eq!(
+        item_for_loan(&app, "ln_early").await,
+        Value::Null,
+        "no document yet, no item"
+    );
+
+    // What `POST /v1/customers` does once the provider created the customer.
+    let provider = providers::ProviderName::parse(e2e::source::PROVIDER).unwrap();
+    let mut transaction = app.db.pool.begin().await.unwrap();
+    gateway::reconcile::live::learn_customer(
+        &mut transaction,
+        &provider,
+        "cust_late",
+        BORROWER,
+        "api",
+        &app.settings.reconciliation,
+        false,
+    )
+    .await
+    .unwrap();
+    transaction.commit().await.unwrap();
+
+    let item = item_for_loan(&app, "ln_early").await;
+    assert_eq!(item["status"], "pending", "{item}");
+    assert_eq!(item["expected_amount"], "10.00", "{item}");
+}
+
+#[tokio::test]
 async fn a_disbursement_and_its_pix_receipt_are_matched_and_the_match_is_announced() {
     let app = app().await;
     let watcher = Receiver::start().await;

@@ -503,6 +503,18 @@ mod tests {
     }
 
     #[test]
+    fn group_commit_settings_outside_their_range_are_refused() {
+        for (overlay, key) in [
+            ("[ingest]\nwriters = 0", "ingest.writers"),
+            ("[ingest]\nmax_batch = 0", "ingest.max_batch"),
+            ("[ingest]\nqueue_capacity = 0", "ingest.queue_capacity"),
+        ] {
+            let error = with_overlay(overlay).unwrap_err().to_string();
+            assert!(error.contains(key), "{overlay}: {error}");
+        }
+    }
+
+    #[test]
     fn an_unknown_key_is_rejected_rather_than_ignored() {
         let error = with_overlay("[server]\nprot = 1").unwrap_err().to_string();
         assert!(error.contains("prot"), "{error}");

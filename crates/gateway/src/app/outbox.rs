@@ -1,7 +1,7 @@
 //! The transactional outbox: storing an event and enqueueing its deliveries in one transaction.
 //!
-//! Every path that stores an event (inbound webhooks, operational events such as
-//! `subscription.disabled`) goes through [`store_event`], so no committed event can miss the
+//! Every path that stores events (inbound webhooks, a batch at a time; operational events such as
+//! `subscription.disabled`) goes through [`store_events`] or [`store_event`], so no committed event can miss the
 //! deliveries of the subscriptions active at that moment, nor its JetStream publication, nor its
 //! effect on reconciliation.
 

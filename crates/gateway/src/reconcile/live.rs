@@ -1,9 +1,10 @@
-//! Live reconciliation: facts from each event, and the items of the affected payee document
-//! recomputed with [`matcher::reconcile`], in the event's own transaction.
+//! Live reconciliation: facts from each event, and the items of the affected payee documents
+//! recomputed with [`matcher::reconcile`], in the transaction that stores the events (a batch of
+//! them under group commit).
 //!
-//! Recomputing a document takes a transaction-scoped advisory lock on it, so two events about one
-//! borrower serialize and the second sees the first's facts: concurrent arrivals cannot lose an
-//! update. Status changes are recorded in `recon_history` (actor `system`) and emitted as
+//! Recomputing a document takes a transaction-scoped advisory lock on it, and linking a loan to its
+//! borrower's document takes the borrower's, so two transactions about one borrower serialize and
+//! the second sees the first's facts: concurrent arrivals cannot lose an update. Status changes are recorded in `recon_history` (actor `system`) and emitted as
 //! `reconciliation.*` events through the outbox.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};

@@ -2,7 +2,7 @@
 //!
 //! # Layout
 //! - `matcher`: the rules, a pure function shared by live matching and batch runs.
-//! - `live`: facts from each event and the affected document recomputed in the event's transaction.
+//! - `live`: facts from each event and the affected documents recomputed in the events' transaction.
 //! - `items`: reading and resolving items, summaries, batch runs, the periodic overdue job.
 
 pub mod items;
