@@ -1,5 +1,6 @@
 # Shared by the benchmark scripts: a fresh database, release binaries, and `paygate serve` configured
 # for the load generators (Dinie's inbound side with the generator's secret; loopback partners).
+# BENCH_GATEWAY=path runs another build of the gateway (an A/B comparison on the same machine state).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 PORT=${PORT:-18181}
@@ -29,7 +30,7 @@ ticks() {
 }
 
 start_gateway() {
-  ./target/release/paygate serve > target/bench-serve.log 2>&1 &
+  "${BENCH_GATEWAY:-./target/release/paygate}" serve > target/bench-serve.log 2>&1 &
   GATEWAY=$!
   for _ in $(seq 100); do curl -sf "http://127.0.0.1:$PORT/healthz" >/dev/null && break; sleep 0.1; done
   BEFORE=$(ticks "$GATEWAY")

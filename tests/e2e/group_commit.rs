@@ -21,6 +21,7 @@ fn one_writer() -> IngestSettings {
         writers: 1,
         max_batch: 256,
         queue_capacity: 1024,
+        credential_cache_ms: 0,
     }
 }
 
@@ -81,7 +82,7 @@ async fn transactions_that_wrote_events(db: &TestDb) -> i64 {
 #[tokio::test]
 async fn webhooks_arriving_while_a_commit_is_in_flight_are_committed_together_in_one_transaction() {
     let db = TestDb::new().await;
-    let ingestor = Ingestor::start(db.pool.clone(), Sinks::default(), &one_writer());
+    let ingestor = Ingestor::start(db.pool.clone(), Sinks::default(), &one_writer(), None);
 
     let (first, later) =
         with_a_blocked_commit(&db, &ingestor, (1..=20).map(loan_event).collect()).await;
@@ -106,7 +107,7 @@ async fn webhooks_arriving_while_a_commit_is_in_flight_are_committed_together_in
 #[tokio::test]
 async fn repeats_inside_one_batch_are_stored_once_and_answered_with_the_first_id() {
     let db = TestDb::new().await;
-    let ingestor = Ingestor::start(db.pool.clone(), Sinks::default(), &one_writer());
+    let ingestor = Ingestor::start(db.pool.clone(), Sinks::default(), &one_writer(), None);
 
     let later = vec![loan_event(1), loan_event(2), loan_event(1), loan_event(0)];
     let (first, later) = with_a_blocked_commit(&db, &ingestor, later).await;
@@ -129,7 +130,7 @@ async fn repeats_inside_one_batch_are_stored_once_and_answered_with_the_first_id
 #[tokio::test]
 async fn a_webhook_postgres_refuses_is_quarantined_and_the_rest_of_its_batch_is_stored() {
     let db = TestDb::new().await;
-    let ingestor = Ingestor::start(db.pool.clone(), Sinks::default(), &one_writer());
+    let ingestor = Ingestor::start(db.pool.clone(), Sinks::default(), &one_writer(), None);
     // A NUL character is valid JSON but Postgres cannot store it in jsonb: the batch's statement
     // fails, and each webhook is stored again on its own.
     let poison = json!({"events": [{"id": "evt-poison", "type": "loan.active", "resource": "ln_p",

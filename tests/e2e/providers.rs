@@ -1,7 +1,14 @@
 //! `/v1/providers/{provider}/webhooks`: registering the gateway's endpoint at a provider, rotating
 //! its credential with a grace period, and verifying inbound webhooks with the stored credentials.
 
+use std::sync::Arc;
+use std::time::Duration;
+
 use e2e::app::{TestApp, expect_json, expect_problem, one_event};
+use e2e::eventually;
+use e2e::source::{PROVIDER, TestRegistration};
+use gateway::app::providers::PgCredentialStore;
+use gateway::crypto::Keyring;
 use reqwest::StatusCode;
 use serde_json::json;
 
@@ -65,11 +72,16 @@ async fn during_a_rotation_both_credentials_are_accepted_until_the_grace_period_
             "/v1/providers/testprov/webhook/rotate",
             Some(&app.admin_key),
             Some("rot-1"),
-            &json!({"grace_seconds": 600}),
+            &json!({"grace_seconds": 2}),
         )
         .await;
     let rotated = expect_json(rotated, StatusCode::OK).await;
-    assert!(rotated["data"][0]["previous_secret_expires_at"].is_string());
+    let grace_ends: chrono::DateTime<chrono::Utc> =
+        rotated["data"][0]["previous_secret_expires_at"]
+            .as_str()
+            .expect("the end of the grace period")
+            .parse()
+            .unwrap();
 
     assert_eq!(
         app.webhook_status("registered-token-0", "g1").await,
@@ -80,11 +92,12 @@ async fn during_a_rotation_both_credentials_are_accepted_until_the_grace_period_
         StatusCode::OK
     );
 
-    // The grace period ends: the old credential is refused, the new one still works.
-    sqlx::query("update provider_credential set not_after = now() - interval '1 second' where not_after is not null")
-        .execute(&app.db.pool)
-        .await
-        .unwrap();
+    // The grace period ends (the credentials verified with are cached, their end of validity
+    // with them): the old credential is refused, the new one still works.
+    let left = (grace_ends - chrono::Utc::now())
+        .to_std()
+        .unwrap_or_default();
+    tokio::time::sleep(left + Duration::from_millis(50)).await;
     assert_eq!(
         app.webhook_status("registered-token-0", "g3").await,
         StatusCode::UNAUTHORIZED
@@ -92,6 +105,84 @@ async fn during_a_rotation_both_credentials_are_accepted_until_the_grace_period_
     assert_eq!(
         app.webhook_status("registered-token-1", "g4").await,
         StatusCode::OK
+    );
+}
+
+/// What another replica sharing the database (or `paygate providers ...`) does: its own store.
+fn another_replica(app: &TestApp) -> PgCredentialStore {
+    let keyring = Keyring::from_settings(&app.settings.encryption).expect("keyring");
+    PgCredentialStore::new(app.db.pool.clone(), Arc::new(keyring), Duration::ZERO)
+}
+
+#[tokio::test]
+async fn a_credential_registered_by_another_replica_is_accepted_at_once_despite_the_cache() {
+    let app = app_with_registration().await;
+    // This replica reads (and caches) the credentials: none yet.
+    assert_eq!(
+        app.webhook_status("registered-token-0", "x1").await,
+        StatusCode::UNAUTHORIZED
+    );
+
+    let provider = providers::ProviderName::parse(PROVIDER).unwrap();
+    gateway::app::providers::register(
+        &another_replica(&app),
+        &provider,
+        &TestRegistration::default(),
+        "http://other-replica",
+    )
+    .await
+    .expect("registered elsewhere");
+
+    assert_eq!(
+        app.webhook_status("registered-token-0", "x2").await,
+        StatusCode::OK
+    );
+    assert_eq!(
+        app.webhook_status("registered-token-7", "x3").await,
+        StatusCode::UNAUTHORIZED
+    );
+}
+
+#[tokio::test]
+async fn a_credential_retired_by_another_replica_is_refused_once_the_cache_expires() {
+    let app = TestApp::builder()
+        .with_test_registration()
+        .settings(|settings| settings.ingest.credential_cache_ms = 300)
+        .spawn()
+        .await;
+    let register = app
+        .post_json(
+            "/v1/providers/testprov/webhooks",
+            Some(&app.admin_key),
+            Some("reg-4"),
+            &json!({}),
+        )
+        .await;
+    expect_json(register, StatusCode::OK).await;
+    assert_eq!(
+        app.webhook_status("registered-token-0", "e1").await,
+        StatusCode::OK
+    );
+
+    sqlx::query("update provider_credential set not_after = now() - interval '1 second'")
+        .execute(&app.db.pool)
+        .await
+        .unwrap();
+
+    let mut attempt = 0;
+    let refused = eventually(Duration::from_secs(5), || {
+        attempt += 1;
+        let id = format!("e-retry-{attempt}");
+        let app = &app;
+        async move {
+            (app.webhook_status("registered-token-0", &id).await == StatusCode::UNAUTHORIZED)
+                .then_some(())
+        }
+    })
+    .await;
+    assert!(
+        refused.is_some(),
+        "the retired credential is still accepted"
     );
 }
 

@@ -107,14 +107,18 @@ impl TestAppBuilder {
             .await
             .expect("gateway pool");
         let keyring = Arc::new(Keyring::from_settings(&settings.encryption).expect("keyring"));
-        let credentials: Arc<dyn CredentialStore> =
-            Arc::new(PgCredentialStore::new(pool.clone(), keyring));
+        let store = PgCredentialStore::new(
+            pool.clone(),
+            keyring,
+            std::time::Duration::from_millis(settings.ingest.credential_cache_ms),
+        );
+        let credentials: Arc<dyn CredentialStore> = Arc::new(store.clone());
         let mut registry = ProviderRegistry::default();
         registry.register_webhook_source(Arc::new(TestSource::default()));
         for register in self.providers {
             register(&mut registry, credentials.clone());
         }
-        let app = Application::build(settings, pool, registry)
+        let app = Application::build(settings, pool, registry, store)
             .await
             .expect("gateway builds");
         let settings = app.state().settings.as_ref().clone();

@@ -4,6 +4,7 @@
 use std::path::PathBuf;
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use clap::{Parser, Subcommand};
 
@@ -193,9 +194,16 @@ async fn serve(config: Option<PathBuf>, settings: Settings) -> anyhow::Result<()
     let _telemetry = telemetry::init(&settings.telemetry)?;
     let keyring = Arc::new(Keyring::from_settings(&settings.encryption)?);
     let (pool, _cluster) = open_database(&settings).await?;
-    let credentials = Arc::new(PgCredentialStore::new(pool.clone(), keyring));
-    let registry = startup::register_providers(&Settings::figment(config.as_deref()), credentials)?;
-    let app = Application::build(settings, pool, registry).await?;
+    let credentials = PgCredentialStore::new(
+        pool.clone(),
+        keyring,
+        Duration::from_millis(settings.ingest.credential_cache_ms),
+    );
+    let registry = startup::register_providers(
+        &Settings::figment(config.as_deref()),
+        Arc::new(credentials.clone()),
+    )?;
+    let app = Application::build(settings, pool, registry, credentials).await?;
     let address = app.local_addr()?;
     tracing::info!(%address, docs = %format!("http://{address}/docs"), "paygate listening");
     app.run_until_stopped(startup::shutdown_signal()).await
@@ -257,8 +265,12 @@ async fn providers_command(
     command: ProvidersCommand,
 ) -> anyhow::Result<()> {
     let keyring = Arc::new(Keyring::from_settings(&settings.encryption)?);
-    let credentials = Arc::new(PgCredentialStore::new(pool.clone(), Arc::clone(&keyring)));
-    let registry = startup::register_providers(&Settings::figment(config.as_deref()), credentials)?;
+    // A one-off command: nothing to cache.
+    let credentials = PgCredentialStore::new(pool.clone(), keyring, Duration::ZERO);
+    let registry = startup::register_providers(
+        &Settings::figment(config.as_deref()),
+        Arc::new(credentials.clone()),
+    )?;
     let registration = registry.webhook_registration(provider).ok_or_else(|| {
         anyhow::anyhow!("provider `{provider}` is not configured or has no webhook registration")
     })?;
@@ -272,16 +284,14 @@ async fn providers_command(
                     "server.public_url must be set: it is the URL the provider will call"
                 );
             }
-            app::providers::register(pool, &keyring, &name, registration.as_ref(), public_url)
-                .await?
+            app::providers::register(&credentials, &name, registration.as_ref(), public_url).await?
         }
         ProvidersCommand::RotateWebhooks {
             grace_seconds,
             registration_id,
         } => {
             app::providers::rotate(
-                pool,
-                &keyring,
+                &credentials,
                 &name,
                 registration.as_ref(),
                 registration_id.as_deref(),

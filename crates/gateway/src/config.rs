@@ -185,6 +185,9 @@ pub struct IngestSettings {
     pub max_batch: usize,
     /// Webhooks waiting for a writer before new ones wait to be queued (backpressure).
     pub queue_capacity: usize,
+    /// Milliseconds the inbound credentials read from Postgres are kept in memory (0: read them
+    /// for every webhook).
+    pub credential_cache_ms: u64,
 }
 
 /// `Idempotency-Key` handling.
@@ -275,7 +278,7 @@ impl Settings {
 
     /// Semantic checks that types alone cannot express.
     pub fn validate(&self) -> Result<(), ConfigError> {
-        let checks: [(bool, &'static str, &'static str); 11] = [
+        let checks: [(bool, &'static str, &'static str); 12] = [
             (
                 self.server.host.parse::<std::net::IpAddr>().is_ok(),
                 "server.host",
@@ -322,6 +325,11 @@ impl Settings {
                 (1..=1_000_000).contains(&self.ingest.queue_capacity),
                 "ingest.queue_capacity",
                 "a number of webhooks between 1 and 1000000",
+            ),
+            (
+                self.ingest.credential_cache_ms <= 60_000,
+                "ingest.credential_cache_ms",
+                "a number of milliseconds between 0 and 60000",
             ),
             (
                 (1..=24 * 30).contains(&self.idempotency.ttl_hours),
@@ -508,6 +516,10 @@ mod tests {
             ("[ingest]\nwriters = 0", "ingest.writers"),
             ("[ingest]\nmax_batch = 0", "ingest.max_batch"),
             ("[ingest]\nqueue_capacity = 0", "ingest.queue_capacity"),
+            (
+                "[ingest]\ncredential_cache_ms = 60001",
+                "ingest.credential_cache_ms",
+            ),
         ] {
             let error = with_overlay(overlay).unwrap_err().to_string();
             assert!(error.contains(key), "{overlay}: {error}");

@@ -161,6 +161,9 @@ pub async fn ensure_database(server_url: &str, database: &str) -> Result<SecretS
     Ok(SecretString::from(format!("{base}/{database}{query}")))
 }
 
+/// A pooled connection idle for this long is checked before use.
+const CHECK_IDLE_CONNECTIONS_AFTER: Duration = Duration::from_secs(10);
+
 /// Opens the pool; `acquire_timeout` bounds how long a request waits before it gets a 503.
 pub async fn connect(url: &SecretString, settings: &DatabaseSettings) -> Result<PgPool, DbError> {
     let options = PgConnectOptions::from_str(url.expose_secret())?
@@ -169,6 +172,19 @@ pub async fn connect(url: &SecretString, settings: &DatabaseSettings) -> Result<
     let pool = PgPoolOptions::new()
         .max_connections(settings.max_connections)
         .acquire_timeout(Duration::from_secs(settings.acquire_timeout_secs))
+        // sqlx checks every connection with a round trip before handing it out. A connection in
+        // steady use is known good, and that round trip was one of every few a webhook cost; only
+        // one left idle for a while (the server or a middlebox may have closed it) is checked, and
+        // a failed check discards it (the pool opens another).
+        .test_before_acquire(false)
+        .before_acquire(|connection, metadata| {
+            Box::pin(async move {
+                if metadata.idle_for < CHECK_IDLE_CONNECTIONS_AFTER {
+                    return Ok(true);
+                }
+                Ok(connection.ping().await.is_ok())
+            })
+        })
         .connect_with(options)
         .await?;
     Ok(pool)

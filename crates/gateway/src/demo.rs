@@ -88,8 +88,9 @@ pub async fn run_story(mut settings: Settings, options: DemoOptions) -> anyhow::
     settings.delivery.allow_private_networks = vec!["127.0.0.0/8".into()];
     settings.delivery.poll_interval_ms = 50;
     settings.server.public_url = String::new();
-    let registry = demo_registry(&settings, &pool, &dinie_sim, &delbank_sim)?;
-    let app = match Application::build(settings.clone(), pool.clone(), registry).await {
+    let (registry, credentials) = demo_registry(&settings, &pool, &dinie_sim, &delbank_sim)?;
+    let app = match Application::build(settings.clone(), pool.clone(), registry, credentials).await
+    {
         Ok(app) => app,
         Err(error) => {
             println!(
@@ -97,8 +98,9 @@ pub async fn run_story(mut settings: Settings, options: DemoOptions) -> anyhow::
                 settings.server.port
             );
             settings.server.port = 0;
-            let registry = demo_registry(&settings, &pool, &dinie_sim, &delbank_sim)?;
-            Application::build(settings.clone(), pool.clone(), registry).await?
+            let (registry, credentials) =
+                demo_registry(&settings, &pool, &dinie_sim, &delbank_sim)?;
+            Application::build(settings.clone(), pool.clone(), registry, credentials).await?
         }
     };
     let base = format!("http://{}", app.local_addr()?);
@@ -153,15 +155,20 @@ pub async fn run_story(mut settings: Settings, options: DemoOptions) -> anyhow::
     outcome
 }
 
-/// Both providers, registered against the simulators.
+/// Both providers, registered against the simulators, and the credential store they read from.
 fn demo_registry(
     settings: &Settings,
     pool: &sqlx::PgPool,
     dinie_sim: &dinie_sim::SimHandle,
     delbank_sim: &delbank_sim::SimHandle,
-) -> anyhow::Result<ProviderRegistry> {
+) -> anyhow::Result<(ProviderRegistry, PgCredentialStore)> {
     let keyring = Arc::new(Keyring::from_settings(&settings.encryption)?);
-    let credentials = Arc::new(PgCredentialStore::new(pool.clone(), keyring));
+    let store = PgCredentialStore::new(
+        pool.clone(),
+        keyring,
+        Duration::from_millis(settings.ingest.credential_cache_ms),
+    );
+    let credentials = Arc::new(store.clone());
     let mut registry = ProviderRegistry::default();
     let dinie = dinie::Config::new(
         &dinie_sim.base_url(),
@@ -181,7 +188,7 @@ fn demo_registry(
         webhooks: Vec::new(),
     };
     delbank::register(delbank, credentials, &mut registry)?;
-    Ok(registry)
+    Ok((registry, store))
 }
 
 async fn recreate_database(server: &str, name: &str) -> anyhow::Result<()> {

@@ -21,6 +21,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::app::ingest::Ingestor;
 use crate::app::outbox::Sinks;
+use crate::app::providers::PgCredentialStore;
 use crate::config::Settings;
 use crate::crypto::Keyring;
 use crate::delivery::dispatcher::Dispatcher;
@@ -42,6 +43,9 @@ pub struct AppState {
     pub keyring: Arc<Keyring>,
     /// Stores inbound webhooks with group commit (`[ingest]`).
     pub ingestor: Ingestor,
+    /// Inbound webhook credentials registered through the gateway (cached; the one the registry's
+    /// webhook sources read from).
+    pub credentials: PgCredentialStore,
 }
 
 /// The providers this gateway talks to, by name. `register_providers` is the one place that names
@@ -170,11 +174,13 @@ pub struct Application {
 }
 
 impl Application {
-    /// Connects to `pool`'s database, migrates if configured, binds the listener.
+    /// Connects to `pool`'s database, migrates if configured, binds the listener. `credentials` is
+    /// the store `registry`'s webhook sources were given.
     pub async fn build(
         mut settings: Settings,
         pool: PgPool,
         registry: ProviderRegistry,
+        credentials: PgCredentialStore,
     ) -> anyhow::Result<Application> {
         let keyring = Arc::new(Keyring::from_settings(&settings.encryption)?);
         if settings.database.migrate_on_start {
@@ -191,10 +197,12 @@ impl Application {
             pool.clone(),
             Sinks::from_settings(&settings),
             &settings.ingest,
+            Some(credentials.clone()),
         );
         let state = AppState {
             pool,
             ingestor,
+            credentials,
             settings: Arc::new(settings),
             registry: Arc::new(registry),
             metrics: telemetry::metrics_handle(),

@@ -15,6 +15,7 @@ use sqlx::PgPool;
 use tokio::sync::{Mutex, mpsc, oneshot};
 
 use crate::app::outbox::{self, Sinks};
+use crate::app::providers::PgCredentialStore;
 use crate::config::IngestSettings;
 use crate::store::events::{InsertOutcome, NewEvent};
 use crate::store::quarantine;
@@ -64,6 +65,8 @@ struct IngestorInner {
     pool: PgPool,
     sinks: Sinks,
     queue: mpsc::Sender<Job>,
+    /// The cached credentials the sources verify with, refreshed when a webhook matches none.
+    credentials: Option<PgCredentialStore>,
 }
 
 /// One verified webhook waiting for its commit.
@@ -76,8 +79,15 @@ struct Job {
 
 impl Ingestor {
     /// Starts `settings.writers` writer tasks over `pool`; they stop once every clone is dropped,
-    /// after committing what was handed to them.
-    pub fn start(pool: PgPool, sinks: Sinks, settings: &IngestSettings) -> Ingestor {
+    /// after committing what was handed to them. `credentials` is the cached store the webhook
+    /// sources read from, if any: a webhook refused as matching none of its cached credentials is
+    /// verified once more against fresh ones.
+    pub fn start(
+        pool: PgPool,
+        sinks: Sinks,
+        settings: &IngestSettings,
+        credentials: Option<PgCredentialStore>,
+    ) -> Ingestor {
         let (queue, receiver) = mpsc::channel(settings.queue_capacity.max(1));
         let receiver = Arc::new(Mutex::new(receiver));
         for _ in 0..settings.writers.max(1) {
@@ -89,7 +99,12 @@ impl Ingestor {
             ));
         }
         Ingestor {
-            inner: Arc::new(IngestorInner { pool, sinks, queue }),
+            inner: Arc::new(IngestorInner {
+                pool,
+                sinks,
+                queue,
+                credentials,
+            }),
         }
     }
 
@@ -108,7 +123,19 @@ impl Ingestor {
             headers,
             body,
         };
-        if let Err(error) = source.verify(&request, Utc::now()).await {
+        let mut verified = source.verify(&request, Utc::now()).await;
+        if verified == Err(providers::VerifyError::InvalidSignature)
+            && self
+                .inner
+                .credentials
+                .as_ref()
+                .is_some_and(|credentials| credentials.forget(&provider))
+        {
+            // Matched none of the cached credentials: one registered or rotated on another replica
+            // since they were read would be in the table.
+            verified = source.verify(&request, Utc::now()).await;
+        }
+        if let Err(error) = verified {
             metrics::counter!("paygate_webhooks_rejected_total", "provider" => provider.to_string(), "code" => error.code())
                 .increment(1);
             return Err(error.into());

@@ -1,8 +1,9 @@
-//! Provider administration: the Postgres-backed [`CredentialStore`], and registering or rotating the
-//! gateway's webhook endpoints at providers.
+//! Provider administration: the Postgres-backed [`CredentialStore`] (with a short-lived cache),
+//! and registering or rotating the gateway's webhook endpoints at providers.
 
-use std::sync::Arc;
-use std::time::Duration;
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
 use providers::{
@@ -14,17 +15,95 @@ use sqlx::PgPool;
 use crate::crypto::Keyring;
 use crate::store::credentials;
 
-/// Credentials read from `provider_credential`, so a rotation made by any replica is seen by all;
-/// secrets are decrypted with the keyring as they are read.
+/// Credentials read from `provider_credential`, decrypted with the keyring as they are read, and
+/// kept for `ttl` so that verifying a webhook costs no database round trip. Cheap to clone; clones
+/// share the cache.
+///
+/// How a change made elsewhere (another replica, `paygate providers rotate`) is seen:
+/// - a new credential at once: a webhook whose credential matches none of the cached ones is
+///   checked again against freshly read credentials (see [`PgCredentialStore::forget`] and
+///   `app::ingest`);
+/// - a credential retired without grace within `ttl` (on this replica: at once, since
+///   registering and rotating here forget the cache).
+#[derive(Clone)]
 pub struct PgCredentialStore {
+    inner: Arc<StoreInner>,
+}
+
+struct StoreInner {
     pool: PgPool,
     keyring: Arc<Keyring>,
+    ttl: Duration,
+    cache: Mutex<HashMap<(ProviderName, String), Cached>>,
+    /// Held while reading the table on a miss, so a burst of misses reads it once.
+    reading: tokio::sync::Mutex<()>,
+}
+
+struct Cached {
+    read_at: Instant,
+    credentials: Vec<InboundCredential>,
 }
 
 impl PgCredentialStore {
-    /// A store over `pool`, decrypting with `keyring`.
-    pub fn new(pool: PgPool, keyring: Arc<Keyring>) -> PgCredentialStore {
-        PgCredentialStore { pool, keyring }
+    /// A store over `pool`, decrypting with `keyring`, keeping what it read for `ttl` (zero: no
+    /// cache).
+    pub fn new(pool: PgPool, keyring: Arc<Keyring>, ttl: Duration) -> PgCredentialStore {
+        PgCredentialStore {
+            inner: Arc::new(StoreInner {
+                pool,
+                keyring,
+                ttl,
+                cache: Mutex::new(HashMap::new()),
+                reading: tokio::sync::Mutex::new(()),
+            }),
+        }
+    }
+
+    /// Drops what the cache holds for `provider`; true when it held something, i.e. when the next
+    /// read may see credentials the last one did not.
+    pub fn forget(&self, provider: &ProviderName) -> bool {
+        let mut cache = self.cache();
+        let before = cache.len();
+        cache.retain(|(cached, _), _| cached != provider);
+        cache.len() != before
+    }
+
+    fn cache(&self) -> std::sync::MutexGuard<'_, HashMap<(ProviderName, String), Cached>> {
+        // The map is only ever left whole: a panic elsewhere cannot have broken it.
+        self.inner
+            .cache
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+    }
+
+    fn cached(&self, key: &(ProviderName, String)) -> Option<Vec<InboundCredential>> {
+        self.cache()
+            .get(key)
+            .filter(|cached| cached.read_at.elapsed() < self.inner.ttl)
+            .map(|cached| cached.credentials.clone())
+    }
+
+    async fn read(
+        &self,
+        provider: &ProviderName,
+        path: &str,
+    ) -> Result<Vec<InboundCredential>, CredentialStoreError> {
+        let rows = credentials::for_path(&self.inner.pool, provider, path)
+            .await
+            .map_err(|error| CredentialStoreError(error.to_string()))?;
+        // A secret that does not decrypt (its key was removed from the configuration, or the row
+        // was altered) makes the store unavailable rather than the webhook unauthenticated: the
+        // provider retries instead of giving up on the endpoint.
+        rows.iter()
+            .map(|row| {
+                row.to_inbound(&self.inner.keyring).map_err(|error| {
+                    CredentialStoreError(format!(
+                        "credential of registration {}: {error}",
+                        row.registration_id
+                    ))
+                })
+            })
+            .collect()
     }
 }
 
@@ -35,22 +114,27 @@ impl CredentialStore for PgCredentialStore {
         provider: &ProviderName,
         path: &str,
     ) -> Result<Vec<InboundCredential>, CredentialStoreError> {
-        let rows = credentials::for_path(&self.pool, provider, path)
-            .await
-            .map_err(|error| CredentialStoreError(error.to_string()))?;
-        // A secret that does not decrypt (its key was removed from the configuration, or the row
-        // was altered) makes the store unavailable rather than the webhook unauthenticated: the
-        // provider retries instead of giving up on the endpoint.
-        rows.iter()
-            .map(|row| {
-                row.to_inbound(&self.keyring).map_err(|error| {
-                    CredentialStoreError(format!(
-                        "credential of registration {}: {error}",
-                        row.registration_id
-                    ))
-                })
-            })
-            .collect()
+        let key = (provider.clone(), path.to_owned());
+        if let Some(credentials) = self.cached(&key) {
+            return Ok(credentials);
+        }
+        let _reading = self.inner.reading.lock().await;
+        // Another request may have read them while this one waited.
+        if let Some(credentials) = self.cached(&key) {
+            return Ok(credentials);
+        }
+        let read_at = Instant::now();
+        let credentials = self.read(provider, path).await?;
+        if !self.inner.ttl.is_zero() {
+            self.cache().insert(
+                key,
+                Cached {
+                    read_at,
+                    credentials: credentials.clone(),
+                },
+            );
+        }
+        Ok(credentials)
     }
 }
 
@@ -70,35 +154,34 @@ pub enum RegistrationFailed {
 }
 
 /// Registers the gateway's endpoint(s) at the provider and stores each credential, encrypted with
-/// `keyring`.
+/// the store's keyring.
 pub async fn register(
-    pool: &PgPool,
-    keyring: &Keyring,
+    store: &PgCredentialStore,
     provider: &ProviderName,
     registration: &dyn WebhookRegistration,
     public_base_url: &str,
 ) -> Result<Vec<RegisteredWebhook>, RegistrationFailed> {
     let registered = registration.register(public_base_url).await?;
-    let mut transaction = pool.begin().await?;
+    let mut transaction = store.inner.pool.begin().await?;
     for webhook in &registered {
-        credentials::store(&mut transaction, keyring, provider, webhook).await?;
+        credentials::store(&mut transaction, &store.inner.keyring, provider, webhook).await?;
     }
     transaction.commit().await?;
+    store.forget(provider);
     tracing::info!(provider = %provider, registrations = registered.len(), "webhook endpoints registered");
     Ok(registered)
 }
 
 /// Rotates the credential of `registration_id` (every current registration when `None`), keeping
-/// the previous one valid for `grace`. New credentials are stored encrypted with `keyring`.
+/// the previous one valid for `grace`. New credentials are stored encrypted with the store's keyring.
 pub async fn rotate(
-    pool: &PgPool,
-    keyring: &Keyring,
+    store: &PgCredentialStore,
     provider: &ProviderName,
     registration: &dyn WebhookRegistration,
     registration_id: Option<&str>,
     grace: Duration,
 ) -> Result<Vec<RegisteredWebhook>, RegistrationFailed> {
-    let current = credentials::current(pool, provider).await?;
+    let current = credentials::current(&store.inner.pool, provider).await?;
     let targets: Vec<String> = match registration_id {
         Some(id) => {
             if !current.iter().any(|row| row.registration_id == id) {
@@ -118,9 +201,10 @@ pub async fn rotate(
             webhook.previous_secret_expires_at =
                 Some(chrono::Utc::now() + chrono::Duration::from_std(grace).unwrap_or_default());
         }
-        let mut transaction = pool.begin().await?;
-        credentials::store(&mut transaction, keyring, provider, &webhook).await?;
+        let mut transaction = store.inner.pool.begin().await?;
+        credentials::store(&mut transaction, &store.inner.keyring, provider, &webhook).await?;
         transaction.commit().await?;
+        store.forget(provider);
         rotated.push(webhook);
     }
     tracing::info!(provider = %provider, rotated = rotated.len(), "webhook credentials rotated");

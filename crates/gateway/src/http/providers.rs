@@ -79,8 +79,7 @@ pub async fn register(
     caller.require(Scope::ProvidersWrite)?;
     let (name, registration) = registration_of(&state, &provider)?;
     let registered = use_case::register(
-        &state.pool,
-        &state.keyring,
+        &state.credentials,
         &name,
         registration.as_ref(),
         &state.settings.server.public_url,
@@ -120,8 +119,7 @@ pub async fn rotate(
     }
     let (name, registration) = registration_of(&state, &provider)?;
     let rotated = use_case::rotate(
-        &state.pool,
-        &state.keyring,
+        &state.credentials,
         &name,
         registration.as_ref(),
         request.registration_id.as_deref(),
