@@ -49,6 +49,27 @@ async fn wait_until_disabled(app: &TestApp, id: &str) -> Value {
     .expect("the subscription was not disabled")
 }
 
+#[tokio::test]
+async fn a_delivery_leaves_as_soon_as_its_event_commits_not_at_the_next_poll() {
+    // Workers poll once a minute: only the wakeup from the inbound commit can explain a delivery
+    // within seconds.
+    let app = TestApp::spawn_with(|settings| settings.delivery.poll_interval_ms = 60_000).await;
+    let receiver = Receiver::start().await;
+    let subscription = subscribe(&app, json!({"url": receiver.url, "event_types": ["*"]})).await;
+    receiver.set_secrets(&[subscription["secret"].as_str().unwrap()]);
+    let soon = Duration::from_secs(5);
+
+    // Every worker has polled (and found nothing) by then, and now waits.
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let first = ingest(&app, "w1", "loan.active", "ln_w1").await;
+    let received = receiver.wait_for_successes(1, soon).await;
+    assert_eq!(received[0].id, first);
+
+    let second = ingest(&app, "w2", "loan.active", "ln_w2").await;
+    let received = receiver.wait_for_successes(2, soon).await;
+    assert_eq!(received[1].id, second);
+}
+
 fn short_schedule(settings: &mut gateway::config::Settings, schedule: &[u64]) {
     settings.delivery.retry_schedule_secs = schedule.to_vec();
     settings.delivery.retry_jitter_percent = 0;

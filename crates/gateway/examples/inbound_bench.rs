@@ -134,21 +134,21 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         percentile(50).unwrap_or(Duration::ZERO),
         percentile(99).unwrap_or(Duration::ZERO)
     );
-    if let Some(seconds) = own_cpu_seconds() {
-        println!("cpu seconds: generator {seconds:.2}");
+    if let Some(ticks) = own_cpu_ticks() {
+        println!("cpu seconds: generator {}.{:02}", ticks / 100, ticks % 100);
     }
     Ok(())
 }
 
-/// User + system CPU time of this process so far (Linux `/proc`), in seconds: the generator
-/// shares the machine's cores with the gateway and Postgres.
-fn own_cpu_seconds() -> Option<f64> {
+/// User + system CPU time of this process so far (Linux `/proc`), in hundredths of a second: the
+/// generator shares the machine's cores with the gateway and Postgres.
+fn own_cpu_ticks() -> Option<u64> {
     let stat = std::fs::read_to_string("/proc/self/stat").ok()?;
     // Fields after the command name (which may contain spaces) start at state, field 3.
     let fields: Vec<&str> = stat.rsplit_once(')')?.1.split_whitespace().collect();
-    let user: f64 = fields.get(11)?.parse().ok()?;
-    let system: f64 = fields.get(12)?.parse().ok()?;
-    Some((user + system) / 100.0)
+    let user: u64 = fields.get(11)?.parse().ok()?;
+    let system: u64 = fields.get(12)?.parse().ok()?;
+    Some(user + system)
 }
 
 /// A Delbank `PIX_RECEIVED` webhook (the shape of the provider's documented example) with a fresh

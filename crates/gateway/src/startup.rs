@@ -24,7 +24,7 @@ use crate::app::outbox::Sinks;
 use crate::app::providers::PgCredentialStore;
 use crate::config::Settings;
 use crate::crypto::Keyring;
-use crate::delivery::dispatcher::Dispatcher;
+use crate::delivery::dispatcher::{Dispatcher, Wakeup};
 use crate::http::error::ApiError;
 use crate::{db, http, telemetry};
 
@@ -43,6 +43,8 @@ pub struct AppState {
     pub keyring: Arc<Keyring>,
     /// Stores inbound webhooks with group commit (`[ingest]`).
     pub ingestor: Ingestor,
+    /// Signalled when stored events' deliveries have committed; wakes the dispatcher.
+    pub wakeup: Wakeup,
     /// Inbound webhook credentials registered through the gateway (cached; the one the registry's
     /// webhook sources read from).
     pub credentials: PgCredentialStore,
@@ -193,15 +195,21 @@ impl Application {
         if settings.server.public_url.is_empty() {
             settings.server.public_url = format!("http://{}", listener.local_addr()?);
         }
+        let wakeup = Wakeup::default();
+        let sinks = Sinks {
+            wakeup: wakeup.clone(),
+            ..Sinks::from_settings(&settings)
+        };
         let ingestor = Ingestor::start(
             pool.clone(),
-            Sinks::from_settings(&settings),
+            sinks,
             &settings.ingest,
             Some(credentials.clone()),
         );
         let state = AppState {
             pool,
             ingestor,
+            wakeup,
             credentials,
             settings: Arc::new(settings),
             registry: Arc::new(registry),
@@ -294,7 +302,8 @@ fn start_dispatcher(
     state: &AppState,
     shutdown: CancellationToken,
 ) -> anyhow::Result<tokio::task::JoinHandle<()>> {
-    let dispatcher = Dispatcher::new(state.pool.clone(), state.keyring.clone(), &state.settings)?;
+    let dispatcher = Dispatcher::new(state.pool.clone(), state.keyring.clone(), &state.settings)?
+        .woken_by(state.wakeup.clone());
     Ok(dispatcher.spawn(shutdown))
 }
 

@@ -299,6 +299,14 @@ async fn store_in_transaction(
     let mut transaction = pool.begin().await?;
     let outcomes = outbox::store_events(&mut transaction, items, sinks).await?;
     transaction.commit().await?;
+    if outcomes
+        .iter()
+        .any(|outcome| matches!(outcome, InsertOutcome::Inserted(_)))
+    {
+        // Their deliveries are committed: an idle dispatcher worker takes them now, not at its
+        // next poll.
+        sinks.wakeup.wake();
+    }
     Ok(outcomes)
 }
 

@@ -11,6 +11,7 @@ use providers::{NormalizedEvent, ProviderName};
 use sqlx::PgConnection;
 
 use crate::config::{ReconciliationSettings, Settings};
+use crate::delivery::dispatcher::Wakeup;
 use crate::reconcile::live;
 use crate::store::deliveries::{self, NewDelivery, Sink};
 use crate::store::events::{self, InsertOutcome, NewEvent};
@@ -27,6 +28,8 @@ pub struct Sinks {
     pub jetstream: bool,
     /// Reconcile live with these settings (`None` for the gateway's own operational events).
     pub reconciliation: Option<Arc<ReconciliationSettings>>,
+    /// Wakes this process's idle dispatcher workers once stored events have committed.
+    pub wakeup: Wakeup,
 }
 
 impl Sinks {
@@ -38,6 +41,7 @@ impl Sinks {
                 .reconciliation
                 .enabled
                 .then(|| Arc::new(settings.reconciliation.clone())),
+            wakeup: Wakeup::default(),
         }
     }
 }

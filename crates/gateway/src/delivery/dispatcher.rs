@@ -36,7 +36,29 @@ use crate::store::subscriptions::{self, SubscriptionRow};
 #[derive(Clone)]
 pub struct Dispatcher {
     inner: Arc<Inner>,
+    wakeup: Wakeup,
 }
+
+/// Wakes an idle dispatcher worker of this process: the inbound path signals it once new
+/// deliveries have committed, so they leave at once instead of at the next poll (commits made by
+/// other replicas are still found by polling). A signal given while no worker waits is kept for
+/// the next one to wait, so none is lost between a worker's empty claim and its wait.
+#[derive(Debug, Clone, Default)]
+pub struct Wakeup(Arc<tokio::sync::Notify>);
+
+impl Wakeup {
+    /// Wakes one waiting worker (or the next to wait).
+    pub fn wake(&self) {
+        self.0.notify_one();
+    }
+
+    async fn woken(&self) {
+        self.0.notified().await;
+    }
+}
+
+/// How often a worker puts expired claims back to pending (see [`deliveries::reap_expired`]).
+const REAP_EVERY: Duration = Duration::from_secs(1);
 
 struct Inner {
     pool: PgPool,
@@ -87,6 +109,8 @@ impl Dispatcher {
         let sinks = Sinks {
             jetstream: !settings.jetstream.url.is_empty(),
             reconciliation: None,
+            // Operational events it stores are found by the next poll.
+            wakeup: Wakeup::default(),
         };
         let jetstream = sinks.jetstream.then(|| settings.jetstream.clone());
         Ok(Dispatcher {
@@ -100,7 +124,36 @@ impl Dispatcher {
                 jetstream,
                 pacing: Pacing::default(),
             }),
+            wakeup: Wakeup::default(),
         })
+    }
+
+    /// This dispatcher's workers also wake on `wakeup` (the one the inbound path signals).
+    pub fn woken_by(mut self, wakeup: Wakeup) -> Dispatcher {
+        self.wakeup = wakeup;
+        self
+    }
+
+    /// Puts expired claims of `sink` back to pending when a [`REAP_EVERY`] has passed since
+    /// `last` (updated).
+    async fn reap_if_due(&self, sink: Sink, last: &mut Option<Instant>) {
+        if last.is_some_and(|at| at.elapsed() < REAP_EVERY) {
+            return;
+        }
+        *last = Some(Instant::now());
+        match deliveries::reap_expired(&self.inner.pool, sink).await {
+            Ok(0) => {}
+            Ok(reaped) => {
+                tracing::info!(
+                    reaped,
+                    sink = sink.as_str(),
+                    "expired claims put back to pending"
+                )
+            }
+            Err(error) => {
+                tracing::warn!(error.message = %error, "putting expired claims back failed")
+            }
+        }
     }
 
     /// Spawns `delivery.workers` webhook workers, the JetStream worker when configured, the replay
@@ -143,7 +196,9 @@ impl Dispatcher {
     }
 
     async fn webhook_worker(&self, shutdown: CancellationToken) {
+        let mut reaped = None;
         while !shutdown.is_cancelled() {
+            self.reap_if_due(Sink::Webhook, &mut reaped).await;
             let handled = match self.run_once().await {
                 Ok(handled) => handled,
                 Err(error) => {
@@ -155,7 +210,11 @@ impl Dispatcher {
                 tokio::select! {
                     () = shutdown.cancelled() => {}
                     () = tokio::time::sleep(self.poll_interval()) => {}
+                    () = self.wakeup.woken() => {}
                 }
+            } else if u32::try_from(handled).is_ok_and(|n| n >= self.inner.settings.batch_size) {
+                // A full batch: more may be due, so another idle worker claims alongside.
+                self.wakeup.wake();
             }
         }
     }
@@ -567,7 +626,9 @@ impl Dispatcher {
                 }
             }
         };
+        let mut reaped = None;
         while !shutdown.is_cancelled() {
+            self.reap_if_due(Sink::JetStream, &mut reaped).await;
             let handled = match self.publish_once(&sink).await {
                 Ok(handled) => handled,
                 Err(error) => {

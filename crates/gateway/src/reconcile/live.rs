@@ -131,17 +131,18 @@ pub async fn on_events(
     }
     // Locks in one global order: loan rows, then borrowers (all of the batch's at once, sorted),
     // then receipt rows, then documents; concurrent batches therefore cannot deadlock.
-    let mut borrowers = record_loans(&mut *connection, &loans).await?;
-    borrowers.extend(
+    // The loans' borrowers as recorded (this batch's customer ids merged with known ones).
+    let loan_borrowers = record_loans(&mut *connection, &loans).await?;
+    let borrowers = loan_borrowers.iter().cloned().chain(
         customers
             .iter()
             .map(|(provider, customer_id, _)| (provider.to_string(), customer_id.clone())),
     );
-    lock_customers(&mut *connection, borrowers).await?;
+    lock_customers(&mut *connection, borrowers.collect()).await?;
     for (provider, customer_id, document) in &customers {
         remember_customer(&mut *connection, provider, customer_id, document, "event").await?;
     }
-    documents.extend(documents_of_loans(&mut *connection, &loans).await?);
+    documents.extend(documents_of_borrowers(&mut *connection, &loan_borrowers).await?);
     record_receipts(&mut *connection, &receipts).await?;
     documents
         .extend(documents_receipts_concern(&mut *connection, &documents, receipt_documents).await?);
@@ -337,26 +338,32 @@ async fn record_loans(
         .collect())
 }
 
-/// The documents of these loans' borrowers, where known.
-async fn documents_of_loans(
+/// The documents of these borrowers `(provider, customer id)`, where known; the caller holds their
+/// borrower locks, so a document being learned concurrently is either committed or waits for this
+/// transaction (and then recomputes with its loans).
+async fn documents_of_borrowers(
     connection: &mut PgConnection,
-    loans: &[LoanFact],
+    borrowers: &[(String, String)],
 ) -> Result<Vec<String>, sqlx::Error> {
-    if loans.is_empty() {
+    if borrowers.is_empty() {
         return Ok(Vec::new());
     }
     sqlx::query_scalar(
-        "select distinct c.document from recon_disbursement d
-         join credit_customer c on c.provider = d.provider and c.customer_id = d.customer_id
-         where (d.provider, d.loan_id) in (select * from unnest($1::text[], $2::text[]))",
+        "select distinct c.document from credit_customer c
+         where (c.provider, c.customer_id) in (select * from unnest($1::text[], $2::text[]))",
     )
     .bind(
-        loans
+        borrowers
             .iter()
-            .map(|l| l.provider.as_str())
+            .map(|(p, _)| p.as_str())
             .collect::<Vec<_>>(),
     )
-    .bind(loans.iter().map(|l| l.loan_id.as_str()).collect::<Vec<_>>())
+    .bind(
+        borrowers
+            .iter()
+            .map(|(_, c)| c.as_str())
+            .collect::<Vec<_>>(),
+    )
     .fetch_all(connection)
     .await
 }

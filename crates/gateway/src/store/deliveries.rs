@@ -84,10 +84,24 @@ pub struct Claimed {
     pub attempts: i32,
 }
 
+/// Puts the claims of `sink` that expired (their dispatcher died between the POST and the record)
+/// back to pending, so a delivery is redone rather than lost; returns how many. Dispatcher workers
+/// call it about once a second, not with every claim: it walks the claimed-rows index, which holds
+/// the dead entries of every recent claim until vacuum.
+pub async fn reap_expired(pool: &PgPool, sink: Sink) -> Result<u64, sqlx::Error> {
+    let reaped = sqlx::query(
+        "update delivery set status = 'pending', locked_until = null, updated_at = now()
+         where locked_until < now() and status = 'delivering' and sink = $1",
+    )
+    .bind(sink.as_str())
+    .execute(pool)
+    .await?;
+    Ok(reaped.rows_affected())
+}
+
 /// Claims up to `limit` due deliveries of `sink` for `claim_timeout`. Safe with any number of
 /// dispatchers: rows are locked with `skip locked` and flipped to `delivering` in one statement.
-/// The same statement puts expired claims (their dispatcher died) back to pending; the next call
-/// claims them, so a delivery is redone rather than lost.
+/// Expired claims are claimable again once [`reap_expired`] has put them back to pending.
 /// For ordered subscriptions only the head of each resource key is claimable: a later delivery
 /// waits while an earlier one of the same key is pending or in flight (a dead one no longer blocks).
 pub async fn claim(
@@ -99,12 +113,7 @@ pub async fn claim(
     let timeout_secs = i64::try_from(claim_timeout.as_secs()).unwrap_or(i64::MAX);
     // language=PostgreSQL
     sqlx::query_as(
-        "with expired as (
-            -- Claims whose dispatcher died: pending again, claimable from the next call on.
-            update delivery set status = 'pending', locked_until = null, updated_at = now()
-            where status = 'delivering' and locked_until < now() and sink = $1
-         ),
-         due as (
+        "with due as (
             select d.delivery_id from delivery d
             left join subscription s on s.subscription_id = d.subscription_id
             where d.status = 'pending' and d.next_attempt_at <= now() and d.sink = $1
