@@ -752,3 +752,85 @@ async fn the_event_and_its_deliveries_commit_together() {
         .unwrap();
     assert_eq!(deliveries, 2);
 }
+
+/// An ingestor whose deliveries are enqueued claimed for a handoff no dispatcher takes from: a
+/// process that died right after committing them.
+fn ingestor_handing_off_to_nobody(app: &TestApp) -> gateway::app::ingest::Ingestor {
+    let wakeup = gateway::delivery::dispatcher::Wakeup::default();
+    let mut delivery = app.settings.delivery.clone();
+    delivery.claim_timeout_secs = 1;
+    let sinks = gateway::app::outbox::Sinks {
+        handoff: Some(gateway::delivery::dispatcher::Handoff::new(
+            &delivery,
+            64,
+            wakeup.clone(),
+        )),
+        wakeup,
+        ..gateway::app::outbox::Sinks::default()
+    };
+    gateway::app::ingest::Ingestor::start(app.db.pool.clone(), sinks, &app.settings.ingest, None)
+}
+
+#[tokio::test]
+async fn deliveries_handed_over_in_memory_by_a_process_that_died_are_delivered_by_another() {
+    let app = TestApp::spawn_with(|settings| settings.delivery.enabled = false).await;
+    let receiver = Receiver::start().await;
+    let created = subscribe(&app, json!({"url": receiver.url, "event_types": ["*"]})).await;
+    let ordered = subscribe(
+        &app,
+        json!({"url": receiver.url, "event_types": ["*"], "ordered": true}),
+    )
+    .await;
+    receiver.set_secrets(&[
+        created["secret"].as_str().unwrap(),
+        ordered["secret"].as_str().unwrap(),
+    ]);
+
+    let ingestor = ingestor_handing_off_to_nobody(&app);
+    let source: std::sync::Arc<dyn providers::WebhookSource> =
+        std::sync::Arc::new(e2e::source::TestSource::default());
+    let mut headers = axum::http::HeaderMap::new();
+    headers.insert("x-test-token", axum::http::HeaderValue::from_static(TOKEN));
+    let body = json!({"events": [{"id": "died-1", "type": "loan.active", "resource": "ln_d"}]});
+    ingestor
+        .receive(&source, "", &headers, &body.to_string().into())
+        .await
+        .expect("stored");
+    drop(ingestor);
+    // Enqueued claimed for the dead process, except the ordered subscription's (claimed in order).
+    let states: Vec<(String, String)> = sqlx::query_as(
+        "select s.ordered::text, d.status from delivery d join subscription s using (subscription_id)
+         order by s.ordered",
+    )
+    .fetch_all(&app.db.pool)
+    .await
+    .unwrap();
+    assert_eq!(
+        states,
+        vec![
+            ("false".to_owned(), "delivering".to_owned()),
+            ("true".to_owned(), "pending".to_owned())
+        ]
+    );
+
+    // Another dispatcher puts the expired claim back and delivers both.
+    let other = dispatcher(&app, 1);
+    let shutdown = CancellationToken::new();
+    let workers = other.spawn(shutdown.clone());
+    let succeeded = e2e::eventually(WAIT, || async {
+        let statuses: Vec<String> = sqlx::query_scalar("select status from delivery")
+            .fetch_all(&app.db.pool)
+            .await
+            .unwrap();
+        statuses.iter().all(|s| s == "succeeded").then_some(())
+    })
+    .await;
+    shutdown.cancel();
+    let _ = workers.await;
+    assert!(succeeded.is_some(), "not every delivery succeeded");
+    assert_eq!(
+        receiver.arrivals().len(),
+        2,
+        "each subscription's delivery, once"
+    );
+}

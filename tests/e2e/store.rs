@@ -300,9 +300,12 @@ async fn a_batch_records_only_the_deliveries_whose_claim_it_still_holds() {
             subscription_id: Some(subscription),
             event_id: event_id.uuid(),
             ordering_key: format!("loan:{key}"),
+            claimed: false,
         });
     }
-    deliveries::enqueue(&mut connection, &rows).await.unwrap();
+    deliveries::enqueue(&mut connection, &rows, Duration::from_secs(30))
+        .await
+        .unwrap();
     let claimed = deliveries::claim(&db.pool, Sink::Webhook, 10, Duration::from_secs(30))
         .await
         .unwrap();

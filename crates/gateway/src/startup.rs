@@ -24,7 +24,7 @@ use crate::app::outbox::Sinks;
 use crate::app::providers::PgCredentialStore;
 use crate::config::Settings;
 use crate::crypto::Keyring;
-use crate::delivery::dispatcher::{Dispatcher, Wakeup};
+use crate::delivery::dispatcher::{Dispatcher, Handoff, Wakeup};
 use crate::http::error::ApiError;
 use crate::{db, http, telemetry};
 
@@ -45,6 +45,8 @@ pub struct AppState {
     pub ingestor: Ingestor,
     /// Signalled when stored events' deliveries have committed; wakes the dispatcher.
     pub wakeup: Wakeup,
+    /// Deliveries the inbound path hands to this process's dispatcher (delivery enabled).
+    pub handoff: Option<Handoff>,
     /// Inbound webhook credentials registered through the gateway (cached; the one the registry's
     /// webhook sources read from).
     pub credentials: PgCredentialStore,
@@ -196,8 +198,23 @@ impl Application {
             settings.server.public_url = format!("http://{}", listener.local_addr()?);
         }
         let wakeup = Wakeup::default();
+        // Deliveries enqueued by inbound webhooks go to this process's dispatcher in memory, a few
+        // claim batches per worker at most; the rest are claimed from the outbox as before.
+        let handoff = settings.delivery.enabled.then(|| {
+            let capacity = usize::try_from(
+                settings
+                    .delivery
+                    .workers
+                    .max(1)
+                    .saturating_mul(settings.delivery.batch_size.max(1))
+                    .saturating_mul(4),
+            )
+            .unwrap_or(1024);
+            Handoff::new(&settings.delivery, capacity, wakeup.clone())
+        });
         let sinks = Sinks {
             wakeup: wakeup.clone(),
+            handoff: handoff.clone(),
             ..Sinks::from_settings(&settings)
         };
         let ingestor = Ingestor::start(
@@ -210,6 +227,7 @@ impl Application {
             pool,
             ingestor,
             wakeup,
+            handoff,
             credentials,
             settings: Arc::new(settings),
             registry: Arc::new(registry),
@@ -302,8 +320,12 @@ fn start_dispatcher(
     state: &AppState,
     shutdown: CancellationToken,
 ) -> anyhow::Result<tokio::task::JoinHandle<()>> {
-    let dispatcher = Dispatcher::new(state.pool.clone(), state.keyring.clone(), &state.settings)?
-        .woken_by(state.wakeup.clone());
+    let mut dispatcher =
+        Dispatcher::new(state.pool.clone(), state.keyring.clone(), &state.settings)?
+            .woken_by(state.wakeup.clone());
+    if let Some(handoff) = &state.handoff {
+        dispatcher = dispatcher.taking_over(handoff.clone());
+    }
     Ok(dispatcher.spawn(shutdown))
 }
 

@@ -297,17 +297,21 @@ async fn store_in_transaction(
     items: &[NewEvent<'_>],
 ) -> Result<Vec<InsertOutcome>, sqlx::Error> {
     let mut transaction = pool.begin().await?;
-    let outcomes = outbox::store_events(&mut transaction, items, sinks).await?;
+    let stored = outbox::store_events(&mut transaction, items, sinks).await?;
     transaction.commit().await?;
-    if outcomes
+    // The deliveries are committed: this process's dispatcher takes those enqueued claimed now, and
+    // an idle worker claims the others at once rather than at its next poll.
+    if let Some(handover) = stored.handover {
+        handover.hand_over();
+    }
+    if stored
+        .outcomes
         .iter()
         .any(|outcome| matches!(outcome, InsertOutcome::Inserted(_)))
     {
-        // Their deliveries are committed: an idle dispatcher worker takes them now, not at its
-        // next poll.
         sinks.wakeup.wake();
     }
-    Ok(outcomes)
+    Ok(stored.outcomes)
 }
 
 impl Job {

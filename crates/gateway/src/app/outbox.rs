@@ -6,14 +6,15 @@
 //! effect on reconciliation.
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use providers::{NormalizedEvent, ProviderName};
 use sqlx::PgConnection;
 
 use crate::config::{ReconciliationSettings, Settings};
-use crate::delivery::dispatcher::Wakeup;
+use crate::delivery::dispatcher::{Handoff, Reservation, Wakeup};
 use crate::reconcile::live;
-use crate::store::deliveries::{self, NewDelivery, Sink};
+use crate::store::deliveries::{self, Claimed, NewDelivery, Sink};
 use crate::store::events::{self, InsertOutcome, NewEvent};
 use crate::store::subscriptions;
 
@@ -30,6 +31,9 @@ pub struct Sinks {
     pub reconciliation: Option<Arc<ReconciliationSettings>>,
     /// Wakes this process's idle dispatcher workers once stored events have committed.
     pub wakeup: Wakeup,
+    /// Hands deliveries to this process's dispatcher in memory, enqueued claimed (only where the
+    /// caller hands them over after its commit: [`Stored::handover`]).
+    pub handoff: Option<Handoff>,
 }
 
 impl Sinks {
@@ -42,7 +46,34 @@ impl Sinks {
                 .enabled
                 .then(|| Arc::new(settings.reconciliation.clone())),
             wakeup: Wakeup::default(),
+            handoff: None,
         }
+    }
+}
+
+/// What [`store_events`] did.
+#[derive(Debug)]
+#[must_use = "deliveries enqueued claimed wait for their claim to expire unless handed over"]
+pub struct Stored {
+    /// One per item, in order.
+    pub outcomes: Vec<InsertOutcome>,
+    /// Deliveries enqueued claimed for this process's dispatcher: hand them over once the
+    /// transaction has committed (dropped instead, their room is freed and, if the rows did
+    /// commit, their claims expire and the reaper puts them back).
+    pub handover: Option<Handover>,
+}
+
+/// Deliveries enqueued claimed, to hand to the dispatcher after the commit.
+#[derive(Debug)]
+pub struct Handover {
+    reservation: Reservation,
+    deliveries: Vec<Claimed>,
+}
+
+impl Handover {
+    /// Hands the deliveries to the dispatcher; call it after the transaction committed.
+    pub fn hand_over(self) {
+        self.reservation.hand_over(self.deliveries);
     }
 }
 
@@ -56,28 +87,45 @@ pub async fn store_event(
     raw: &[u8],
     sinks: &Sinks,
 ) -> Result<InsertOutcome, sqlx::Error> {
-    let outcomes = store_events(
+    // A lone event's caller does not hand deliveries over: they are enqueued pending.
+    let sinks = Sinks {
+        handoff: None,
+        ..sinks.clone()
+    };
+    let stored = store_events(
         connection,
         &[NewEvent {
             provider,
             event,
             raw,
         }],
-        sinks,
+        &sinks,
     )
     .await?;
-    outcomes.into_iter().next().ok_or(sqlx::Error::RowNotFound)
+    stored
+        .outcomes
+        .into_iter()
+        .next()
+        .ok_or(sqlx::Error::RowNotFound)
 }
 
 /// [`store_event`] for many events at once (group commit of inbound webhooks): one statement
 /// inserts the events, one finds every new event's subscriptions, one enqueues all deliveries.
-/// Outcomes are in the items' order; reconciliation runs on the new events in that order.
+/// Outcomes are in the items' order; reconciliation runs on the new events in that order. With
+/// `sinks.handoff`, deliveries are enqueued claimed as far as it has room: the caller hands them
+/// over after its commit ([`Stored::handover`]).
 pub async fn store_events(
     connection: &mut PgConnection,
     items: &[NewEvent<'_>],
     sinks: &Sinks,
-) -> Result<Vec<InsertOutcome>, sqlx::Error> {
-    let outcomes = store_and_fan_out_many(&mut *connection, items, sinks.jetstream).await?;
+) -> Result<Stored, sqlx::Error> {
+    let (outcomes, handover) = store_and_fan_out_many(
+        &mut *connection,
+        items,
+        sinks.jetstream,
+        sinks.handoff.as_ref(),
+    )
+    .await?;
     if let Some(settings) = &sinks.reconciliation {
         let new: Vec<(&ProviderName, &NormalizedEvent)> = items
             .iter()
@@ -87,7 +135,7 @@ pub async fn store_events(
             .collect();
         live::on_events(&mut *connection, &new, settings, sinks.jetstream).await?;
     }
-    Ok(outcomes)
+    Ok(Stored { outcomes, handover })
 }
 
 /// [`store_event`] without reconciliation: for the gateway's own operational events (which
@@ -99,7 +147,7 @@ pub async fn store_and_fan_out(
     raw: &[u8],
     jetstream: bool,
 ) -> Result<InsertOutcome, sqlx::Error> {
-    let outcomes = store_and_fan_out_many(
+    let (outcomes, _) = store_and_fan_out_many(
         connection,
         &[NewEvent {
             provider,
@@ -107,6 +155,7 @@ pub async fn store_and_fan_out(
             raw,
         }],
         jetstream,
+        None,
     )
     .await?;
     outcomes.into_iter().next().ok_or(sqlx::Error::RowNotFound)
@@ -116,7 +165,8 @@ async fn store_and_fan_out_many(
     connection: &mut PgConnection,
     items: &[NewEvent<'_>],
     jetstream: bool,
-) -> Result<Vec<InsertOutcome>, sqlx::Error> {
+    handoff: Option<&Handoff>,
+) -> Result<(Vec<InsertOutcome>, Option<Handover>), sqlx::Error> {
     let outcomes = events::insert_many(&mut *connection, items).await?;
     let new: Vec<(uuid::Uuid, &NewEvent<'_>)> = outcomes
         .iter()
@@ -127,7 +177,7 @@ async fn store_and_fan_out_many(
         })
         .collect();
     if new.is_empty() {
-        return Ok(outcomes);
+        return Ok((outcomes, None));
     }
     let keys: Vec<(String, String, String)> = new
         .iter()
@@ -140,6 +190,12 @@ async fn store_and_fan_out_many(
         })
         .collect();
     let matching = subscriptions::matching_many(&mut *connection, &keys).await?;
+    // Ordered subscriptions keep going through the claim statement, which keeps their order.
+    let unordered = matching.iter().filter(|(_, _, ordered)| !ordered).count();
+    let reservation = handoff
+        .map(|handoff| handoff.reserve(unordered))
+        .filter(|reservation| !reservation.is_empty());
+    let mut room = reservation.as_ref().map_or(0, Reservation::len);
     let mut matching = matching.into_iter().peekable();
     let mut rows = Vec::with_capacity(new.len());
     for (index, (event_id, item)) in new.iter().enumerate() {
@@ -148,12 +204,15 @@ async fn store_and_fan_out_many(
             item.event.resource.kind.as_str(),
             item.event.resource.id
         );
-        while let Some((_, subscription_id)) = matching.next_if(|(of, _)| *of == index) {
+        while let Some((_, subscription_id, ordered)) = matching.next_if(|(of, ..)| *of == index) {
+            let claimed = !ordered && room > 0;
+            room -= usize::from(claimed);
             rows.push(NewDelivery {
                 sink: Sink::Webhook,
                 subscription_id: Some(subscription_id),
                 event_id: *event_id,
                 ordering_key: ordering_key.clone(),
+                claimed,
             });
         }
         if jetstream {
@@ -162,9 +221,25 @@ async fn store_and_fan_out_many(
                 subscription_id: None,
                 event_id: *event_id,
                 ordering_key,
+                claimed: false,
             });
         }
     }
-    deliveries::enqueue(&mut *connection, &rows).await?;
-    Ok(outcomes)
+    let claim_timeout = handoff.map_or(Duration::ZERO, Handoff::claim_timeout);
+    let ids = deliveries::enqueue(&mut *connection, &rows, claim_timeout).await?;
+    let handover = reservation.map(|reservation| Handover {
+        reservation,
+        deliveries: rows
+            .iter()
+            .zip(ids)
+            .filter(|(row, _)| row.claimed)
+            .map(|(row, delivery_id)| Claimed {
+                delivery_id,
+                subscription_id: row.subscription_id,
+                event_id: row.event_id,
+                attempts: 0,
+            })
+            .collect(),
+    });
+    Ok((outcomes, handover))
 }

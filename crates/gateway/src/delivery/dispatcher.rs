@@ -37,6 +37,7 @@ use crate::store::subscriptions::{self, SubscriptionRow};
 pub struct Dispatcher {
     inner: Arc<Inner>,
     wakeup: Wakeup,
+    handoff: Option<Handoff>,
 }
 
 /// Wakes an idle dispatcher worker of this process: the inbound path signals it once new
@@ -54,6 +55,160 @@ impl Wakeup {
 
     async fn woken(&self) {
         self.0.notified().await;
+    }
+}
+
+/// Deliveries claimed as they are enqueued by this process's inbound path and handed to its own
+/// dispatcher in memory once their transaction commits: no claim statement, no poll wait, and one
+/// row version fewer per delivery than `pending` → claimed → recorded.
+///
+/// Safe as the outbox is: the rows are committed (`delivering`, claimed for the claim timeout)
+/// before anything is handed over, so a process that dies holding them only delays them until
+/// the reaper puts them back to pending. Bounded: at most `capacity` deliveries are in hand at
+/// once; beyond that, and for ordered subscriptions (whose order the claim statement keeps),
+/// rows are enqueued `pending` and claimed as before. A batch held longer than half the claim
+/// timeout (a slow partner) is put back to pending rather than delivered late, and batches still
+/// in hand at shutdown are put back too.
+#[derive(Clone)]
+pub struct Handoff {
+    inner: Arc<HandoffInner>,
+}
+
+struct HandoffInner {
+    sender: tokio::sync::mpsc::UnboundedSender<HandedOver>,
+    receiver: std::sync::Mutex<tokio::sync::mpsc::UnboundedReceiver<HandedOver>>,
+    room: Arc<tokio::sync::Semaphore>,
+    batch_size: usize,
+    claim_timeout: Duration,
+    wakeup: Wakeup,
+}
+
+impl std::fmt::Debug for Handoff {
+    fn fmt(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        formatter
+            .debug_struct("Handoff")
+            .field("room", &self.inner.room.available_permits())
+            .finish_non_exhaustive()
+    }
+}
+
+/// Deliveries handed over together (at most a claim batch), holding their room in the handoff.
+struct HandedOver {
+    deliveries: Vec<Claimed>,
+    claimed_at: Instant,
+    _room: tokio::sync::OwnedSemaphorePermit,
+}
+
+/// Room reserved in a [`Handoff`] for deliveries being enqueued claimed; dropped unused (the
+/// transaction failed), the room is free again.
+#[derive(Debug)]
+pub struct Reservation {
+    handoff: Handoff,
+    room: Option<tokio::sync::OwnedSemaphorePermit>,
+}
+
+impl Handoff {
+    /// A handoff holding at most `capacity` deliveries, batched as `settings.batch_size`, each
+    /// claimed for `settings.claim_timeout_secs`; `wakeup` wakes the dispatcher's workers.
+    pub fn new(settings: &DeliverySettings, capacity: usize, wakeup: Wakeup) -> Handoff {
+        let (sender, receiver) = tokio::sync::mpsc::unbounded_channel();
+        Handoff {
+            inner: Arc::new(HandoffInner {
+                sender,
+                receiver: std::sync::Mutex::new(receiver),
+                room: Arc::new(tokio::sync::Semaphore::new(capacity)),
+                batch_size: usize::try_from(settings.batch_size.max(1)).unwrap_or(1),
+                claim_timeout: Duration::from_secs(settings.claim_timeout_secs.max(1)),
+                wakeup,
+            }),
+        }
+    }
+
+    /// How long a delivery enqueued claimed stays claimed.
+    pub fn claim_timeout(&self) -> Duration {
+        self.inner.claim_timeout
+    }
+
+    /// Reserves room for up to `wanted` deliveries: all of it, some, or none when the dispatcher
+    /// is that far behind.
+    pub fn reserve(&self, wanted: usize) -> Reservation {
+        let available = self.inner.room.available_permits().min(wanted);
+        let room = u32::try_from(available).ok().and_then(|permits| {
+            (permits > 0)
+                .then(|| self.inner.room.clone().try_acquire_many_owned(permits).ok())
+                .flatten()
+        });
+        Reservation {
+            handoff: self.clone(),
+            room,
+        }
+    }
+
+    /// The next batch handed over, if any; wakes another worker when more are waiting.
+    fn take(&self) -> Option<HandedOver> {
+        let mut receiver = self
+            .inner
+            .receiver
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let taken = receiver.try_recv().ok();
+        if taken.is_some() && !receiver.is_empty() {
+            self.inner.wakeup.wake();
+        }
+        taken
+    }
+}
+
+impl Reservation {
+    /// How many deliveries may be enqueued claimed.
+    pub fn len(&self) -> usize {
+        self.room.as_ref().map_or(0, |room| room.num_permits())
+    }
+
+    /// Whether no delivery may be enqueued claimed.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Hands the deliveries enqueued claimed (at most [`Reservation::len`]) to the dispatcher,
+    /// in claim-sized batches, and wakes a worker. Call it once their transaction has committed.
+    pub fn hand_over(self, deliveries: Vec<Claimed>) {
+        let Some(mut room) = self.room else {
+            return;
+        };
+        let inner = &self.handoff.inner;
+        let claimed_at = Instant::now();
+        let send = |deliveries: Vec<Claimed>, room| {
+            // The receiver lives as long as the handoff: sending cannot fail.
+            let _ = inner.sender.send(HandedOver {
+                deliveries,
+                claimed_at,
+                _room: room,
+            });
+        };
+        let mut deliveries = deliveries;
+        while !deliveries.is_empty() {
+            let rest = match deliveries.len() > inner.batch_size {
+                true => deliveries.split_off(inner.batch_size),
+                false => Vec::new(),
+            };
+            match (!rest.is_empty())
+                .then(|| room.split(deliveries.len()))
+                .flatten()
+            {
+                Some(held) => {
+                    send(deliveries, held);
+                    deliveries = rest;
+                }
+                None => {
+                    // The last batch (or room that cannot be split): all that is left, together.
+                    deliveries.extend(rest);
+                    send(deliveries, room);
+                    break;
+                }
+            }
+        }
+        inner.wakeup.wake();
     }
 }
 
@@ -111,6 +266,7 @@ impl Dispatcher {
             reconciliation: None,
             // Operational events it stores are found by the next poll.
             wakeup: Wakeup::default(),
+            handoff: None,
         };
         let jetstream = sinks.jetstream.then(|| settings.jetstream.clone());
         Ok(Dispatcher {
@@ -125,12 +281,19 @@ impl Dispatcher {
                 pacing: Pacing::default(),
             }),
             wakeup: Wakeup::default(),
+            handoff: None,
         })
     }
 
     /// This dispatcher's workers also wake on `wakeup` (the one the inbound path signals).
     pub fn woken_by(mut self, wakeup: Wakeup) -> Dispatcher {
         self.wakeup = wakeup;
+        self
+    }
+
+    /// This dispatcher's workers also deliver what the inbound path hands over (enqueued claimed).
+    pub fn taking_over(mut self, handoff: Handoff) -> Dispatcher {
+        self.handoff = Some(handoff);
         self
     }
 
@@ -197,15 +360,25 @@ impl Dispatcher {
 
     async fn webhook_worker(&self, shutdown: CancellationToken) {
         let mut reaped = None;
+        let mut polled: Option<Instant> = None;
         while !shutdown.is_cancelled() {
             self.reap_if_due(Sink::Webhook, &mut reaped).await;
-            let handled = match self.run_once().await {
-                Ok(handled) => handled,
-                Err(error) => {
-                    tracing::warn!(error.message = %error, "claiming deliveries failed");
-                    0
-                }
+            let mut handled = match self.handoff.as_ref().and_then(Handoff::take) {
+                Some(handed) => self.deliver_handed_over(handed).await,
+                None => 0,
             };
+            // The outbox is still polled (retries, ordered subscriptions, other replicas' events)
+            // at least once per interval, however much is handed over.
+            if handled == 0 || polled.is_none_or(|at| at.elapsed() >= self.poll_interval()) {
+                polled = Some(Instant::now());
+                handled += match self.run_once().await {
+                    Ok(handled) => handled,
+                    Err(error) => {
+                        tracing::warn!(error.message = %error, "claiming deliveries failed");
+                        0
+                    }
+                };
+            }
             if handled == 0 {
                 tokio::select! {
                     () = shutdown.cancelled() => {}
@@ -216,6 +389,33 @@ impl Dispatcher {
                 // A full batch: more may be due, so another idle worker claims alongside.
                 self.wakeup.wake();
             }
+        }
+        // Stopping: what was handed over and not taken goes back to pending for whoever runs next.
+        while let Some(handed) = self.handoff.as_ref().and_then(Handoff::take) {
+            self.put_back(&handed.deliveries).await;
+        }
+    }
+
+    /// Delivers a batch handed over by the inbound path; returns how many it handled.
+    async fn deliver_handed_over(&self, handed: HandedOver) -> usize {
+        let count = handed.deliveries.len();
+        if handed.claimed_at.elapsed() > self.claim_timeout() / 2 {
+            // Held too long (slow partners ahead of it): its claim may not outlast an attempt.
+            self.put_back(&handed.deliveries).await;
+            return count;
+        }
+        if let Err(error) = self.deliver_claimed(handed.deliveries).await {
+            // The claims expire and the deliveries are taken again: nothing is lost.
+            tracing::warn!(deliveries = count, error.message = %error, "handed-over deliveries not delivered; they will be retried");
+        }
+        count
+    }
+
+    async fn put_back(&self, deliveries: &[Claimed]) {
+        let ids: Vec<uuid::Uuid> = deliveries.iter().map(|d| d.delivery_id).collect();
+        if let Err(error) = deliveries::release_many(&self.inner.pool, &ids).await {
+            // Their claims expire and the reaper puts them back: nothing is lost.
+            tracing::warn!(deliveries = ids.len(), error.message = %error, "putting handed-over deliveries back failed");
         }
     }
 
@@ -232,6 +432,12 @@ impl Dispatcher {
         if count == 0 {
             return Ok(0);
         }
+        self.deliver_claimed(claimed).await?;
+        Ok(count)
+    }
+
+    /// Delivers claimed deliveries concurrently and records their attempts in one transaction.
+    async fn deliver_claimed(&self, claimed: Vec<Claimed>) -> Result<(), sqlx::Error> {
         // One read each for the batch's subscriptions and events; each event is serialized once,
         // each subscription's secrets decrypted once, however many deliveries share them.
         let batch = self.load_batch(&claimed).await?;
@@ -247,7 +453,7 @@ impl Dispatcher {
             // The claims expire and the deliveries are taken again: nothing is lost.
             tracing::warn!(deliveries = attempted.len(), error.message = %error, "deliveries not recorded; they will be retried");
         }
-        Ok(count)
+        Ok(())
     }
 
     async fn load_batch(&self, claimed: &[Claimed]) -> Result<Batch, sqlx::Error> {
@@ -319,6 +525,11 @@ impl Dispatcher {
         ) else {
             return Ok(None);
         };
+        if subscription.status != "active" {
+            // Paused or disabled since it was enqueued claimed: it waits, pending, like the rest.
+            deliveries::release(pool, claimed.delivery_id, Utc::now()).await?;
+            return Ok(None);
+        }
         let pace = self.inner.pacing.of(
             subscription_id,
             usize::try_from(self.inner.settings.max_concurrency_per_subscription.max(1))

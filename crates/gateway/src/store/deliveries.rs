@@ -44,31 +44,51 @@ pub struct NewDelivery {
     pub event_id: uuid::Uuid,
     /// The resource key, for ordered subscriptions.
     pub ordering_key: String,
+    /// Enqueued already claimed (`delivering`) by this process, which hands it to its own
+    /// dispatcher once the transaction commits (see `delivery::dispatcher::Handoff`).
+    pub claimed: bool,
 }
 
 /// Enqueues deliveries in the caller's transaction, in one statement; `seq` follows the slice's
-/// order, which ordered subscriptions deliver in.
+/// order, which ordered subscriptions deliver in. Rows marked `claimed` are inserted `delivering`
+/// for `claim_timeout` (if their owner dies first, the reaper puts them back). Returns the new
+/// delivery ids, in the rows' order.
 pub async fn enqueue(
     connection: &mut PgConnection,
     rows: &[NewDelivery],
-) -> Result<u64, sqlx::Error> {
+    claim_timeout: Duration,
+) -> Result<Vec<uuid::Uuid>, sqlx::Error> {
     if rows.is_empty() {
-        return Ok(0);
+        return Ok(Vec::new());
     }
-    let done = sqlx::query(
-        "insert into delivery (delivery_id, sink, subscription_id, event_id, ordering_key)
-         select d, k, s, e, o from unnest($1::uuid[], $2::text[], $3::uuid[], $4::uuid[], $5::text[])
-              with ordinality as t(d, k, s, e, o, n)
+    let ids: Vec<uuid::Uuid> = rows.iter().map(|_| DeliveryId::new().uuid()).collect();
+    sqlx::query(
+        "insert into delivery (delivery_id, sink, subscription_id, event_id, ordering_key, status,
+                               locked_until)
+         select d, k, s, e, o, case when c then 'delivering' else 'pending' end,
+                case when c then now() + $7 * interval '1 second' end
+         from unnest($1::uuid[], $2::text[], $3::uuid[], $4::uuid[], $5::text[], $6::bool[])
+              with ordinality as t(d, k, s, e, o, c, n)
          order by n",
     )
-    .bind(rows.iter().map(|_| DeliveryId::new().uuid()).collect::<Vec<_>>())
+    .bind(&ids)
     .bind(rows.iter().map(|row| row.sink.as_str()).collect::<Vec<_>>())
-    .bind(rows.iter().map(|row| row.subscription_id).collect::<Vec<_>>())
+    .bind(
+        rows.iter()
+            .map(|row| row.subscription_id)
+            .collect::<Vec<_>>(),
+    )
     .bind(rows.iter().map(|row| row.event_id).collect::<Vec<_>>())
-    .bind(rows.iter().map(|row| row.ordering_key.as_str()).collect::<Vec<_>>())
+    .bind(
+        rows.iter()
+            .map(|row| row.ordering_key.as_str())
+            .collect::<Vec<_>>(),
+    )
+    .bind(rows.iter().map(|row| row.claimed).collect::<Vec<_>>())
+    .bind(i64::try_from(claim_timeout.as_secs()).unwrap_or(i64::MAX))
     .execute(connection)
     .await?;
-    Ok(done.rows_affected())
+    Ok(ids)
 }
 
 /// A delivery claimed by a dispatcher.
@@ -253,6 +273,23 @@ pub async fn record_many(
     .execute(&mut *connection)
     .await?;
     Ok(recorded)
+}
+
+/// Puts claimed deliveries back to pending, due now, without counting an attempt (a dispatcher
+/// that will not deliver them after all: it is stopping, or held them too long).
+pub async fn release_many(pool: &PgPool, delivery_ids: &[uuid::Uuid]) -> Result<(), sqlx::Error> {
+    if delivery_ids.is_empty() {
+        return Ok(());
+    }
+    sqlx::query(
+        "update delivery set status = 'pending', locked_until = null, next_attempt_at = now(),
+                updated_at = now()
+         where delivery_id = any($1) and status = 'delivering'",
+    )
+    .bind(delivery_ids)
+    .execute(pool)
+    .await?;
+    Ok(())
 }
 
 /// Puts a claimed delivery back without counting an attempt (e.g. its rate limit says later).

@@ -293,21 +293,21 @@ pub async fn record_failure(
     .await
 }
 
-/// The active subscriptions each event goes to: `(index of the event, subscription id)` pairs,
-/// by event then subscription id. One statement for the whole list; events are given as parallel
+/// The active subscriptions each event goes to: `(index of the event, subscription id, ordered)`
+/// triples, by event then subscription id. One statement for the whole list; events are given as parallel
 /// `(event type, provider, resource kind)` entries.
 pub async fn matching_many(
     connection: &mut PgConnection,
     events: &[(String, String, String)],
-) -> Result<Vec<(usize, uuid::Uuid)>, sqlx::Error> {
+) -> Result<Vec<(usize, uuid::Uuid, bool)>, sqlx::Error> {
     if events.is_empty() {
         return Ok(Vec::new());
     }
     let column = |pick: fn(&(String, String, String)) -> &String| -> Vec<&str> {
         events.iter().map(|event| pick(event).as_str()).collect()
     };
-    let rows: Vec<(i64, uuid::Uuid)> = sqlx::query_as(
-        "select e.ordinality, s.subscription_id
+    let rows: Vec<(i64, uuid::Uuid, bool)> = sqlx::query_as(
+        "select e.ordinality, s.subscription_id, s.ordered
          from unnest($1::text[], $2::text[], $3::text[]) with ordinality as e(event_type, provider, kind, ordinality)
          join subscription s on s.status = 'active'
            and (s.provider_filter is null or s.provider_filter = e.provider)
@@ -322,6 +322,8 @@ pub async fn matching_many(
     .await?;
     Ok(rows
         .into_iter()
-        .filter_map(|(ordinality, id)| Some((usize::try_from(ordinality - 1).ok()?, id)))
+        .filter_map(|(ordinality, id, ordered)| {
+            Some((usize::try_from(ordinality - 1).ok()?, id, ordered))
+        })
         .collect())
 }
