@@ -1,10 +1,12 @@
 //! The dispatcher: drains the outbox into partner endpoints (and JetStream).
 //!
-//! Each worker loops: claim a batch of due deliveries (`store::deliveries::claim`, safe across any
-//! number of workers and replicas), deliver them concurrently, record each attempt. The claim
-//! marks a row `delivering` until `claim_timeout`; if this process dies between the POST and the
-//! record, the row becomes claimable again and the delivery is redone (at least once; receivers
-//! dedupe on `webhook-id`, the event id).
+//! Each worker loops: take a batch handed over by this process's inbound path ([`Handoff`]:
+//! deliveries enqueued already claimed) or claim a batch of due deliveries
+//! (`store::deliveries::claim`, safe across any number of workers and replicas), deliver them
+//! concurrently, record each attempt in one transaction. A claim marks a row `delivering` until
+//! `claim_timeout`; if this process dies between the POST and the record, the reaper puts the row
+//! back to pending and the delivery is redone (at least once; receivers dedupe on `webhook-id`, the
+//! event id). Idle workers sleep until their poll interval or a [`Wakeup`] from an inbound commit.
 
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
