@@ -397,7 +397,7 @@ async fn record_receipts(
 }
 
 /// Stores a borrower's document (from the gateway's own records, an event, or the provider's API),
-/// under the borrower's lock (see [`lock_customers`]).
+/// under the borrower's lock (see `lock_customers`).
 pub async fn remember_customer(
     connection: &mut PgConnection,
     provider: &ProviderName,
