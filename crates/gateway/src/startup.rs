@@ -311,6 +311,16 @@ impl Application {
                 "deliveries still in flight after the grace period; their claims will expire and be redone"
             );
         }
+        // Webhooks committed while the dispatcher stopped handed deliveries over to no one: they
+        // go back to pending for whoever runs next.
+        if let Some(handoff) = &self.state.handoff {
+            let left: Vec<uuid::Uuid> = handoff.close().iter().map(|d| d.delivery_id).collect();
+            if let Err(error) =
+                crate::store::deliveries::release_many(&self.state.pool, &left).await
+            {
+                tracing::warn!(deliveries = left.len(), error.message = %error, "putting handed-over deliveries back failed; their claims will expire");
+            }
+        }
         served
     }
 }

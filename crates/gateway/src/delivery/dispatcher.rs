@@ -146,6 +146,16 @@ impl Handoff {
         }
     }
 
+    /// Stops taking deliveries (from now on they are enqueued pending) and returns those handed
+    /// over and not taken, for the caller to put back. For shutdown, once the dispatcher stopped;
+    /// a batch whose transaction was still running then keeps its claim until the reaper.
+    pub fn close(&self) -> Vec<Claimed> {
+        self.inner.room.close();
+        std::iter::from_fn(|| self.take())
+            .flat_map(|handed| handed.deliveries)
+            .collect()
+    }
+
     /// The next batch handed over, if any; wakes another worker when more are waiting.
     fn take(&self) -> Option<HandedOver> {
         let mut receiver = self
@@ -986,6 +996,57 @@ async fn sample_queue_metrics(pool: PgPool, shutdown: CancellationToken) {
 
 #[cfg(test)]
 mod tests {
+    fn claimed(n: u128) -> Claimed {
+        Claimed {
+            delivery_id: uuid::Uuid::from_u128(n),
+            subscription_id: Some(uuid::Uuid::from_u128(1000 + n)),
+            event_id: uuid::Uuid::from_u128(2000 + n),
+            attempts: 0,
+        }
+    }
+
+    fn handoff(capacity: usize, batch_size: u32) -> Handoff {
+        let mut settings = Settings::defaults().expect("defaults").delivery;
+        settings.batch_size = batch_size;
+        Handoff::new(&settings, capacity, Wakeup::default())
+    }
+
+    #[test]
+    fn a_handoff_reserves_only_the_room_it_has_and_frees_it_when_batches_are_dropped() {
+        let handoff = handoff(5, 2);
+        let first = handoff.reserve(3);
+        assert_eq!(first.len(), 3);
+        assert_eq!(handoff.reserve(10).len(), 2, "only the room left");
+        drop(first);
+        assert_eq!(
+            handoff.reserve(4).len(),
+            4,
+            "an unused reservation frees its room"
+        );
+
+        let reservation = handoff.reserve(5);
+        reservation.hand_over((0..5).map(claimed).collect());
+        let batches: Vec<usize> = std::iter::from_fn(|| handoff.take())
+            .map(|handed| handed.deliveries.len())
+            .collect();
+        assert_eq!(batches, vec![2, 2, 1], "handed over in claim-sized batches");
+        assert_eq!(handoff.reserve(5).len(), 5, "taken batches free their room");
+    }
+
+    #[test]
+    fn a_closed_handoff_returns_what_was_not_taken_and_takes_nothing_more() {
+        let handoff = handoff(8, 2);
+        handoff.reserve(3).hand_over((0..3).map(claimed).collect());
+
+        let left: Vec<uuid::Uuid> = handoff.close().iter().map(|d| d.delivery_id).collect();
+
+        assert_eq!(left, (0..3).map(uuid::Uuid::from_u128).collect::<Vec<_>>());
+        assert!(
+            handoff.reserve(1).is_empty(),
+            "later deliveries are enqueued pending"
+        );
+    }
+
     use super::*;
 
     #[test]
