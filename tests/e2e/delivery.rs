@@ -753,22 +753,79 @@ async fn the_event_and_its_deliveries_commit_together() {
     assert_eq!(deliveries, 2);
 }
 
-/// An ingestor whose deliveries are enqueued claimed for a handoff no dispatcher takes from: a
-/// process that died right after committing them.
-fn ingestor_handing_off_to_nobody(app: &TestApp) -> gateway::app::ingest::Ingestor {
+/// An ingestor whose deliveries are enqueued claimed (for `claim_timeout_secs`) for `handoff`.
+fn ingestor_handing_off(
+    app: &TestApp,
+    claim_timeout_secs: u64,
+) -> (
+    gateway::app::ingest::Ingestor,
+    gateway::delivery::dispatcher::Handoff,
+    gateway::delivery::dispatcher::Wakeup,
+) {
     let wakeup = gateway::delivery::dispatcher::Wakeup::default();
     let mut delivery = app.settings.delivery.clone();
-    delivery.claim_timeout_secs = 1;
+    delivery.claim_timeout_secs = claim_timeout_secs;
+    let handoff = gateway::delivery::dispatcher::Handoff::new(&delivery, 64, wakeup.clone());
     let sinks = gateway::app::outbox::Sinks {
-        handoff: Some(gateway::delivery::dispatcher::Handoff::new(
-            &delivery,
-            64,
-            wakeup.clone(),
-        )),
-        wakeup,
+        handoff: Some(handoff.clone()),
+        wakeup: wakeup.clone(),
         ..gateway::app::outbox::Sinks::default()
     };
-    gateway::app::ingest::Ingestor::start(app.db.pool.clone(), sinks, &app.settings.ingest, None)
+    let ingestor = gateway::app::ingest::Ingestor::start(
+        app.db.pool.clone(),
+        sinks,
+        &app.settings.ingest,
+        None,
+    );
+    (ingestor, handoff, wakeup)
+}
+
+/// `ingestor` receives a one-event test webhook.
+async fn receive_one(ingestor: &gateway::app::ingest::Ingestor, id: &str) {
+    let source: std::sync::Arc<dyn providers::WebhookSource> =
+        std::sync::Arc::new(e2e::source::TestSource::default());
+    let mut headers = axum::http::HeaderMap::new();
+    headers.insert("x-test-token", axum::http::HeaderValue::from_static(TOKEN));
+    let body = json!({"events": [{"id": id, "type": "loan.active", "resource": "ln_d"}]});
+    ingestor
+        .receive(&source, "", &headers, &body.to_string().into())
+        .await
+        .expect("stored");
+}
+
+#[tokio::test]
+async fn a_delivery_handed_over_for_a_subscription_disabled_since_waits_pending_unsent() {
+    let app = TestApp::spawn_with(|settings| settings.delivery.enabled = false).await;
+    let receiver = Receiver::start().await;
+    let created = subscribe(&app, json!({"url": receiver.url, "event_types": ["*"]})).await;
+    receiver.set_secrets(&[created["secret"].as_str().unwrap()]);
+    let (ingestor, handoff, wakeup) = ingestor_handing_off(&app, 60);
+    receive_one(&ingestor, "paused-1").await;
+    // Disabled between the commit and the dispatcher taking the batch.
+    sqlx::query("update subscription set status = 'disabled', disabled_reason = 'test'")
+        .execute(&app.db.pool)
+        .await
+        .unwrap();
+
+    let dispatcher = dispatcher(&app, 60).woken_by(wakeup).taking_over(handoff);
+    let shutdown = CancellationToken::new();
+    let workers = dispatcher.spawn(shutdown.clone());
+    let pending = e2e::eventually(WAIT, || async {
+        let status: String = sqlx::query_scalar("select status from delivery")
+            .fetch_one(&app.db.pool)
+            .await
+            .unwrap();
+        (status == "pending").then_some(())
+    })
+    .await;
+    shutdown.cancel();
+    let _ = workers.await;
+
+    assert!(pending.is_some(), "the delivery did not go back to pending");
+    assert!(
+        receiver.arrivals().is_empty(),
+        "nothing is sent to a disabled subscription"
+    );
 }
 
 #[tokio::test]
@@ -786,17 +843,10 @@ async fn deliveries_handed_over_in_memory_by_a_process_that_died_are_delivered_b
         ordered["secret"].as_str().unwrap(),
     ]);
 
-    let ingestor = ingestor_handing_off_to_nobody(&app);
-    let source: std::sync::Arc<dyn providers::WebhookSource> =
-        std::sync::Arc::new(e2e::source::TestSource::default());
-    let mut headers = axum::http::HeaderMap::new();
-    headers.insert("x-test-token", axum::http::HeaderValue::from_static(TOKEN));
-    let body = json!({"events": [{"id": "died-1", "type": "loan.active", "resource": "ln_d"}]});
-    ingestor
-        .receive(&source, "", &headers, &body.to_string().into())
-        .await
-        .expect("stored");
-    drop(ingestor);
+    // A process that died right after committing: no dispatcher ever takes from its handoff.
+    let (ingestor, handoff, _) = ingestor_handing_off(&app, 1);
+    receive_one(&ingestor, "died-1").await;
+    drop((ingestor, handoff));
     // Enqueued claimed for the dead process, except the ordered subscription's (claimed in order).
     let states: Vec<(String, String)> = sqlx::query_as(
         "select s.ordered::text, d.status from delivery d join subscription s using (subscription_id)
