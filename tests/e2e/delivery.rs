@@ -7,7 +7,7 @@ use std::time::Duration;
 use e2e::app::{TestApp, expect_json, expect_problem};
 use e2e::receiver::{Receiver, Script};
 use e2e::source::TOKEN;
-use gateway::delivery::dispatcher::Dispatcher;
+use gateway::delivery::dispatcher::{Dispatcher, Handoff};
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 use tokio_util::sync::CancellationToken;
@@ -49,13 +49,16 @@ async fn wait_until_disabled(app: &TestApp, id: &str) -> Value {
     .expect("the subscription was not disabled")
 }
 
-#[tokio::test]
-async fn a_delivery_leaves_as_soon_as_its_event_commits_not_at_the_next_poll() {
-    // Workers poll once a minute: only the wakeup from the inbound commit can explain a delivery
-    // within seconds.
+/// Workers poll once a minute: only the wake-up from the inbound commit can explain deliveries to
+/// a subscription (ordered or not) within seconds of each webhook.
+async fn deliveries_leave_within_seconds_of_their_commit(ordered: bool) {
     let app = TestApp::spawn_with(|settings| settings.delivery.poll_interval_ms = 60_000).await;
     let receiver = Receiver::start().await;
-    let subscription = subscribe(&app, json!({"url": receiver.url, "event_types": ["*"]})).await;
+    let subscription = subscribe(
+        &app,
+        json!({"url": receiver.url, "event_types": ["*"], "ordered": ordered}),
+    )
+    .await;
     receiver.set_secrets(&[subscription["secret"].as_str().unwrap()]);
     let soon = Duration::from_secs(5);
 
@@ -68,6 +71,17 @@ async fn a_delivery_leaves_as_soon_as_its_event_commits_not_at_the_next_poll() {
     let second = ingest(&app, "w2", "loan.active", "ln_w2").await;
     let received = receiver.wait_for_successes(2, soon).await;
     assert_eq!(received[1].id, second);
+}
+
+#[tokio::test]
+async fn a_delivery_handed_over_leaves_as_soon_as_its_event_commits_not_at_the_next_poll() {
+    deliveries_leave_within_seconds_of_their_commit(false).await;
+}
+
+#[tokio::test]
+async fn a_pending_delivery_is_claimed_as_soon_as_its_event_commits_not_at_the_next_poll() {
+    // Ordered subscriptions' deliveries are enqueued pending and claimed in order.
+    deliveries_leave_within_seconds_of_their_commit(true).await;
 }
 
 fn short_schedule(settings: &mut gateway::config::Settings, schedule: &[u64]) {
@@ -753,22 +767,17 @@ async fn the_event_and_its_deliveries_commit_together() {
     assert_eq!(deliveries, 2);
 }
 
-/// An ingestor whose deliveries are enqueued claimed (for `claim_timeout_secs`) for `handoff`.
+/// An ingestor whose deliveries are enqueued claimed (for `claim_timeout_secs`) for the handoff
+/// returned with it.
 fn ingestor_handing_off(
     app: &TestApp,
     claim_timeout_secs: u64,
-) -> (
-    gateway::app::ingest::Ingestor,
-    gateway::delivery::dispatcher::Handoff,
-    gateway::delivery::dispatcher::Wakeup,
-) {
-    let wakeup = gateway::delivery::dispatcher::Wakeup::default();
+) -> (gateway::app::ingest::Ingestor, Handoff) {
     let mut delivery = app.settings.delivery.clone();
     delivery.claim_timeout_secs = claim_timeout_secs;
-    let handoff = gateway::delivery::dispatcher::Handoff::new(&delivery, 64, wakeup.clone());
+    let handoff = Handoff::new(&delivery, 64);
     let sinks = gateway::app::outbox::Sinks {
         handoff: Some(handoff.clone()),
-        wakeup: wakeup.clone(),
         ..gateway::app::outbox::Sinks::default()
     };
     let ingestor = gateway::app::ingest::Ingestor::start(
@@ -777,7 +786,24 @@ fn ingestor_handing_off(
         &app.settings.ingest,
         None,
     );
-    (ingestor, handoff, wakeup)
+    (ingestor, handoff)
+}
+
+/// Runs `dispatcher` until every delivery has `status` (bounded by `WAIT`); whether they got there.
+async fn run_until_every_delivery_is(app: &TestApp, dispatcher: Dispatcher, status: &str) -> bool {
+    let shutdown = CancellationToken::new();
+    let workers = dispatcher.spawn(shutdown.clone());
+    let reached = e2e::eventually(WAIT, || async {
+        let statuses: Vec<String> = sqlx::query_scalar("select status from delivery")
+            .fetch_all(&app.db.pool)
+            .await
+            .unwrap();
+        statuses.iter().all(|s| s == status).then_some(())
+    })
+    .await;
+    shutdown.cancel();
+    let _ = workers.await;
+    reached.is_some()
 }
 
 /// `ingestor` receives a one-event test webhook.
@@ -799,7 +825,7 @@ async fn a_delivery_handed_over_for_a_subscription_disabled_since_waits_pending_
     let receiver = Receiver::start().await;
     let created = subscribe(&app, json!({"url": receiver.url, "event_types": ["*"]})).await;
     receiver.set_secrets(&[created["secret"].as_str().unwrap()]);
-    let (ingestor, handoff, wakeup) = ingestor_handing_off(&app, 60);
+    let (ingestor, handoff) = ingestor_handing_off(&app, 60);
     receive_one(&ingestor, "paused-1").await;
     // Disabled between the commit and the dispatcher taking the batch.
     sqlx::query("update subscription set status = 'disabled', disabled_reason = 'test'")
@@ -807,21 +833,10 @@ async fn a_delivery_handed_over_for_a_subscription_disabled_since_waits_pending_
         .await
         .unwrap();
 
-    let dispatcher = dispatcher(&app, 60).woken_by(wakeup).taking_over(handoff);
-    let shutdown = CancellationToken::new();
-    let workers = dispatcher.spawn(shutdown.clone());
-    let pending = e2e::eventually(WAIT, || async {
-        let status: String = sqlx::query_scalar("select status from delivery")
-            .fetch_one(&app.db.pool)
-            .await
-            .unwrap();
-        (status == "pending").then_some(())
-    })
-    .await;
-    shutdown.cancel();
-    let _ = workers.await;
+    let dispatcher = dispatcher(&app, 60).taking_over(handoff);
+    let pending = run_until_every_delivery_is(&app, dispatcher, "pending").await;
 
-    assert!(pending.is_some(), "the delivery did not go back to pending");
+    assert!(pending, "the delivery did not go back to pending");
     assert!(
         receiver.arrivals().is_empty(),
         "nothing is sent to a disabled subscription"
@@ -844,7 +859,7 @@ async fn deliveries_handed_over_in_memory_by_a_process_that_died_are_delivered_b
     ]);
 
     // A process that died right after committing: no dispatcher ever takes from its handoff.
-    let (ingestor, handoff, _) = ingestor_handing_off(&app, 1);
+    let (ingestor, handoff) = ingestor_handing_off(&app, 1);
     receive_one(&ingestor, "died-1").await;
     drop((ingestor, handoff));
     // Enqueued claimed for the dead process, except the ordered subscription's (claimed in order).
@@ -864,20 +879,8 @@ async fn deliveries_handed_over_in_memory_by_a_process_that_died_are_delivered_b
     );
 
     // Another dispatcher puts the expired claim back and delivers both.
-    let other = dispatcher(&app, 1);
-    let shutdown = CancellationToken::new();
-    let workers = other.spawn(shutdown.clone());
-    let succeeded = e2e::eventually(WAIT, || async {
-        let statuses: Vec<String> = sqlx::query_scalar("select status from delivery")
-            .fetch_all(&app.db.pool)
-            .await
-            .unwrap();
-        statuses.iter().all(|s| s == "succeeded").then_some(())
-    })
-    .await;
-    shutdown.cancel();
-    let _ = workers.await;
-    assert!(succeeded.is_some(), "not every delivery succeeded");
+    let succeeded = run_until_every_delivery_is(&app, dispatcher(&app, 1), "succeeded").await;
+    assert!(succeeded, "not every delivery succeeded");
     assert_eq!(
         receiver.arrivals().len(),
         2,

@@ -10,25 +10,25 @@ use e2e::source::{PROVIDER, TestRegistration};
 use gateway::app::providers::PgCredentialStore;
 use gateway::crypto::Keyring;
 use reqwest::StatusCode;
-use serde_json::json;
+use serde_json::{Value, json};
 
 async fn app_with_registration() -> TestApp {
     TestApp::builder().with_test_registration().spawn().await
+}
+
+/// `POST path` as admin with `idempotency_key`, asserting 200; the JSON answer.
+async fn post_ok(app: &TestApp, path: &str, idempotency_key: &str, body: Value) -> Value {
+    let response = app
+        .post_json(path, Some(&app.admin_key), Some(idempotency_key), &body)
+        .await;
+    expect_json(response, StatusCode::OK).await
 }
 
 #[tokio::test]
 async fn registering_stores_a_credential_that_inbound_webhooks_are_verified_with() {
     let app = app_with_registration().await;
 
-    let registered = app
-        .post_json(
-            "/v1/providers/testprov/webhooks",
-            Some(&app.admin_key),
-            Some("reg-1"),
-            &json!({}),
-        )
-        .await;
-    let registered = expect_json(registered, StatusCode::OK).await;
+    let registered = post_ok(&app, "/v1/providers/testprov/webhooks", "reg-1", json!({})).await;
 
     assert_eq!(
         registered["data"][0]["url"],
@@ -57,25 +57,15 @@ async fn registering_stores_a_credential_that_inbound_webhooks_are_verified_with
 #[tokio::test]
 async fn during_a_rotation_both_credentials_are_accepted_until_the_grace_period_ends() {
     let app = app_with_registration().await;
-    let register = app
-        .post_json(
-            "/v1/providers/testprov/webhook",
-            Some(&app.admin_key),
-            Some("reg-2"),
-            &json!({}),
-        )
-        .await;
-    expect_json(register, StatusCode::OK).await;
+    post_ok(&app, "/v1/providers/testprov/webhook", "reg-2", json!({})).await;
 
-    let rotated = app
-        .post_json(
-            "/v1/providers/testprov/webhook/rotate",
-            Some(&app.admin_key),
-            Some("rot-1"),
-            &json!({"grace_seconds": 2}),
-        )
-        .await;
-    let rotated = expect_json(rotated, StatusCode::OK).await;
+    let rotated = post_ok(
+        &app,
+        "/v1/providers/testprov/webhook/rotate",
+        "rot-1",
+        json!({"grace_seconds": 2}),
+    )
+    .await;
     let grace_ends: chrono::DateTime<chrono::Utc> =
         rotated["data"][0]["previous_secret_expires_at"]
             .as_str()
@@ -150,15 +140,7 @@ async fn a_credential_retired_by_another_replica_is_refused_once_the_cache_expir
         .settings(|settings| settings.ingest.credential_cache_ms = 300)
         .spawn()
         .await;
-    let register = app
-        .post_json(
-            "/v1/providers/testprov/webhooks",
-            Some(&app.admin_key),
-            Some("reg-4"),
-            &json!({}),
-        )
-        .await;
-    expect_json(register, StatusCode::OK).await;
+    post_ok(&app, "/v1/providers/testprov/webhooks", "reg-4", json!({})).await;
     assert_eq!(
         app.webhook_status("registered-token-0", "e1").await,
         StatusCode::OK
@@ -189,24 +171,14 @@ async fn a_credential_retired_by_another_replica_is_refused_once_the_cache_expir
 #[tokio::test]
 async fn a_rotation_with_no_grace_refuses_the_old_credential_at_once() {
     let app = app_with_registration().await;
-    let register = app
-        .post_json(
-            "/v1/providers/testprov/webhooks",
-            Some(&app.admin_key),
-            Some("reg-3"),
-            &json!({}),
-        )
-        .await;
-    expect_json(register, StatusCode::OK).await;
-    let rotate = app
-        .post_json(
-            "/v1/providers/testprov/webhooks/rotate",
-            Some(&app.admin_key),
-            Some("rot-2"),
-            &json!({"grace_seconds": 0, "registration_id": "reg_1"}),
-        )
-        .await;
-    expect_json(rotate, StatusCode::OK).await;
+    post_ok(&app, "/v1/providers/testprov/webhooks", "reg-3", json!({})).await;
+    post_ok(
+        &app,
+        "/v1/providers/testprov/webhooks/rotate",
+        "rot-2",
+        json!({"grace_seconds": 0, "registration_id": "reg_1"}),
+    )
+    .await;
 
     assert_eq!(
         app.webhook_status("registered-token-0", "n1").await,

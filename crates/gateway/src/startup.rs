@@ -24,7 +24,7 @@ use crate::app::outbox::Sinks;
 use crate::app::providers::PgCredentialStore;
 use crate::config::Settings;
 use crate::crypto::Keyring;
-use crate::delivery::dispatcher::{Dispatcher, Handoff, Wakeup};
+use crate::delivery::dispatcher::{Dispatcher, Handoff};
 use crate::http::error::ApiError;
 use crate::{db, http, telemetry};
 
@@ -43,9 +43,8 @@ pub struct AppState {
     pub keyring: Arc<Keyring>,
     /// Stores inbound webhooks with group commit (`[ingest]`).
     pub ingestor: Ingestor,
-    /// Signalled when stored events' deliveries have committed; wakes the dispatcher.
-    pub wakeup: Wakeup,
-    /// Deliveries the inbound path hands to this process's dispatcher (delivery enabled).
+    /// Deliveries the inbound path hands to this process's dispatcher, and its wake-up signal
+    /// (delivery enabled).
     pub handoff: Option<Handoff>,
     /// Inbound webhook credentials registered through the gateway (cached; the one the registry's
     /// webhook sources read from).
@@ -197,7 +196,6 @@ impl Application {
         if settings.server.public_url.is_empty() {
             settings.server.public_url = format!("http://{}", listener.local_addr()?);
         }
-        let wakeup = Wakeup::default();
         // Deliveries enqueued by inbound webhooks go to this process's dispatcher in memory, a few
         // claim batches per worker at most; the rest are claimed from the outbox as before.
         let handoff = settings.delivery.enabled.then(|| {
@@ -210,10 +208,9 @@ impl Application {
                     .saturating_mul(4),
             )
             .unwrap_or(1024);
-            Handoff::new(&settings.delivery, capacity, wakeup.clone())
+            Handoff::new(&settings.delivery, capacity)
         });
         let sinks = Sinks {
-            wakeup: wakeup.clone(),
             handoff: handoff.clone(),
             ..Sinks::from_settings(&settings)
         };
@@ -226,7 +223,6 @@ impl Application {
         let state = AppState {
             pool,
             ingestor,
-            wakeup,
             handoff,
             credentials,
             settings: Arc::new(settings),
@@ -331,8 +327,7 @@ fn start_dispatcher(
     shutdown: CancellationToken,
 ) -> anyhow::Result<tokio::task::JoinHandle<()>> {
     let mut dispatcher =
-        Dispatcher::new(state.pool.clone(), state.keyring.clone(), &state.settings)?
-            .woken_by(state.wakeup.clone());
+        Dispatcher::new(state.pool.clone(), state.keyring.clone(), &state.settings)?;
     if let Some(handoff) = &state.handoff {
         dispatcher = dispatcher.taking_over(handoff.clone());
     }

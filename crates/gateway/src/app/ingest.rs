@@ -304,12 +304,13 @@ async fn store_in_transaction(
     if let Some(handover) = stored.handover {
         handover.hand_over();
     }
-    if stored
-        .outcomes
-        .iter()
-        .any(|outcome| matches!(outcome, InsertOutcome::Inserted(_)))
+    if let Some(handoff) = &sinks.handoff
+        && stored
+            .outcomes
+            .iter()
+            .any(|outcome| matches!(outcome, InsertOutcome::Inserted(_)))
     {
-        sinks.wakeup.wake();
+        handoff.wake();
     }
     Ok(stored.outcomes)
 }

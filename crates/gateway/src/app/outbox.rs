@@ -12,7 +12,7 @@ use providers::{NormalizedEvent, ProviderName};
 use sqlx::PgConnection;
 
 use crate::config::{ReconciliationSettings, Settings};
-use crate::delivery::dispatcher::{Handoff, Reservation, Wakeup};
+use crate::delivery::dispatcher::{Handoff, Reservation};
 use crate::reconcile::live;
 use crate::store::deliveries::{self, Claimed, NewDelivery, Sink};
 use crate::store::events::{self, InsertOutcome, NewEvent};
@@ -29,10 +29,8 @@ pub struct Sinks {
     pub jetstream: bool,
     /// Reconcile live with these settings (`None` for the gateway's own operational events).
     pub reconciliation: Option<Arc<ReconciliationSettings>>,
-    /// Wakes this process's idle dispatcher workers once stored events have committed.
-    pub wakeup: Wakeup,
-    /// Hands deliveries to this process's dispatcher in memory, enqueued claimed (only where the
-    /// caller hands them over after its commit: [`Stored::handover`]).
+    /// This process's dispatcher: deliveries are enqueued claimed and handed to it in memory after
+    /// the caller's commit ([`Stored::handover`]), and it is woken once events have committed.
     pub handoff: Option<Handoff>,
 }
 
@@ -45,7 +43,6 @@ impl Sinks {
                 .reconciliation
                 .enabled
                 .then(|| Arc::new(settings.reconciliation.clone())),
-            wakeup: Wakeup::default(),
             handoff: None,
         }
     }
@@ -88,25 +85,18 @@ pub async fn store_event(
     sinks: &Sinks,
 ) -> Result<InsertOutcome, sqlx::Error> {
     // A lone event's caller does not hand deliveries over: they are enqueued pending.
-    let sinks = Sinks {
-        handoff: None,
-        ..sinks.clone()
-    };
-    let stored = store_events(
+    let (outcomes, _) = store_reconciled(
         connection,
         &[NewEvent {
             provider,
             event,
             raw,
         }],
-        &sinks,
+        sinks,
+        None,
     )
     .await?;
-    stored
-        .outcomes
-        .into_iter()
-        .next()
-        .ok_or(sqlx::Error::RowNotFound)
+    outcomes.into_iter().next().ok_or(sqlx::Error::RowNotFound)
 }
 
 /// [`store_event`] for many events at once (group commit of inbound webhooks): one statement
@@ -119,13 +109,20 @@ pub async fn store_events(
     items: &[NewEvent<'_>],
     sinks: &Sinks,
 ) -> Result<Stored, sqlx::Error> {
-    let (outcomes, handover) = store_and_fan_out_many(
-        &mut *connection,
-        items,
-        sinks.jetstream,
-        sinks.handoff.as_ref(),
-    )
-    .await?;
+    let (outcomes, handover) =
+        store_reconciled(connection, items, sinks, sinks.handoff.as_ref()).await?;
+    Ok(Stored { outcomes, handover })
+}
+
+/// [`store_events`], handing deliveries over to `handoff` only.
+async fn store_reconciled(
+    connection: &mut PgConnection,
+    items: &[NewEvent<'_>],
+    sinks: &Sinks,
+    handoff: Option<&Handoff>,
+) -> Result<(Vec<InsertOutcome>, Option<Handover>), sqlx::Error> {
+    let (outcomes, handover) =
+        store_and_fan_out_many(&mut *connection, items, sinks.jetstream, handoff).await?;
     if let Some(settings) = &sinks.reconciliation {
         let new: Vec<(&ProviderName, &NormalizedEvent)> = items
             .iter()
@@ -135,7 +132,7 @@ pub async fn store_events(
             .collect();
         live::on_events(&mut *connection, &new, settings, sinks.jetstream).await?;
     }
-    Ok(Stored { outcomes, handover })
+    Ok((outcomes, handover))
 }
 
 /// [`store_event`] without reconciliation: for the gateway's own operational events (which

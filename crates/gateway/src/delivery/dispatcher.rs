@@ -6,7 +6,8 @@
 //! concurrently, record each attempt in one transaction. A claim marks a row `delivering` until
 //! `claim_timeout`; if this process dies between the POST and the record, the reaper puts the row
 //! back to pending and the delivery is redone (at least once; receivers dedupe on `webhook-id`, the
-//! event id). Idle workers sleep until their poll interval or a [`Wakeup`] from an inbound commit.
+//! event id). Idle workers sleep until their poll interval, or until the inbound path signals a
+//! commit through the [`Handoff`].
 
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
@@ -38,26 +39,7 @@ use crate::store::subscriptions::{self, SubscriptionRow};
 #[derive(Clone)]
 pub struct Dispatcher {
     inner: Arc<Inner>,
-    wakeup: Wakeup,
     handoff: Option<Handoff>,
-}
-
-/// Wakes an idle dispatcher worker of this process: the inbound path signals it once new
-/// deliveries have committed, so they leave at once instead of at the next poll (commits made by
-/// other replicas are still found by polling). A signal given while no worker waits is kept for
-/// the next one to wait, so none is lost between a worker's empty claim and its wait.
-#[derive(Debug, Clone, Default)]
-pub struct Wakeup(Arc<tokio::sync::Notify>);
-
-impl Wakeup {
-    /// Wakes one waiting worker (or the next to wait).
-    pub fn wake(&self) {
-        self.0.notify_one();
-    }
-
-    async fn woken(&self) {
-        self.0.notified().await;
-    }
 }
 
 /// Deliveries claimed as they are enqueued by this process's inbound path and handed to its own
@@ -71,6 +53,10 @@ impl Wakeup {
 /// rows are enqueued `pending` and claimed as before. A batch held longer than half the claim
 /// timeout (a slow partner) is put back to pending rather than delivered late, and batches still
 /// in hand at shutdown are put back too.
+///
+/// It is also how the inbound path wakes an idle worker once any deliveries have committed
+/// ([`Handoff::wake`]), so pending ones too leave at once instead of at the next poll (commits
+/// made by other replicas are still found by polling).
 #[derive(Clone)]
 pub struct Handoff {
     inner: Arc<HandoffInner>,
@@ -82,7 +68,9 @@ struct HandoffInner {
     room: Arc<tokio::sync::Semaphore>,
     batch_size: usize,
     claim_timeout: Duration,
-    wakeup: Wakeup,
+    /// One permit is kept when no worker waits, so no signal is lost between a worker's empty
+    /// claim and its wait.
+    wakeup: tokio::sync::Notify,
 }
 
 impl std::fmt::Debug for Handoff {
@@ -111,8 +99,8 @@ pub struct Reservation {
 
 impl Handoff {
     /// A handoff holding at most `capacity` deliveries, batched as `settings.batch_size`, each
-    /// claimed for `settings.claim_timeout_secs`; `wakeup` wakes the dispatcher's workers.
-    pub fn new(settings: &DeliverySettings, capacity: usize, wakeup: Wakeup) -> Handoff {
+    /// claimed for `settings.claim_timeout_secs`.
+    pub fn new(settings: &DeliverySettings, capacity: usize) -> Handoff {
         let (sender, receiver) = tokio::sync::mpsc::unbounded_channel();
         Handoff {
             inner: Arc::new(HandoffInner {
@@ -121,9 +109,18 @@ impl Handoff {
                 room: Arc::new(tokio::sync::Semaphore::new(capacity)),
                 batch_size: usize::try_from(settings.batch_size.max(1)).unwrap_or(1),
                 claim_timeout: Duration::from_secs(settings.claim_timeout_secs.max(1)),
-                wakeup,
+                wakeup: tokio::sync::Notify::new(),
             }),
         }
+    }
+
+    /// Wakes one idle worker (or the next to wait): deliveries have committed.
+    pub fn wake(&self) {
+        self.inner.wakeup.notify_one();
+    }
+
+    async fn woken(&self) {
+        self.inner.wakeup.notified().await;
     }
 
     /// How long a delivery enqueued claimed stays claimed.
@@ -165,7 +162,7 @@ impl Handoff {
             .unwrap_or_else(std::sync::PoisonError::into_inner);
         let taken = receiver.try_recv().ok();
         if taken.is_some() && !receiver.is_empty() {
-            self.inner.wakeup.wake();
+            self.wake();
         }
         taken
     }
@@ -183,7 +180,8 @@ impl Reservation {
     }
 
     /// Hands the deliveries enqueued claimed (at most [`Reservation::len`]) to the dispatcher,
-    /// in claim-sized batches, and wakes a worker. Call it once their transaction has committed.
+    /// in claim-sized batches. Call it once their transaction has committed, then
+    /// [`Handoff::wake`] a worker.
     pub fn hand_over(self, deliveries: Vec<Claimed>) {
         let Some(mut room) = self.room else {
             return;
@@ -220,7 +218,6 @@ impl Reservation {
                 }
             }
         }
-        inner.wakeup.wake();
     }
 }
 
@@ -277,7 +274,6 @@ impl Dispatcher {
             jetstream: !settings.jetstream.url.is_empty(),
             reconciliation: None,
             // Operational events it stores are found by the next poll.
-            wakeup: Wakeup::default(),
             handoff: None,
         };
         let jetstream = sinks.jetstream.then(|| settings.jetstream.clone());
@@ -292,18 +288,12 @@ impl Dispatcher {
                 jetstream,
                 pacing: Pacing::default(),
             }),
-            wakeup: Wakeup::default(),
             handoff: None,
         })
     }
 
-    /// This dispatcher's workers also wake on `wakeup` (the one the inbound path signals).
-    pub fn woken_by(mut self, wakeup: Wakeup) -> Dispatcher {
-        self.wakeup = wakeup;
-        self
-    }
-
-    /// This dispatcher's workers also deliver what the inbound path hands over (enqueued claimed).
+    /// This dispatcher's workers also deliver what the inbound path hands over (enqueued claimed),
+    /// and wake when it signals a commit.
     pub fn taking_over(mut self, handoff: Handoff) -> Dispatcher {
         self.handoff = Some(handoff);
         self
@@ -395,16 +385,26 @@ impl Dispatcher {
                 tokio::select! {
                     () = shutdown.cancelled() => {}
                     () = tokio::time::sleep(self.poll_interval()) => {}
-                    () = self.wakeup.woken() => {}
+                    () = self.woken() => {}
                 }
-            } else if u32::try_from(handled).is_ok_and(|n| n >= self.inner.settings.batch_size) {
+            } else if let Some(handoff) = &self.handoff
+                && u32::try_from(handled).is_ok_and(|n| n >= self.inner.settings.batch_size)
+            {
                 // A full batch: more may be due, so another idle worker claims alongside.
-                self.wakeup.wake();
+                handoff.wake();
             }
         }
         // Stopping: what was handed over and not taken goes back to pending for whoever runs next.
         while let Some(handed) = self.handoff.as_ref().and_then(Handoff::take) {
             self.put_back(&handed.deliveries).await;
+        }
+    }
+
+    /// Until the inbound path signals a commit (never, without a handoff).
+    async fn woken(&self) {
+        match &self.handoff {
+            Some(handoff) => handoff.woken().await,
+            None => std::future::pending().await,
         }
     }
 
@@ -1008,7 +1008,7 @@ mod tests {
     fn handoff(capacity: usize, batch_size: u32) -> Handoff {
         let mut settings = Settings::defaults().expect("defaults").delivery;
         settings.batch_size = batch_size;
-        Handoff::new(&settings, capacity, Wakeup::default())
+        Handoff::new(&settings, capacity)
     }
 
     #[test]
