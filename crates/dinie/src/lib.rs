@@ -90,8 +90,8 @@ mod tests {
     use std::sync::Arc;
 
     use providers::{
-        BankingProvider, CredentialStore, CredentialStoreError, CreditProvider, InboundCredential,
-        ProviderName, ProviderRegistrar, WebhookRegistration, WebhookSource,
+        BankingProvider, ConfiguredCredentialsOnly, CreditProvider, ProviderName,
+        ProviderRegistrar, WebhookRegistration, WebhookSource,
     };
 
     use crate::{Config, NAME, encode_path, register};
@@ -127,24 +127,16 @@ mod tests {
         }
     }
 
-    struct NoCredentials;
-
-    #[async_trait::async_trait]
-    impl CredentialStore for NoCredentials {
-        async fn credentials(
-            &self,
-            _: &ProviderName,
-            _: &str,
-        ) -> Result<Vec<InboundCredential>, CredentialStoreError> {
-            Ok(Vec::new())
-        }
-    }
-
     #[test]
     fn register_adds_credit_webhooks_and_registration_unless_disabled() {
         let config = Config::new("http://127.0.0.1:9/v3", "dinie_ci_x", "dinie_cs_test_y");
         let mut registry = Registry::default();
-        register(config.clone(), Arc::new(NoCredentials), &mut registry).unwrap();
+        register(
+            config.clone(),
+            Arc::new(ConfiguredCredentialsOnly),
+            &mut registry,
+        )
+        .unwrap();
         assert_eq!(
             registry.names,
             ["credit:dinie", "source:dinie", "registration:dinie"]
@@ -154,7 +146,7 @@ mod tests {
             enabled: false,
             ..config
         };
-        register(config, Arc::new(NoCredentials), &mut disabled).unwrap();
+        register(config, Arc::new(ConfiguredCredentialsOnly), &mut disabled).unwrap();
         assert!(disabled.names.is_empty());
     }
 
@@ -163,7 +155,7 @@ mod tests {
         let mut registry = Registry::default();
         let error = register(
             Config::new("not a url", "dinie_ci_x", "dinie_cs_test_y"),
-            Arc::new(NoCredentials),
+            Arc::new(ConfiguredCredentialsOnly),
             &mut registry,
         )
         .unwrap_err();

@@ -10,32 +10,14 @@
 
 use std::sync::Arc;
 
-use async_trait::async_trait;
 use chrono::{Duration, TimeZone, Utc};
 use criterion::{Criterion, criterion_group, criterion_main};
 use gateway::delivery::signing;
 use gateway::reconcile::matcher::{self, Expected, Observed};
 use gateway::startup::ProviderRegistry;
-use providers::{
-    CredentialStore, CredentialStoreError, InboundCredential, InboundRequest, ProviderName,
-    WebhookSource,
-};
+use providers::{ConfiguredCredentialsOnly, InboundRequest, WebhookSource};
 use rust_decimal::Decimal;
 use secrecy::{ExposeSecret, SecretString};
-
-/// No credentials registered at runtime: only those in the configuration.
-struct NoStore;
-
-#[async_trait]
-impl CredentialStore for NoStore {
-    async fn credentials(
-        &self,
-        _: &ProviderName,
-        _: &str,
-    ) -> Result<Vec<InboundCredential>, CredentialStoreError> {
-        Ok(Vec::new())
-    }
-}
 
 const SECRET: &str = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw";
 
@@ -43,7 +25,8 @@ fn sources() -> (Arc<dyn WebhookSource>, Arc<dyn WebhookSource>) {
     let mut registry = ProviderRegistry::default();
     let mut dinie = dinie::Config::new("http://127.0.0.1:1/v3", "bench", "bench");
     dinie.webhook_secrets = vec![SecretString::from(SECRET)];
-    dinie::register(dinie, Arc::new(NoStore), &mut registry).expect("dinie registers");
+    dinie::register(dinie, Arc::new(ConfiguredCredentialsOnly), &mut registry)
+        .expect("dinie registers");
     let delbank = delbank::Config {
         enabled: true,
         base_url: "http://127.0.0.1:1".into(),
@@ -61,7 +44,8 @@ fn sources() -> (Arc<dyn WebhookSource>, Arc<dyn WebhookSource>) {
             credential: SecretString::from("bench-token"),
         }],
     };
-    delbank::register(delbank, Arc::new(NoStore), &mut registry).expect("delbank registers");
+    delbank::register(delbank, Arc::new(ConfiguredCredentialsOnly), &mut registry)
+        .expect("delbank registers");
     (
         registry.webhook_source("dinie").expect("dinie source"),
         registry.webhook_source("delbank").expect("delbank source"),

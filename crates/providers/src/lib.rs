@@ -68,8 +68,9 @@ pub use money::{Currency, Money, MoneyError};
 pub use pix::{EndToEndIdError, EndToEndKind, PixEndToEndId};
 pub use registry::{ProviderRegistrar, RegistrationError};
 pub use webhook::{
-    CredentialStore, CredentialStoreError, InboundCredential, InboundRequest, NormalizeError,
-    RegisteredWebhook, VerifyError, WebhookCredential, WebhookRegistration, WebhookSource,
+    ConfiguredCredentialsOnly, CredentialStore, CredentialStoreError, InboundCredential,
+    InboundRequest, NormalizeError, RegisteredWebhook, VerifyError, WebhookCredential,
+    WebhookRegistration, WebhookSource,
 };
 
 /// Re-exports used by [`typed_id!`], so crates invoking it need no direct dependency on them.

@@ -209,6 +209,22 @@ pub trait CredentialStore: Send + Sync {
     ) -> Result<Vec<InboundCredential>, CredentialStoreError>;
 }
 
+/// A [`CredentialStore`] with nothing registered at runtime: the sources verify only with the
+/// credentials of their configuration (endpoints registered by hand in the provider's portal).
+#[derive(Debug, Clone, Copy, Default)]
+pub struct ConfiguredCredentialsOnly;
+
+#[async_trait]
+impl CredentialStore for ConfiguredCredentialsOnly {
+    async fn credentials(
+        &self,
+        _: &ProviderName,
+        _: &str,
+    ) -> Result<Vec<InboundCredential>, CredentialStoreError> {
+        Ok(Vec::new())
+    }
+}
+
 /// A webhook secret or token. `Debug` and `Display` print `[REDACTED]`; the value comes out only
 /// through [`WebhookCredential::expose_secret`]. The gateway persists it encrypted.
 #[derive(Clone)]
