@@ -186,9 +186,8 @@ async fn a_borrower_learned_after_their_loan_gives_the_loan_its_item() {
 
     // What `POST /v1/customers` does once the provider created the customer.
     let provider = providers::ProviderName::parse(e2e::source::PROVIDER).unwrap();
-    let mut transaction = app.db.pool.begin().await.unwrap();
     gateway::reconcile::live::learn_customer(
-        &mut transaction,
+        &app.db.pool,
         &provider,
         "cust_late",
         BORROWER,
@@ -198,7 +197,6 @@ async fn a_borrower_learned_after_their_loan_gives_the_loan_its_item() {
     )
     .await
     .unwrap();
-    transaction.commit().await.unwrap();
 
     let item = item_for_loan(&app, "ln_early").await;
     assert_eq!(item["status"], "pending", "{item}");

@@ -450,9 +450,8 @@ pub async fn create_customer(
         .await?;
     // The gateway's own customer records: reconciliation finds the borrower's document here.
     if let Ok(provider) = providers::ProviderName::parse(&state.settings.routing.credit) {
-        let mut transaction = state.pool.begin().await?;
         crate::reconcile::live::learn_customer(
-            &mut transaction,
+            &state.pool,
             &provider,
             &customer.id,
             customer.document.expose(),
@@ -461,7 +460,6 @@ pub async fn create_customer(
             !state.settings.jetstream.url.is_empty(),
         )
         .await?;
-        transaction.commit().await?;
     }
     Ok((
         StatusCode::CREATED,

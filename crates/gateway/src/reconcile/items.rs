@@ -600,9 +600,8 @@ pub async fn periodic_pass(
         match credit.get_customer(&customer_id).await {
             Ok(customer) => {
                 let document = customer.document.expose().to_owned();
-                let mut transaction = pool.begin().await?;
                 live::learn_customer(
-                    &mut transaction,
+                    pool,
                     &name,
                     &customer_id,
                     &document,
@@ -611,7 +610,6 @@ pub async fn periodic_pass(
                     jetstream,
                 )
                 .await?;
-                transaction.commit().await?;
             }
             Err(error) => {
                 tracing::warn!(error.message = %error, "fetching a borrower's document failed; will retry")

@@ -16,7 +16,7 @@ use providers::{
 };
 use rust_decimal::Decimal;
 use serde_json::Value;
-use sqlx::{FromRow, PgConnection};
+use sqlx::{FromRow, PgConnection, PgPool};
 
 use crate::app::outbox;
 use crate::config::ReconciliationSettings;
@@ -229,11 +229,10 @@ struct ReceiptFact {
     received_at: DateTime<Utc>,
 }
 
-/// Learns a borrower's document and (reconciliation enabled) recomputes it, in the caller's
-/// transaction: a loan of theirs
-/// that arrived before their document gets its item now.
+/// Learns a borrower's document and (reconciliation enabled) recomputes it, in one transaction: a
+/// loan of theirs that arrived before their document gets its item now.
 pub async fn learn_customer(
-    connection: &mut PgConnection,
+    pool: &PgPool,
     provider: &ProviderName,
     customer_id: &str,
     document: &str,
@@ -241,11 +240,12 @@ pub async fn learn_customer(
     settings: &ReconciliationSettings,
     jetstream: bool,
 ) -> Result<(), sqlx::Error> {
-    remember_customer(&mut *connection, provider, customer_id, document, source).await?;
-    if !settings.enabled {
-        return Ok(());
+    let mut transaction = pool.begin().await?;
+    remember_customer(&mut transaction, provider, customer_id, document, source).await?;
+    if settings.enabled {
+        recompute(&mut transaction, document, settings, Utc::now(), jetstream).await?;
     }
-    recompute(connection, document, settings, Utc::now(), jetstream).await
+    transaction.commit().await
 }
 
 /// Takes the transaction-scoped locks of these borrowers `(provider, customer id)`, in sorted order.
