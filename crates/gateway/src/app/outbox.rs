@@ -176,19 +176,13 @@ async fn store_and_fan_out_many(
     if new.is_empty() {
         return Ok((outcomes, None));
     }
-    let keys: Vec<(String, String, String)> = new
+    let events: Vec<(&ProviderName, &NormalizedEvent)> = new
         .iter()
-        .map(|(_, item)| {
-            (
-                item.event.event_type.to_string(),
-                item.provider.to_string(),
-                item.event.resource.kind.as_str().to_owned(),
-            )
-        })
+        .map(|(_, item)| (item.provider, item.event))
         .collect();
-    let matching = subscriptions::matching_many(&mut *connection, &keys).await?;
+    let matching = subscriptions::matching_many(&mut *connection, &events).await?;
     // Ordered subscriptions keep going through the claim statement, which keeps their order.
-    let unordered = matching.iter().filter(|(_, _, ordered)| !ordered).count();
+    let unordered = matching.iter().filter(|m| !m.ordered).count();
     let reservation = handoff
         .map(|handoff| handoff.reserve(unordered))
         .filter(|reservation| !reservation.is_empty());
@@ -201,12 +195,12 @@ async fn store_and_fan_out_many(
             item.event.resource.kind.as_str(),
             item.event.resource.id
         );
-        while let Some((_, subscription_id, ordered)) = matching.next_if(|(of, ..)| *of == index) {
-            let claimed = !ordered && room > 0;
+        while let Some(to) = matching.next_if(|m| m.event == index) {
+            let claimed = !to.ordered && room > 0;
             room -= usize::from(claimed);
             rows.push(NewDelivery {
                 sink: Sink::Webhook,
-                subscription_id: Some(subscription_id),
+                subscription_id: Some(to.subscription_id),
                 event_id: *event_id,
                 ordering_key: ordering_key.clone(),
                 claimed,

@@ -4,8 +4,9 @@
 //!
 //! Recomputing a document takes a transaction-scoped advisory lock on it, and linking a loan to its
 //! borrower's document takes the borrower's, so two transactions about one borrower serialize and
-//! the second sees the first's facts: concurrent arrivals cannot lose an update. Status changes are recorded in `recon_history` (actor `system`) and emitted as
-//! `reconciliation.*` events through the outbox.
+//! the second sees the first's facts: concurrent arrivals cannot lose an update. Status changes
+//! are recorded in `recon_history` (actor `system`) and emitted as `reconciliation.*` events
+//! through the outbox.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 
@@ -398,7 +399,7 @@ async fn record_receipts(
 
 /// Stores a borrower's document (from the gateway's own records, an event, or the provider's API),
 /// under the borrower's lock (see `lock_customers`).
-pub async fn remember_customer(
+async fn remember_customer(
     connection: &mut PgConnection,
     provider: &ProviderName,
     customer_id: &str,
@@ -424,7 +425,7 @@ pub async fn remember_customer(
 }
 
 /// The facts of one document, as the matcher takes them.
-pub async fn facts(
+async fn facts(
     connection: &mut PgConnection,
     document: &str,
     settings: &ReconciliationSettings,

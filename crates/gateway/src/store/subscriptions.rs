@@ -2,7 +2,7 @@
 //! module moves the ciphertext and never sees a plaintext secret.
 
 use chrono::{DateTime, Utc};
-use providers::SubscriptionId;
+use providers::{NormalizedEvent, ProviderName, SubscriptionId};
 use sqlx::{FromRow, PgConnection, PgPool};
 
 use crate::store::Page;
@@ -293,19 +293,26 @@ pub async fn record_failure(
     .await
 }
 
-/// The active subscriptions each event goes to: `(index of the event, subscription id, ordered)`
-/// triples, by event then subscription id. One statement for the whole list; events are given as parallel
-/// `(event type, provider, resource kind)` entries.
+/// A subscription an event goes to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Match {
+    /// Index of the event in the list given to [`matching_many`].
+    pub event: usize,
+    /// The subscription.
+    pub subscription_id: uuid::Uuid,
+    /// Whether it delivers each resource's events in order.
+    pub ordered: bool,
+}
+
+/// The active subscriptions each of `events` goes to, by event then subscription id, in one
+/// statement for the whole list.
 pub async fn matching_many(
     connection: &mut PgConnection,
-    events: &[(String, String, String)],
-) -> Result<Vec<(usize, uuid::Uuid, bool)>, sqlx::Error> {
+    events: &[(&ProviderName, &NormalizedEvent)],
+) -> Result<Vec<Match>, sqlx::Error> {
     if events.is_empty() {
         return Ok(Vec::new());
     }
-    let column = |pick: fn(&(String, String, String)) -> &String| -> Vec<&str> {
-        events.iter().map(|event| pick(event).as_str()).collect()
-    };
     let rows: Vec<(i64, uuid::Uuid, bool)> = sqlx::query_as(
         "select e.ordinality, s.subscription_id, s.ordered
          from unnest($1::text[], $2::text[], $3::text[]) with ordinality as e(event_type, provider, kind, ordinality)
@@ -315,15 +322,29 @@ pub async fn matching_many(
            and exists (select 1 from unnest(s.event_types) as p(pattern) where event_type_matches(p.pattern, e.event_type))
          order by e.ordinality, s.subscription_id",
     )
-    .bind(column(|event| &event.0))
-    .bind(column(|event| &event.1))
-    .bind(column(|event| &event.2))
+    .bind(
+        events
+            .iter()
+            .map(|(_, event)| event.event_type.to_string())
+            .collect::<Vec<_>>(),
+    )
+    .bind(events.iter().map(|(provider, _)| provider.as_str()).collect::<Vec<_>>())
+    .bind(
+        events
+            .iter()
+            .map(|(_, event)| event.resource.kind.as_str())
+            .collect::<Vec<_>>(),
+    )
     .fetch_all(connection)
     .await?;
     Ok(rows
         .into_iter()
-        .filter_map(|(ordinality, id, ordered)| {
-            Some((usize::try_from(ordinality - 1).ok()?, id, ordered))
+        .filter_map(|(ordinality, subscription_id, ordered)| {
+            Some(Match {
+                event: usize::try_from(ordinality - 1).ok()?,
+                subscription_id,
+                ordered,
+            })
         })
         .collect())
 }
