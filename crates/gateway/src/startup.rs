@@ -312,7 +312,7 @@ impl Application {
         if let Some(handoff) = &self.state.handoff {
             let left: Vec<uuid::Uuid> = handoff.close().iter().map(|d| d.delivery_id).collect();
             if let Err(error) =
-                crate::store::deliveries::release_many(&self.state.pool, &left).await
+                crate::store::deliveries::release(&self.state.pool, &left, chrono::Utc::now()).await
             {
                 tracing::warn!(deliveries = left.len(), error.message = %error, "putting handed-over deliveries back failed; their claims will expire");
             }

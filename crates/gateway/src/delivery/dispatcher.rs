@@ -425,7 +425,7 @@ impl Dispatcher {
 
     async fn put_back(&self, deliveries: &[Claimed]) {
         let ids: Vec<uuid::Uuid> = deliveries.iter().map(|d| d.delivery_id).collect();
-        if let Err(error) = deliveries::release_many(&self.inner.pool, &ids).await {
+        if let Err(error) = deliveries::release(&self.inner.pool, &ids, Utc::now()).await {
             // Their claims expire and the reaper puts them back: nothing is lost.
             tracing::warn!(deliveries = ids.len(), error.message = %error, "putting handed-over deliveries back failed");
         }
@@ -539,7 +539,7 @@ impl Dispatcher {
         };
         if subscription.status != "active" {
             // Paused or disabled since it was enqueued claimed: it waits, pending, like the rest.
-            deliveries::release(pool, claimed.delivery_id, Utc::now()).await?;
+            deliveries::release(pool, &[claimed.delivery_id], Utc::now()).await?;
             return Ok(None);
         }
         let pace = self.inner.pacing.of(
@@ -556,7 +556,7 @@ impl Dispatcher {
                 // Too far ahead to hold the claim: put it back for when its slot comes.
                 pace.cancel(rate);
                 let at = Utc::now() + chrono::Duration::from_std(wait).unwrap_or_default();
-                deliveries::release(pool, claimed.delivery_id, at).await?;
+                deliveries::release(pool, &[claimed.delivery_id], at).await?;
                 return Ok(None);
             }
             tokio::time::sleep(wait).await;

@@ -2,8 +2,9 @@
 //!
 //! States: `pending` (due at `next_attempt_at`) → `delivering` (claimed until `locked_until`) →
 //! `succeeded`, back to `pending` (retry), or `dead` (schedule exhausted, or 410 Gone). A
-//! `delivering` row whose lock expired is claimable again: its dispatcher died between the POST and
-//! the record, and the delivery is redone rather than lost (receivers dedupe on `webhook-id`).
+//! `delivering` row whose lock expired goes back to `pending` ([`reap_expired`]): its dispatcher
+//! died between the POST and the record, and the delivery is redone rather than lost (receivers
+//! dedupe on `webhook-id`).
 
 use std::collections::HashSet;
 use std::time::Duration;
@@ -275,34 +276,23 @@ pub async fn record_many(
     Ok(recorded)
 }
 
-/// Puts claimed deliveries back to pending, due now, without counting an attempt (a dispatcher
-/// that will not deliver them after all: it is stopping, or held them too long).
-pub async fn release_many(pool: &PgPool, delivery_ids: &[uuid::Uuid]) -> Result<(), sqlx::Error> {
+/// Puts claimed deliveries back to pending, due `at`, without counting an attempt: a rate limit
+/// says later, or the dispatcher will not deliver them after all (it is stopping, held them too
+/// long, or their subscription was disabled meanwhile).
+pub async fn release(
+    pool: &PgPool,
+    delivery_ids: &[uuid::Uuid],
+    at: DateTime<Utc>,
+) -> Result<(), sqlx::Error> {
     if delivery_ids.is_empty() {
         return Ok(());
     }
     sqlx::query(
-        "update delivery set status = 'pending', locked_until = null, next_attempt_at = now(),
+        "update delivery set status = 'pending', locked_until = null, next_attempt_at = $2,
                 updated_at = now()
          where delivery_id = any($1) and status = 'delivering'",
     )
     .bind(delivery_ids)
-    .execute(pool)
-    .await?;
-    Ok(())
-}
-
-/// Puts a claimed delivery back without counting an attempt (e.g. its rate limit says later).
-pub async fn release(
-    pool: &PgPool,
-    delivery_id: uuid::Uuid,
-    at: DateTime<Utc>,
-) -> Result<(), sqlx::Error> {
-    sqlx::query(
-        "update delivery set status = 'pending', locked_until = null, next_attempt_at = $2, updated_at = now()
-         where delivery_id = $1 and status = 'delivering'",
-    )
-    .bind(delivery_id)
     .bind(at)
     .execute(pool)
     .await?;
