@@ -140,6 +140,23 @@ async fn items(app: &TestApp, query: &str) -> Vec<Value> {
     list["data"].as_array().unwrap().clone()
 }
 
+/// `GET /v1/reconciliation/summary`, and the sum of its amounts by status.
+async fn summary(app: &TestApp) -> (Value, Decimal) {
+    let summary = expect_json(
+        app.get("/v1/reconciliation/summary", Some(&app.admin_key))
+            .await,
+        StatusCode::OK,
+    )
+    .await;
+    let by_status = summary["by_status"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|line| line["amount"].as_str().unwrap().parse::<Decimal>().unwrap())
+        .sum();
+    (summary, by_status)
+}
+
 async fn item_for_loan(app: &TestApp, loan: &str) -> Value {
     items(app, "?limit=100")
         .await
@@ -404,18 +421,7 @@ async fn the_summary_adds_up_exactly_and_the_csv_report_parses_back() {
     send(&app, &received("E9", BORROWER, "0.10", 1)).await;
     send(&app, &received("E11", OTHER_BORROWER, "0.05", 1)).await;
 
-    let summary = expect_json(
-        app.get("/v1/reconciliation/summary", Some(&app.admin_key))
-            .await,
-        StatusCode::OK,
-    )
-    .await;
-    let sum: Decimal = summary["by_status"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|line| line["amount"].as_str().unwrap().parse::<Decimal>().unwrap())
-        .sum();
+    let (summary, sum) = summary(&app).await;
     assert_eq!(
         summary["total"]["amount"], "0.30",
         "0.10 matched + 0.20 mismatched (expected amounts)"
@@ -622,18 +628,7 @@ async fn live_agrees_with_a_batch_run(facts: &[Fact], order: &[usize], arrival: 
         loans,
         "every expected receipt has exactly one item"
     );
-    let summary = expect_json(
-        app.get("/v1/reconciliation/summary", Some(&app.admin_key))
-            .await,
-        StatusCode::OK,
-    )
-    .await;
-    let by_status: Decimal = summary["by_status"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|l| l["amount"].as_str().unwrap().parse::<Decimal>().unwrap())
-        .sum();
+    let (summary, by_status) = summary(&app).await;
     let by_items: Decimal = listed
         .iter()
         .map(|i| {
