@@ -775,7 +775,7 @@ fn ingestor_handing_off(
 ) -> (gateway::app::ingest::Ingestor, Handoff) {
     let mut delivery = app.settings.delivery.clone();
     delivery.claim_timeout_secs = claim_timeout_secs;
-    let handoff = Handoff::new(&delivery, 64);
+    let handoff = Handoff::new(&delivery);
     let sinks = gateway::app::outbox::Sinks {
         handoff: Some(handoff.clone()),
         ..gateway::app::outbox::Sinks::default()
@@ -841,6 +841,37 @@ async fn a_delivery_handed_over_for_a_subscription_disabled_since_waits_pending_
         receiver.arrivals().is_empty(),
         "nothing is sent to a disabled subscription"
     );
+}
+
+#[tokio::test]
+async fn a_dispatcher_stopping_puts_back_what_was_handed_over_and_not_taken() {
+    let app = TestApp::spawn_with(|settings| settings.delivery.enabled = false).await;
+    let receiver = Receiver::start().await;
+    let created = subscribe(&app, json!({"url": receiver.url, "event_types": ["*"]})).await;
+    receiver.set_secrets(&[created["secret"].as_str().unwrap()]);
+    let (ingestor, handoff) = ingestor_handing_off(&app, 60);
+    receive_one(&ingestor, "stopping-1").await;
+
+    // Stopped before any worker took the batch.
+    let shutdown = CancellationToken::new();
+    shutdown.cancel();
+    dispatcher(&app, 60)
+        .taking_over(handoff)
+        .spawn(shutdown)
+        .await
+        .unwrap();
+
+    let (status, locked): (String, bool) =
+        sqlx::query_as("select status, locked_until is not null from delivery")
+            .fetch_one(&app.db.pool)
+            .await
+            .unwrap();
+    assert_eq!(
+        (status.as_str(), locked),
+        ("pending", false),
+        "claimable at once by whoever runs next, not after the claim timeout"
+    );
+    assert!(receiver.arrivals().is_empty());
 }
 
 #[tokio::test]

@@ -196,20 +196,12 @@ impl Application {
         if settings.server.public_url.is_empty() {
             settings.server.public_url = format!("http://{}", listener.local_addr()?);
         }
-        // Deliveries enqueued by inbound webhooks go to this process's dispatcher in memory, a few
-        // claim batches per worker at most; the rest are claimed from the outbox as before.
-        let handoff = settings.delivery.enabled.then(|| {
-            let capacity = usize::try_from(
-                settings
-                    .delivery
-                    .workers
-                    .max(1)
-                    .saturating_mul(settings.delivery.batch_size.max(1))
-                    .saturating_mul(4),
-            )
-            .unwrap_or(1024);
-            Handoff::new(&settings.delivery, capacity)
-        });
+        // Deliveries enqueued by inbound webhooks go to this process's dispatcher in memory, as
+        // far as it has room; the rest are claimed from the outbox.
+        let handoff = settings
+            .delivery
+            .enabled
+            .then(|| Handoff::new(&settings.delivery));
         let sinks = Sinks {
             handoff: handoff.clone(),
             ..Sinks::from_settings(&settings)
@@ -306,16 +298,6 @@ impl Application {
             tracing::warn!(
                 "deliveries still in flight after the grace period; their claims will expire and be redone"
             );
-        }
-        // Webhooks committed while the dispatcher stopped handed deliveries over to no one: they
-        // go back to pending for whoever runs next.
-        if let Some(handoff) = &self.state.handoff {
-            let left: Vec<uuid::Uuid> = handoff.close().iter().map(|d| d.delivery_id).collect();
-            if let Err(error) =
-                crate::store::deliveries::release(&self.state.pool, &left, chrono::Utc::now()).await
-            {
-                tracing::warn!(deliveries = left.len(), error.message = %error, "putting handed-over deliveries back failed; their claims will expire");
-            }
         }
         served
     }

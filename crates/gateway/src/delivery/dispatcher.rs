@@ -98,9 +98,19 @@ pub struct Reservation {
 }
 
 impl Handoff {
-    /// A handoff holding at most `capacity` deliveries, batched as `settings.batch_size`, each
-    /// claimed for `settings.claim_timeout_secs`.
-    pub fn new(settings: &DeliverySettings, capacity: usize) -> Handoff {
+    /// A handoff for a dispatcher with these settings: room for four claim batches per worker,
+    /// batched as `settings.batch_size`, each delivery claimed for `settings.claim_timeout_secs`.
+    pub fn new(settings: &DeliverySettings) -> Handoff {
+        let capacity = settings
+            .workers
+            .max(1)
+            .saturating_mul(settings.batch_size.max(1))
+            .saturating_mul(4);
+        Handoff::with_capacity(settings, usize::try_from(capacity).unwrap_or(usize::MAX))
+    }
+
+    /// [`Handoff::new`] with room for `capacity` deliveries.
+    pub fn with_capacity(settings: &DeliverySettings, capacity: usize) -> Handoff {
         let (sender, receiver) = tokio::sync::mpsc::unbounded_channel();
         Handoff {
             inner: Arc::new(HandoffInner {
@@ -146,7 +156,7 @@ impl Handoff {
     /// Stops taking deliveries (from now on they are enqueued pending) and returns those handed
     /// over and not taken, for the caller to put back. For shutdown, once the dispatcher stopped;
     /// a batch whose transaction was still running then keeps its claim until the reaper.
-    pub fn close(&self) -> Vec<Claimed> {
+    fn close(&self) -> Vec<Claimed> {
         self.inner.room.close();
         std::iter::from_fn(|| self.take())
             .flat_map(|handed| handed.deliveries)
@@ -351,8 +361,14 @@ impl Dispatcher {
         tasks.push(tokio::spawn(async move {
             sample_queue_metrics(pool, shutdown).await
         }));
+        let dispatcher = self.clone();
         tokio::spawn(async move {
             join_all(tasks).await;
+            // Every worker has stopped: what was handed over and not taken goes back to pending
+            // for whoever runs next, and later inbound deliveries are enqueued pending.
+            if let Some(handoff) = &dispatcher.handoff {
+                dispatcher.put_back(&handoff.close()).await;
+            }
         })
     }
 
@@ -393,10 +409,6 @@ impl Dispatcher {
                 // A full batch: more may be due, so another idle worker claims alongside.
                 handoff.wake();
             }
-        }
-        // Stopping: what was handed over and not taken goes back to pending for whoever runs next.
-        while let Some(handed) = self.handoff.as_ref().and_then(Handoff::take) {
-            self.put_back(&handed.deliveries).await;
         }
     }
 
@@ -1008,7 +1020,7 @@ mod tests {
     fn handoff(capacity: usize, batch_size: u32) -> Handoff {
         let mut settings = Settings::defaults().expect("defaults").delivery;
         settings.batch_size = batch_size;
-        Handoff::new(&settings, capacity)
+        Handoff::with_capacity(&settings, capacity)
     }
 
     #[test]
