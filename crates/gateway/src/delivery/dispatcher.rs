@@ -550,7 +550,7 @@ impl Dispatcher {
             return Ok(None);
         };
         if subscription.status != "active" {
-            // Paused or disabled since it was enqueued claimed: it waits, pending, like the rest.
+            // Disabled since it was enqueued claimed: it waits, pending, like the rest.
             deliveries::release(pool, &[claimed.delivery_id], Utc::now()).await?;
             return Ok(None);
         }
