@@ -819,14 +819,21 @@ async fn receive_one(ingestor: &gateway::app::ingest::Ingestor, id: &str) {
         .expect("stored");
 }
 
-#[tokio::test]
-async fn a_delivery_handed_over_for_a_subscription_disabled_since_waits_pending_unsent() {
+/// A gateway with no dispatcher of its own and one subscription on a receiver, and one webhook's
+/// delivery handed over, not yet taken.
+async fn one_delivery_handed_over(id: &str) -> (TestApp, Receiver, Handoff) {
     let app = TestApp::spawn_with(|settings| settings.delivery.enabled = false).await;
     let receiver = Receiver::start().await;
     let created = subscribe(&app, json!({"url": receiver.url, "event_types": ["*"]})).await;
     receiver.set_secrets(&[created["secret"].as_str().unwrap()]);
     let (ingestor, handoff) = ingestor_handing_off(&app, 60);
-    receive_one(&ingestor, "paused-1").await;
+    receive_one(&ingestor, id).await;
+    (app, receiver, handoff)
+}
+
+#[tokio::test]
+async fn a_delivery_handed_over_for_a_subscription_disabled_since_waits_pending_unsent() {
+    let (app, receiver, handoff) = one_delivery_handed_over("paused-1").await;
     // Disabled between the commit and the dispatcher taking the batch.
     sqlx::query("update subscription set status = 'disabled', disabled_reason = 'test'")
         .execute(&app.db.pool)
@@ -845,12 +852,7 @@ async fn a_delivery_handed_over_for_a_subscription_disabled_since_waits_pending_
 
 #[tokio::test]
 async fn a_dispatcher_stopping_puts_back_what_was_handed_over_and_not_taken() {
-    let app = TestApp::spawn_with(|settings| settings.delivery.enabled = false).await;
-    let receiver = Receiver::start().await;
-    let created = subscribe(&app, json!({"url": receiver.url, "event_types": ["*"]})).await;
-    receiver.set_secrets(&[created["secret"].as_str().unwrap()]);
-    let (ingestor, handoff) = ingestor_handing_off(&app, 60);
-    receive_one(&ingestor, "stopping-1").await;
+    let (app, receiver, handoff) = one_delivery_handed_over("stopping-1").await;
 
     // Stopped before any worker took the batch.
     let shutdown = CancellationToken::new();
