@@ -1,7 +1,7 @@
 //! API keys: 401 for missing, invalid and revoked keys; 403 for a missing scope.
 
 use e2e::app::{TestApp, expect_json, expect_problem};
-use gateway::http::auth::Scope;
+use gateway::keys::Scope;
 use reqwest::StatusCode;
 use serde_json::json;
 

@@ -7,7 +7,8 @@ use std::time::Duration;
 use e2e::app::{TestApp, expect_json, expect_problem};
 use e2e::receiver::{Receiver, Script};
 use e2e::source::TOKEN;
-use gateway::delivery::dispatcher::{Dispatcher, Handoff};
+use gateway::delivery::dispatcher::Dispatcher;
+use gateway::outbox::handoff::Handoff;
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 use tokio_util::sync::CancellationToken;
@@ -772,20 +773,16 @@ async fn the_event_and_its_deliveries_commit_together() {
 fn ingestor_handing_off(
     app: &TestApp,
     claim_timeout_secs: u64,
-) -> (gateway::app::ingest::Ingestor, Handoff) {
+) -> (gateway::ingest::Ingestor, Handoff) {
     let mut delivery = app.settings.delivery.clone();
     delivery.claim_timeout_secs = claim_timeout_secs;
     let handoff = Handoff::new(&delivery);
-    let sinks = gateway::app::outbox::Sinks {
+    let sinks = gateway::outbox::Sinks {
         handoff: Some(handoff.clone()),
-        ..gateway::app::outbox::Sinks::default()
+        ..gateway::outbox::Sinks::default()
     };
-    let ingestor = gateway::app::ingest::Ingestor::start(
-        app.db.pool.clone(),
-        sinks,
-        &app.settings.ingest,
-        None,
-    );
+    let ingestor =
+        gateway::ingest::Ingestor::start(app.db.pool.clone(), sinks, &app.settings.ingest, None);
     (ingestor, handoff)
 }
 
@@ -807,7 +804,7 @@ async fn run_until_every_delivery_is(app: &TestApp, dispatcher: Dispatcher, stat
 }
 
 /// `ingestor` receives a one-event test webhook.
-async fn receive_one(ingestor: &gateway::app::ingest::Ingestor, id: &str) {
+async fn receive_one(ingestor: &gateway::ingest::Ingestor, id: &str) {
     let source: std::sync::Arc<dyn providers::WebhookSource> =
         std::sync::Arc::new(e2e::source::TestSource::default());
     let mut headers = axum::http::HeaderMap::new();

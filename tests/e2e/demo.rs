@@ -9,13 +9,13 @@ async fn the_demo_story_runs_end_to_end_against_both_simulators() {
     let db = TestDb::new().await;
     let mut settings = test_settings(&db);
     settings.server.port = 0;
-    let options = gateway::demo::DemoOptions {
+    let options = paygate_demo::DemoOptions {
         exit: true,
         database: format!("{}_demo", db.name()),
     };
     let database = options.database.clone();
 
-    let outcome = gateway::demo::run_story(settings, options).await;
+    let outcome = paygate_demo::run_story(settings, options).await;
 
     // The demo's own database is dropped whatever happened.
     let server = gateway::db::server_url_of(secrecy::ExposeSecret::expose_secret(&db.url));

@@ -637,9 +637,7 @@ async fn without_a_credit_provider_the_credit_api_is_unavailable() {
 async fn the_credit_api_needs_the_credit_scopes() {
     let sim = dinie_sim::start(SimConfig::fast()).await.expect("sim");
     let app = gateway_with(dinie_config(&sim.base_url(), &sim)).await;
-    let events_only = app
-        .key_with(&[gateway::http::auth::Scope::EventsRead])
-        .await;
+    let events_only = app.key_with(&[gateway::keys::Scope::EventsRead]).await;
     let read = app.get("/v1/loans/ln_1", Some(&events_only)).await;
     let write = app
         .post_json(

@@ -85,7 +85,7 @@ async fn the_same_key_with_a_different_body_is_409_idempotency_key_reused() {
 async fn the_same_key_while_the_first_request_is_in_flight_is_409_idempotency_key_in_use() {
     let app = TestApp::spawn().await;
     let body = new_key_body("slow");
-    let caller = gateway::app::keys::authenticate(&app.db.pool, &app.admin_key)
+    let caller = gateway::keys::authenticate(&app.db.pool, &app.admin_key)
         .await
         .unwrap();
     // Another replica is processing this very request: it holds the claim.
@@ -176,7 +176,7 @@ async fn a_post_without_an_idempotency_key_is_400() {
 #[tokio::test]
 async fn keys_are_scoped_to_the_api_key_that_used_them() {
     let app = TestApp::spawn().await;
-    let other_admin = app.key_with(&[gateway::http::auth::Scope::Admin]).await;
+    let other_admin = app.key_with(&[gateway::keys::Scope::Admin]).await;
 
     let first = app
         .post_json(

@@ -7,7 +7,7 @@ use std::time::Duration;
 use e2e::app::{TestApp, expect_json, expect_problem, one_event};
 use e2e::eventually;
 use e2e::source::{PROVIDER, TestRegistration};
-use gateway::app::providers::PgCredentialStore;
+use gateway::credentials::PgCredentialStore;
 use gateway::crypto::Keyring;
 use reqwest::StatusCode;
 use serde_json::{Value, json};
@@ -114,7 +114,7 @@ async fn a_credential_registered_by_another_replica_is_accepted_at_once_despite_
     );
 
     let provider = providers::ProviderName::parse(PROVIDER).unwrap();
-    gateway::app::providers::register(
+    gateway::credentials::register(
         &another_replica(&app),
         &provider,
         &TestRegistration::default(),
@@ -237,9 +237,7 @@ async fn a_provider_without_self_registration_is_404() {
 #[tokio::test]
 async fn registration_needs_the_providers_write_scope() {
     let app = app_with_registration().await;
-    let reader = app
-        .key_with(&[gateway::http::auth::Scope::EventsRead])
-        .await;
+    let reader = app.key_with(&[gateway::keys::Scope::EventsRead]).await;
     let response = app
         .post_json(
             "/v1/providers/testprov/webhooks",

@@ -9,7 +9,7 @@ use chrono::{DateTime, TimeZone, Utc};
 use e2e::app::{TestApp, expect_json, expect_problem};
 use e2e::receiver::Receiver;
 use e2e::source::TOKEN;
-use gateway::http::auth::Scope;
+use gateway::keys::Scope;
 use proptest::prelude::*;
 use reqwest::StatusCode;
 use rust_decimal::Decimal;
@@ -203,7 +203,7 @@ async fn a_borrower_learned_after_their_loan_gives_the_loan_its_item() {
 
     // What `POST /v1/customers` does once the provider created the customer.
     let provider = providers::ProviderName::parse(e2e::source::PROVIDER).unwrap();
-    gateway::reconcile::live::learn_customer(
+    gateway::reconcile::items::learn_customer(
         &app.db.pool,
         &provider,
         "cust_late",

@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use e2e::app::{TestApp, expect_json};
 use e2e::eventually;
-use gateway::http::auth::Scope;
+use gateway::keys::Scope;
 use reqwest::StatusCode;
 use rust_decimal::Decimal;
 use secrecy::SecretString;

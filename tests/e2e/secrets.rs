@@ -2,9 +2,9 @@
 //! new key with `paygate secrets rekey` while the gateway keeps serving.
 
 use e2e::app::{TestApp, expect_json, expect_problem, one_event};
-use gateway::app::secrets;
 use gateway::config::{EncryptionKey, EncryptionSettings, Settings};
 use gateway::crypto::Keyring;
+use gateway::secrets;
 use reqwest::StatusCode;
 use secrecy::{ExposeSecret, SecretString};
 use serde_json::json;

@@ -2,10 +2,8 @@
 
 use std::sync::Arc;
 
-use gateway::app::providers::PgCredentialStore;
 use gateway::config::Settings;
-use gateway::crypto::Keyring;
-use gateway::http::auth::Scope;
+use gateway::keys::Scope;
 use gateway::startup::{Application, ProviderRegistry};
 use providers::CredentialStore;
 use reqwest::{Response, StatusCode};
@@ -106,27 +104,26 @@ impl TestAppBuilder {
             .connect(db.url.expose_secret())
             .await
             .expect("gateway pool");
-        let keyring = Arc::new(Keyring::from_settings(&settings.encryption).expect("keyring"));
-        let store = PgCredentialStore::new(
-            pool.clone(),
-            keyring,
-            std::time::Duration::from_millis(settings.ingest.credential_cache_ms),
+        // No `[providers.*]` configured: the test provider and each test's own are registered
+        // through the composition root's extra providers.
+        let hooks = self.providers;
+        let extra = Box::new(
+            move |registry: &mut ProviderRegistry, credentials: Arc<dyn CredentialStore>| {
+                registry.register_webhook_source(Arc::new(TestSource::default()));
+                for register in hooks {
+                    register(registry, credentials.clone());
+                }
+            },
         );
-        let credentials: Arc<dyn CredentialStore> = Arc::new(store.clone());
-        let mut registry = ProviderRegistry::default();
-        registry.register_webhook_source(Arc::new(TestSource::default()));
-        for register in self.providers {
-            register(&mut registry, credentials.clone());
-        }
-        let app = Application::build(settings, pool, registry, store)
+        let app = Application::compose(settings, &figment::Figment::new(), pool, extra)
             .await
             .expect("gateway builds");
         let settings = app.state().settings.as_ref().clone();
         let address = format!("http://{}", app.local_addr().expect("bound"));
-        let admin = gateway::app::keys::create(&db.pool, "test-admin", &[Scope::Admin])
+        let admin = gateway::keys::create(&db.pool, "test-admin", &[Scope::Admin])
             .await
             .expect("admin key");
-        let admin_key = gateway::app::keys::reveal(&admin).to_owned();
+        let admin_key = gateway::keys::reveal(&admin).to_owned();
         let (shutdown, stopped) = tokio::sync::oneshot::channel::<()>();
         let server = tokio::spawn(app.run_until_stopped(async {
             let _ = stopped.await;
@@ -183,10 +180,10 @@ impl TestApp {
 
     /// Creates a key with `scopes` and returns it.
     pub async fn key_with(&self, scopes: &[Scope]) -> String {
-        let created = gateway::app::keys::create(&self.db.pool, "test-key", scopes)
+        let created = gateway::keys::create(&self.db.pool, "test-key", scopes)
             .await
             .expect("key");
-        gateway::app::keys::reveal(&created).to_owned()
+        gateway::keys::reveal(&created).to_owned()
     }
 
     /// `GET path` with `key` as Bearer (no header when `None`).

@@ -3,18 +3,16 @@
 
 use std::path::PathBuf;
 
-use std::sync::Arc;
 use std::time::Duration;
 
 use clap::{Parser, Subcommand};
 
-use crate::app;
-use crate::app::keys;
-use crate::app::providers::PgCredentialStore;
-use crate::app::secrets;
 use crate::config::Settings;
+use crate::credentials;
 use crate::crypto::Keyring;
-use crate::http::auth::Scope;
+use crate::keys;
+use crate::keys::Scope;
+use crate::secrets;
 use crate::startup::{self, Application};
 use crate::store::api_keys;
 use crate::{db, telemetry};
@@ -34,13 +32,6 @@ pub struct Cli {
 /// Subcommands.
 #[derive(Debug, Subcommand)]
 pub enum Command {
-    /// Run the whole product against both provider simulators: a scripted credit and Pix story
-    /// through the REST API, live progress, a summary; then keep serving until Ctrl-C.
-    Demo {
-        /// End after the story (CI runs it this way).
-        #[arg(long)]
-        exit: bool,
-    },
     /// Run the gateway: REST API, inbound webhooks, workers.
     Serve,
     /// Apply database migrations and exit.
@@ -153,13 +144,6 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             Ok(())
         }
         Command::Serve => serve(cli.config, settings).await,
-        Command::Demo { exit } => {
-            let options = crate::demo::DemoOptions {
-                exit,
-                database: "paygate_demo".into(),
-            };
-            crate::demo::run(settings, options).await
-        }
         Command::Migrate => {
             let _telemetry = telemetry::init(&settings.telemetry)?;
             let (pool, _cluster) = open_database(&settings).await?;
@@ -192,18 +176,9 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
 
 async fn serve(config: Option<PathBuf>, settings: Settings) -> anyhow::Result<()> {
     let _telemetry = telemetry::init(&settings.telemetry)?;
-    let keyring = Arc::new(Keyring::from_settings(&settings.encryption)?);
     let (pool, _cluster) = open_database(&settings).await?;
-    let credentials = PgCredentialStore::new(
-        pool.clone(),
-        keyring,
-        Duration::from_millis(settings.ingest.credential_cache_ms),
-    );
-    let registry = startup::register_providers(
-        &Settings::figment(config.as_deref()),
-        Arc::new(credentials.clone()),
-    )?;
-    let app = Application::build(settings, pool, registry, credentials).await?;
+    let figment = Settings::figment(config.as_deref());
+    let app = Application::compose(settings, &figment, pool, Box::new(|_, _| {})).await?;
     let address = app.local_addr()?;
     tracing::info!(%address, docs = %format!("http://{address}/docs"), "paygate listening");
     app.run_until_stopped(startup::shutdown_signal()).await
@@ -264,13 +239,9 @@ async fn providers_command(
     provider: &str,
     command: ProvidersCommand,
 ) -> anyhow::Result<()> {
-    let keyring = Arc::new(Keyring::from_settings(&settings.encryption)?);
     // A one-off command: nothing to cache.
-    let credentials = PgCredentialStore::new(pool.clone(), keyring, Duration::ZERO);
-    let registry = startup::register_providers(
-        &Settings::figment(config.as_deref()),
-        Arc::new(credentials.clone()),
-    )?;
+    let figment = Settings::figment(config.as_deref());
+    let (registry, credentials) = startup::providers(settings, &figment, pool, Duration::ZERO)?;
     let registration = registry.webhook_registration(provider).ok_or_else(|| {
         anyhow::anyhow!("provider `{provider}` is not configured or has no webhook registration")
     })?;
@@ -284,13 +255,13 @@ async fn providers_command(
                     "server.public_url must be set: it is the URL the provider will call"
                 );
             }
-            app::providers::register(&credentials, &name, registration.as_ref(), public_url).await?
+            credentials::register(&credentials, &name, registration.as_ref(), public_url).await?
         }
         ProvidersCommand::RotateWebhooks {
             grace_seconds,
             registration_id,
         } => {
-            app::providers::rotate(
+            credentials::rotate(
                 &credentials,
                 &name,
                 registration.as_ref(),

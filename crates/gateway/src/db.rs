@@ -128,6 +128,20 @@ pub fn server_url_of(database_url: &str) -> String {
     }
 }
 
+/// Drops `database` on the server at `server_url` if it exists, closing its connections (the
+/// demo's throw-away database).
+pub async fn drop_database(server_url: &str, database: &str) -> Result<(), DbError> {
+    let options = PgConnectOptions::from_str(server_url)?.database("postgres");
+    let mut connection = options.connect().await?;
+    let statement = format!(
+        "drop database if exists \"{}\" with (force)",
+        database.replace('"', "\"\"")
+    );
+    sqlx::query(&statement).execute(&mut connection).await?;
+    connection.close().await?;
+    Ok(())
+}
+
 /// Connects to the server at `server_url` (no database path) and creates `database` if missing;
 /// returns the URL of that database.
 pub async fn ensure_database(server_url: &str, database: &str) -> Result<SecretString, DbError> {

@@ -2,28 +2,38 @@
 //! `paygate`. The only crate that knows HTTP JSON and SQL.
 //!
 //! # Layout
-//! - `cli`: the command line (`demo`, `serve`, `migrate`, `keys`, `providers`, `secrets`, `config check`).
-//! - `demo`: the whole product in one command, against both simulators.
-//! - `config`: figment-layered settings.
-//! - `crypto`: secrets encrypted at rest (keyring, `enc:v1:` values).
-//! - `startup`: application state, the provider registry (the one place naming provider crates),
-//!   listener and graceful shutdown.
-//! - `db`: locating Postgres with no set-up, pool, migrations.
-//! - `delivery`: re-publishing events to partner apps (SSRF guard, JetStream sink).
-//! - `http`: routes, extractors, problem+json errors, auth, idempotency, OpenAPI.
-//! - `app`: use cases called by handlers and commands.
+//! A one-way stack, top to bottom; a module imports only from modules below it (checked by
+//! `tests/architecture.rs`, the rule in ARCHITECTURE.md):
+//! - `cli`: the command line (`serve`, `migrate`, `keys`, `providers`, `secrets`, `config check`).
+//! - `startup`: the composition root: credential store, provider registry (the one place naming
+//!   provider crates), state, workers, listener, graceful shutdown.
+//! - `http`: routes, extractors, problem+json errors, auth, idempotency, OpenAPI; handlers by
+//!   resource.
+//! - `ingest`: inbound webhooks: verify, normalize, group commit, reconcile, quarantine.
+//! - `delivery`: re-publishing events to partner apps (dispatcher, pacing, replays, SSRF guard,
+//!   JetStream sink, the v1 payload).
+//! - `reconcile`: Pix receipts against loan disbursements (matcher, live, items and runs).
+//! - `outbox`: storing events with their deliveries; the in-memory hand-off to the dispatcher.
+//! - `keys`, `credentials`, `secrets`: API keys and scopes; inbound webhook credentials and their
+//!   registration at providers; re-encryption of secrets at rest.
+//! - `registry`: the registered providers by capability.
 //! - `store`: SQL, one module per aggregate.
-//! - `telemetry`: logs, traces, metrics.
+//! - `db`, `config`, `crypto`, `telemetry`: locating Postgres and migrations, figment-layered
+//!   settings, secrets at rest, logs/traces/metrics.
 
-pub mod app;
 pub mod cli;
 pub mod config;
+pub mod credentials;
 pub mod crypto;
 pub mod db;
 pub mod delivery;
-pub mod demo;
 pub mod http;
+pub mod ingest;
+pub mod keys;
+pub mod outbox;
 pub mod reconcile;
+pub mod registry;
+pub mod secrets;
 pub mod startup;
 pub mod store;
 pub mod telemetry;

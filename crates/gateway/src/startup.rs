@@ -1,137 +1,47 @@
-//! Building and running the application: state, provider registry, listener, graceful shutdown.
+//! The composition root: the one place that builds the application (credential store, provider
+//! registry, state, workers, listener) and names concrete provider crates. `serve`, the CLI's
+//! provider commands, the demo and the test harness all build through it.
 //!
 //! `Application::build` binds the listener (port 0 picks a free one, for tests) and returns before
 //! serving, so callers learn the address first; `run_until_stopped` serves until the shutdown
 //! future resolves, then drains in-flight requests for at most `server.shutdown_grace_secs`.
 
-use std::collections::HashMap;
 use std::future::Future;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
-use metrics_exporter_prometheus::PrometheusHandle;
-use providers::{
-    BankingProvider, CredentialStore, CreditProvider, ProviderName, ProviderRegistrar,
-    WebhookRegistration, WebhookSource,
-};
+use providers::CredentialStore;
 use sqlx::PgPool;
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 
-use crate::app::ingest::Ingestor;
-use crate::app::outbox::Sinks;
-use crate::app::providers::PgCredentialStore;
 use crate::config::Settings;
+use crate::credentials::PgCredentialStore;
 use crate::crypto::Keyring;
-use crate::delivery::dispatcher::{Dispatcher, Handoff};
-use crate::http::error::ApiError;
+use crate::delivery::dispatcher::Dispatcher;
+use crate::http::state::AppState;
+use crate::ingest::Ingestor;
+use crate::outbox::Sinks;
+use crate::outbox::handoff::Handoff;
+pub use crate::registry::ProviderRegistry;
 use crate::{db, http, telemetry};
 
-/// Everything a request handler may use.
-#[derive(Clone)]
-pub struct AppState {
-    /// The Postgres pool.
-    pub pool: PgPool,
-    /// The effective configuration.
-    pub settings: Arc<Settings>,
-    /// The registered providers.
-    pub registry: Arc<ProviderRegistry>,
-    /// Renders `/metrics`.
-    pub metrics: PrometheusHandle,
-    /// Encrypts and decrypts secrets at rest (`[encryption]`).
-    pub keyring: Arc<Keyring>,
-    /// Stores inbound webhooks with group commit (`[ingest]`).
-    pub ingestor: Ingestor,
-    /// Deliveries the inbound path hands to this process's dispatcher, and its wake-up signal
-    /// (delivery enabled).
-    pub handoff: Option<Handoff>,
-    /// Inbound webhook credentials registered through the gateway (cached; the one the registry's
-    /// webhook sources read from).
-    pub credentials: PgCredentialStore,
-}
+/// Providers registered beyond the configured ones (the test harness's own test provider).
+pub type ExtraProviders<'a> = Box<dyn FnOnce(&mut ProviderRegistry, Arc<dyn CredentialStore>) + 'a>;
 
-/// The providers this gateway talks to, by name. `register_providers` is the one place that names
-/// concrete provider crates; tests build their own registry.
-#[derive(Default)]
-pub struct ProviderRegistry {
-    credit: HashMap<String, Arc<dyn CreditProvider>>,
-    banking: HashMap<String, Arc<dyn BankingProvider>>,
-    webhook_sources: HashMap<String, Arc<dyn WebhookSource>>,
-    webhook_registrations: HashMap<String, Arc<dyn WebhookRegistration>>,
-}
-
-impl ProviderRegistrar for ProviderRegistry {
-    fn credit(&mut self, name: ProviderName, provider: Arc<dyn CreditProvider>) {
-        self.credit.insert(name.to_string(), provider);
-    }
-
-    fn banking(&mut self, name: ProviderName, provider: Arc<dyn BankingProvider>) {
-        self.banking.insert(name.to_string(), provider);
-    }
-
-    fn webhook_source(&mut self, source: Arc<dyn WebhookSource>) {
-        self.webhook_sources
-            .insert(source.provider().to_string(), source);
-    }
-
-    fn webhook_registration(
-        &mut self,
-        name: ProviderName,
-        registration: Arc<dyn WebhookRegistration>,
-    ) {
-        self.webhook_registrations
-            .insert(name.to_string(), registration);
-    }
-}
-
-impl ProviderRegistry {
-    /// Registers the inbound webhook source of a provider (`/webhooks/{provider}`).
-    pub fn register_webhook_source(&mut self, source: Arc<dyn WebhookSource>) {
-        ProviderRegistrar::webhook_source(self, source);
-    }
-
-    /// The webhook source for `provider`, if registered.
-    pub fn webhook_source(&self, provider: &str) -> Option<Arc<dyn WebhookSource>> {
-        self.webhook_sources.get(provider).cloned()
-    }
-
-    /// Self-registration at `provider`, if it offers it.
-    pub fn webhook_registration(&self, provider: &str) -> Option<Arc<dyn WebhookRegistration>> {
-        self.webhook_registrations.get(provider).cloned()
-    }
-
-    /// The credit provider named `name`.
-    pub fn credit_provider(&self, name: &str) -> Option<Arc<dyn CreditProvider>> {
-        self.credit.get(name).cloned()
-    }
-
-    /// The banking provider named `name`.
-    pub fn banking_provider(&self, name: &str) -> Option<Arc<dyn BankingProvider>> {
-        self.banking.get(name).cloned()
-    }
-}
-
-impl AppState {
-    /// The credit provider the routing configuration names; 503 `capability_unavailable` when none.
-    pub fn credit(&self) -> Result<Arc<dyn CreditProvider>, ApiError> {
-        let name = &self.settings.routing.credit;
-        self.registry
-            .credit_provider(name)
-            .ok_or(ApiError::CapabilityUnavailable {
-                capability: "credit",
-            })
-    }
-
-    /// The banking provider the routing configuration names; 503 `capability_unavailable` when none.
-    pub fn banking(&self) -> Result<Arc<dyn BankingProvider>, ApiError> {
-        let name = &self.settings.routing.banking;
-        self.registry
-            .banking_provider(name)
-            .ok_or(ApiError::CapabilityUnavailable {
-                capability: "banking",
-            })
-    }
+/// The credential store inbound webhooks are verified with (cached for `cache`; a one-off command
+/// passes zero) and the providers the configuration enables, registered against it.
+pub fn providers(
+    settings: &Settings,
+    figment: &figment::Figment,
+    pool: &PgPool,
+    cache: Duration,
+) -> anyhow::Result<(ProviderRegistry, PgCredentialStore)> {
+    let keyring = Arc::new(Keyring::from_settings(&settings.encryption)?);
+    let store = PgCredentialStore::new(pool.clone(), keyring, cache);
+    let registry = register_providers(figment, Arc::new(store.clone()))?;
+    Ok((registry, store))
 }
 
 /// Registers the providers compiled into this binary: one line per provider crate, each reading
@@ -177,9 +87,23 @@ pub struct Application {
 }
 
 impl Application {
+    /// Builds the application the configuration describes: the providers its `[providers.*]`
+    /// sections enable (read from `figment`), then `extra` ones, on `pool`.
+    pub async fn compose(
+        settings: Settings,
+        figment: &figment::Figment,
+        pool: PgPool,
+        extra: ExtraProviders<'_>,
+    ) -> anyhow::Result<Application> {
+        let cache = Duration::from_millis(settings.ingest.credential_cache_ms);
+        let (mut registry, credentials) = providers(&settings, figment, &pool, cache)?;
+        extra(&mut registry, Arc::new(credentials.clone()));
+        Application::build(settings, pool, registry, credentials).await
+    }
+
     /// Connects to `pool`'s database, migrates if configured, binds the listener. `credentials` is
     /// the store `registry`'s webhook sources were given.
-    pub async fn build(
+    async fn build(
         mut settings: Settings,
         pool: PgPool,
         registry: ProviderRegistry,

@@ -185,7 +185,7 @@ async fn keys_create_prints_a_working_key_once_and_list_never_shows_it() {
     assert!(key.starts_with("pgk_"), "{text}");
     assert!(text.contains("events:read,pii"), "{text}");
     let pool = sqlx::PgPool::connect(url.expose_secret()).await.unwrap();
-    let caller = gateway::app::keys::authenticate(&pool, key).await.unwrap();
+    let caller = gateway::keys::authenticate(&pool, key).await.unwrap();
     assert_eq!(caller.name, "ledger");
     assert!(listed.status.success());
     assert!(stdout(&listed).contains("ledger"));

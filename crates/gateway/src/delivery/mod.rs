@@ -5,6 +5,7 @@
 //! - `dispatcher`: claims due deliveries (`for update skip locked`), POSTs them signed with
 //!   Standard Webhooks, records every attempt, retries on the schedule, dead-letters, disables
 //!   endpoints that answer 410 or keep failing.
+//! - `payload`: the v1 event body partners receive (and `/v1/events` serves).
 //! - `pacing`: per-subscription concurrency limit and rate limit (token bucket), per process.
 //! - `replay`: durable bulk replay jobs.
 //! - `signing`: Standard Webhooks signatures, with both secrets during a rotation.
@@ -14,6 +15,7 @@
 pub mod dispatcher;
 pub mod jetstream;
 pub mod pacing;
+pub mod payload;
 pub mod replay;
 pub mod signing;
 pub mod ssrf;

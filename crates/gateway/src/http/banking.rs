@@ -24,11 +24,11 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use utoipa::{IntoParams, ToSchema};
 
-use crate::http::auth::{Caller, Scope};
 use crate::http::error::{ApiError, FieldProblem, Problem};
 use crate::http::extract::{ApiJson, ApiPath, ApiQuery};
 use crate::http::idempotency;
-use crate::startup::AppState;
+use crate::http::state::AppState;
+use crate::keys::{Caller, Scope};
 
 /// Default page size of the banking lists.
 pub const DEFAULT_PAGE_SIZE: u32 = 10;

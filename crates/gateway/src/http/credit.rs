@@ -22,12 +22,12 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use utoipa::{IntoParams, ToSchema};
 
-use crate::http::auth::{Caller, Scope};
 use crate::http::error::{ApiError, FieldProblem};
 use crate::http::extract::{ApiJson, ApiPath, ApiQuery};
 use crate::http::idempotency;
 use crate::http::pagination::{DEFAULT_LIMIT, ListBody, MAX_LIMIT};
-use crate::startup::AppState;
+use crate::http::state::AppState;
+use crate::keys::{Caller, Scope};
 
 /// File types accepted as KYC documents.
 const DOCUMENT_CONTENT_TYPES: [&str; 3] = ["application/pdf", "image/jpeg", "image/png"];
@@ -450,7 +450,7 @@ pub async fn create_customer(
         .await?;
     // The gateway's own customer records: reconciliation finds the borrower's document here.
     if let Ok(provider) = providers::ProviderName::parse(&state.settings.routing.credit) {
-        crate::reconcile::live::learn_customer(
+        crate::reconcile::items::learn_customer(
             &state.pool,
             &provider,
             &customer.id,

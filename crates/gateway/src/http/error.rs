@@ -249,6 +249,24 @@ fn provider_status(error: &ProviderError) -> StatusCode {
     }
 }
 
+impl From<crate::keys::MissingScope> for ApiError {
+    fn from(missing: crate::keys::MissingScope) -> ApiError {
+        ApiError::InsufficientScope {
+            scope: missing.scope,
+        }
+    }
+}
+
+impl From<crate::keys::AuthError> for ApiError {
+    fn from(error: crate::keys::AuthError) -> ApiError {
+        match error {
+            crate::keys::AuthError::Invalid => ApiError::ApiKeyInvalid,
+            crate::keys::AuthError::Revoked => ApiError::ApiKeyRevoked,
+            crate::keys::AuthError::Storage(error) => ApiError::from(error),
+        }
+    }
+}
+
 impl From<sqlx::Error> for ApiError {
     fn from(error: sqlx::Error) -> ApiError {
         if is_unavailable(&error) {

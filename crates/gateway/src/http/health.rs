@@ -11,7 +11,7 @@ use utoipa::ToSchema;
 
 use crate::db;
 use crate::http::error::ApiError;
-use crate::startup::AppState;
+use crate::http::state::AppState;
 
 /// Health or readiness status.
 #[derive(Debug, Serialize, ToSchema)]

@@ -18,9 +18,9 @@ use axum::response::{IntoResponse, Response};
 use providers::IdempotencyKey;
 use sha2::{Digest, Sha256};
 
-use crate::http::auth::Caller;
 use crate::http::error::ApiError;
-use crate::startup::AppState;
+use crate::http::state::AppState;
+use crate::keys::Caller;
 use crate::store::idempotency::{self, Claim, Lifetimes, StoredResponse};
 
 /// The request header.

@@ -8,12 +8,12 @@ use providers::ApiKeyId;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
-use crate::app::keys::{self, NewKeyError};
-use crate::http::auth::{Caller, Scope};
 use crate::http::error::{ApiError, FieldProblem};
 use crate::http::extract::{ApiJson, ApiPath};
 use crate::http::pagination::ListBody;
-use crate::startup::AppState;
+use crate::http::state::AppState;
+use crate::keys::{self, NewKeyError};
+use crate::keys::{Caller, Scope};
 use crate::store::api_keys::{self, ApiKeyRecord};
 
 /// A request for a new key.

@@ -23,6 +23,7 @@ pub mod keys;
 pub mod pagination;
 pub mod providers;
 pub mod reconciliation;
+pub mod state;
 pub mod subscriptions;
 pub mod webhooks;
 
@@ -45,7 +46,7 @@ use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa_swagger_ui::SwaggerUi;
 
 use crate::http::error::ApiError;
-use crate::startup::AppState;
+use crate::http::state::AppState;
 
 const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 
@@ -76,7 +77,7 @@ const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
         reconciliation::report, reconciliation::run, reconciliation::get_run,
         webhooks::receive_root, webhooks::receive_path,
     ),
-    components(schemas(error::Problem, error::FieldProblem, auth::Scope)),
+    components(schemas(error::Problem, error::FieldProblem, crate::keys::Scope)),
     modifiers(&BearerAuth),
     tags(
         (name = "events", description = "Normalized provider events"),

@@ -10,12 +10,12 @@ use providers::{ProviderName, RegisteredWebhook};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
-use crate::app::providers::{self as use_case, RegistrationFailed};
-use crate::http::auth::{Caller, Scope};
+use crate::credentials::{self as use_case, RegistrationFailed};
 use crate::http::error::{ApiError, FieldProblem};
 use crate::http::extract::{ApiJson, ApiPath};
 use crate::http::pagination::ListBody;
-use crate::startup::AppState;
+use crate::http::state::AppState;
+use crate::keys::{Caller, Scope};
 
 /// Largest rotation grace period: one day.
 pub const MAX_GRACE_SECONDS: u64 = 86_400;

@@ -13,16 +13,16 @@ use providers::{Document, ReconciliationItemId};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
-use crate::http::auth::{Caller, Scope};
 use crate::http::error::{ApiError, FieldProblem};
 use crate::http::extract::{ApiJson, ApiPath, ApiQuery};
 use crate::http::pagination::{ListBody, PageParams};
+use crate::http::state::AppState;
+use crate::keys::{Caller, Scope};
 use crate::reconcile::items::{
     self, ItemFilter, ItemRow, Resolution, ResolveError, RunRow, SummaryRow,
 };
 use crate::reconcile::live;
 use crate::reconcile::matcher::Status;
-use crate::startup::AppState;
 
 /// A reconciliation item.
 #[derive(Debug, Serialize, ToSchema)]

@@ -15,11 +15,11 @@ use utoipa::{IntoParams, ToSchema};
 use crate::delivery::replay::{self, ReplayRow};
 use crate::delivery::signing;
 use crate::delivery::ssrf::{self, SsrfPolicy};
-use crate::http::auth::{Caller, Scope};
 use crate::http::error::{ApiError, FieldProblem};
 use crate::http::extract::{ApiJson, ApiPath, ApiQuery};
 use crate::http::pagination::{ListBody, PageParams};
-use crate::startup::AppState;
+use crate::http::state::AppState;
+use crate::keys::{Caller, Scope};
 use crate::store::deliveries::{self, AttemptRow, DeliveryRow};
 use crate::store::subscriptions::{self, NewSubscription, SubscriptionPatch, SubscriptionRow};
 
@@ -535,7 +535,7 @@ impl DeliveryBody {
                 .map(|id| SubscriptionId::from_uuid(id).to_string()),
             event_id: providers::EventId::from_uuid(row.event_id).to_string(),
             event_type: row.event_type,
-            status: row.status,
+            status: row.status.as_str().to_owned(),
             attempts: row.attempts,
             next_attempt_at: row.next_attempt_at,
             last_response_status: row.last_response_status,
@@ -659,7 +659,9 @@ pub async fn retry(
             None => Err(ApiError::NotFound {
                 resource: format!("delivery {id}"),
             }),
-            Some(row) => Err(ApiError::DeliveryNotRetryable { status: row.status }),
+            Some(row) => Err(ApiError::DeliveryNotRetryable {
+                status: row.status.as_str().to_owned(),
+            }),
         };
     };
     Ok((

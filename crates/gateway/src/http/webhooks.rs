@@ -13,10 +13,10 @@ use axum::http::HeaderMap;
 use serde::Serialize;
 use utoipa::ToSchema;
 
-use crate::app::ingest::{IngestError, Ingested};
 use crate::http::error::ApiError;
 use crate::http::extract::{ApiPath, body_rejection};
-use crate::startup::AppState;
+use crate::http::state::AppState;
+use crate::ingest::{IngestError, Ingested};
 
 /// What the gateway did with a webhook.
 #[derive(Debug, Serialize, ToSchema)]

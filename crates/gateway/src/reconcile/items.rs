@@ -11,9 +11,10 @@ use sqlx::{FromRow, PgConnection, PgPool};
 use tokio_util::sync::CancellationToken;
 
 use crate::config::ReconciliationSettings;
+use crate::outbox;
 use crate::reconcile::live;
 use crate::reconcile::matcher::{self, Expected, Observed, Status};
-use crate::startup::ProviderRegistry;
+use crate::registry::ProviderRegistry;
 use crate::store::Page;
 
 /// An item as stored.
@@ -229,6 +230,34 @@ pub enum ResolveError {
     Sqlx(#[from] sqlx::Error),
 }
 
+/// Learns a borrower's document and (reconciliation enabled) recomputes it, in one transaction: a
+/// loan of theirs that arrived before their document gets its item now.
+pub async fn learn_customer(
+    pool: &PgPool,
+    provider: &ProviderName,
+    customer_id: &str,
+    document: &str,
+    source: &str,
+    settings: &ReconciliationSettings,
+    jetstream: bool,
+) -> Result<(), sqlx::Error> {
+    let mut transaction = pool.begin().await?;
+    live::remember_customer(&mut transaction, provider, customer_id, document, source).await?;
+    if settings.enabled {
+        let mut emitted = Vec::new();
+        live::recompute(
+            &mut transaction,
+            document,
+            settings,
+            Utc::now(),
+            &mut emitted,
+        )
+        .await?;
+        outbox::store_own_events(&mut transaction, &emitted, jetstream).await?;
+    }
+    transaction.commit().await
+}
+
 /// Applies finance's decision, records it with `actor` and `note`, and recomputes the document.
 pub async fn resolve(
     pool: &PgPool,
@@ -300,22 +329,25 @@ pub async fn resolve(
     )
     .await?;
     let document = item.document.clone().unwrap_or_default();
-    live::emit(
-        &mut transaction,
+    let mut emitted: Vec<_> = live::event_of(
         id.uuid(),
-        if status == Status::Matched {
-            Status::Matched
-        } else {
-            status
-        },
+        status,
         &document,
         (item.expected_amount, observed),
-        jetstream,
     )
-    .await?;
+    .into_iter()
+    .collect();
     if !document.is_empty() {
-        live::recompute(&mut transaction, &document, settings, Utc::now(), jetstream).await?;
+        live::recompute(
+            &mut transaction,
+            &document,
+            settings,
+            Utc::now(),
+            &mut emitted,
+        )
+        .await?;
     }
+    outbox::store_own_events(&mut transaction, &emitted, jetstream).await?;
     transaction.commit().await?;
     get(pool, id).await?.ok_or(ResolveError::NotFound)
 }
@@ -600,7 +632,7 @@ pub async fn periodic_pass(
         match credit.get_customer(&customer_id).await {
             Ok(customer) => {
                 let document = customer.document.expose().to_owned();
-                live::learn_customer(
+                learn_customer(
                     pool,
                     &name,
                     &customer_id,
@@ -623,7 +655,16 @@ pub async fn periodic_pass(
     .await?;
     for document in due {
         let mut transaction = pool.begin().await?;
-        live::recompute(&mut transaction, &document, settings, Utc::now(), jetstream).await?;
+        let mut emitted = Vec::new();
+        live::recompute(
+            &mut transaction,
+            &document,
+            settings,
+            Utc::now(),
+            &mut emitted,
+        )
+        .await?;
+        outbox::store_own_events(&mut transaction, &emitted, jetstream).await?;
         transaction.commit().await?;
     }
     Ok(())

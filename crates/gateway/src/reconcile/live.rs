@@ -17,9 +17,8 @@ use providers::{
 };
 use rust_decimal::Decimal;
 use serde_json::Value;
-use sqlx::{FromRow, PgConnection, PgPool};
+use sqlx::{FromRow, PgConnection};
 
-use crate::app::outbox;
 use crate::config::ReconciliationSettings;
 use crate::reconcile::matcher::{self, Expected, Locked, Observed, Status};
 
@@ -31,8 +30,7 @@ pub async fn on_events(
     connection: &mut PgConnection,
     events: &[(&ProviderName, &NormalizedEvent)],
     settings: &ReconciliationSettings,
-    jetstream: bool,
-) -> Result<(), sqlx::Error> {
+) -> Result<Vec<NormalizedEvent>, sqlx::Error> {
     let mut documents: BTreeSet<String> = BTreeSet::new();
     let mut customers: Vec<(&ProviderName, String, String)> = Vec::new();
     let mut loans: Vec<LoanFact> = Vec::new();
@@ -147,10 +145,18 @@ pub async fn on_events(
     record_receipts(&mut *connection, &receipts).await?;
     documents
         .extend(documents_receipts_concern(&mut *connection, &documents, receipt_documents).await?);
+    let mut emitted = Vec::new();
     for document in documents {
-        recompute(&mut *connection, &document, settings, Utc::now(), jetstream).await?;
+        recompute(
+            &mut *connection,
+            &document,
+            settings,
+            Utc::now(),
+            &mut emitted,
+        )
+        .await?;
     }
-    Ok(())
+    Ok(emitted)
 }
 
 /// The receipts' payee documents that reconciliation must recompute: a receipt from a credit payer
@@ -228,25 +234,6 @@ struct ReceiptFact {
     payer_ispb: Option<String>,
     payer_name: Option<String>,
     received_at: DateTime<Utc>,
-}
-
-/// Learns a borrower's document and (reconciliation enabled) recomputes it, in one transaction: a
-/// loan of theirs that arrived before their document gets its item now.
-pub async fn learn_customer(
-    pool: &PgPool,
-    provider: &ProviderName,
-    customer_id: &str,
-    document: &str,
-    source: &str,
-    settings: &ReconciliationSettings,
-    jetstream: bool,
-) -> Result<(), sqlx::Error> {
-    let mut transaction = pool.begin().await?;
-    remember_customer(&mut transaction, provider, customer_id, document, source).await?;
-    if settings.enabled {
-        recompute(&mut transaction, document, settings, Utc::now(), jetstream).await?;
-    }
-    transaction.commit().await
 }
 
 /// Takes the transaction-scoped locks of these borrowers `(provider, customer id)`, in sorted order.
@@ -399,7 +386,7 @@ async fn record_receipts(
 
 /// Stores a borrower's document (from the gateway's own records, an event, or the provider's API),
 /// under the borrower's lock (see `lock_customers`).
-async fn remember_customer(
+pub(crate) async fn remember_customer(
     connection: &mut PgConnection,
     provider: &ProviderName,
     customer_id: &str,
@@ -552,7 +539,7 @@ pub async fn recompute(
     document: &str,
     settings: &ReconciliationSettings,
     now: DateTime<Utc>,
-    jetstream: bool,
+    emitted: &mut Vec<NormalizedEvent>,
 ) -> Result<(), sqlx::Error> {
     lock_all(
         &mut *connection,
@@ -639,15 +626,7 @@ pub async fn recompute(
         )
         .await?;
         let amounts = (Some(loan.amount), receipt.map(|r| r.amount));
-        emit(
-            &mut *connection,
-            item_id,
-            item.status,
-            document,
-            amounts,
-            jetstream,
-        )
-        .await?;
+        emitted.extend(event_of(item_id, item.status, document, amounts));
     }
 
     // Receipt items: the unexpected ones now, and unlocked ones that are no longer unexpected go.
@@ -682,15 +661,12 @@ pub async fn recompute(
         )
         .await?;
         let amounts = (None, Some(receipt.amount));
-        emit(
-            &mut *connection,
+        emitted.extend(event_of(
             item_id,
             Status::UnexpectedReceipt,
             document,
             amounts,
-            jetstream,
-        )
-        .await?;
+        ));
     }
     let stale: Vec<uuid::Uuid> = current
         .values()
@@ -732,15 +708,14 @@ pub async fn record_change(
     Ok(())
 }
 
-/// Emits `reconciliation.<status>` through the outbox (statuses worth telling partners about).
-pub async fn emit(
-    connection: &mut PgConnection,
+/// The `reconciliation.<status>` event for an item that reached `status`, for statuses worth
+/// telling partners about; the caller stores it through the outbox.
+pub fn event_of(
     item_id: uuid::Uuid,
     status: Status,
     document: &str,
     (expected, observed): (Option<Decimal>, Option<Decimal>),
-    jetstream: bool,
-) -> Result<(), sqlx::Error> {
+) -> Option<NormalizedEvent> {
     let event_type = match status {
         Status::Matched => EventType::ReconciliationMatched,
         Status::AmountMismatch => EventType::ReconciliationAmountMismatch,
@@ -748,7 +723,7 @@ pub async fn emit(
         Status::NeedsReview => EventType::ReconciliationNeedsReview,
         Status::UnexpectedReceipt => EventType::ReconciliationUnexpectedReceipt,
         Status::Confirmed | Status::WrittenOff => EventType::ReconciliationResolved,
-        Status::Pending | Status::Cancelled => return Ok(()),
+        Status::Pending | Status::Cancelled => return None,
     };
     let id = ReconciliationItemId::from_uuid(item_id).to_string();
     let Ok(dedup_key) = DedupKey::parse(&format!(
@@ -756,7 +731,7 @@ pub async fn emit(
         event_type,
         uuid::Uuid::now_v7().simple()
     )) else {
-        return Ok(());
+        return None;
     };
     let data = serde_json::json!({
         "item_id": id,
@@ -775,19 +750,9 @@ pub async fn emit(
             correlation_id: None,
         },
         occurred_at: Utc::now(),
-        data: data.clone(),
+        data,
     };
-    let raw = serde_json::to_vec(&data).unwrap_or_default();
-    // Reconciliation events fan out to subscriptions (and JetStream) but are not reconciled.
-    outbox::store_and_fan_out(
-        connection,
-        &outbox::GATEWAY_PROVIDER,
-        &event,
-        &raw,
-        jetstream,
-    )
-    .await?;
-    Ok(())
+    Some(event)
 }
 
 /// The masked form of a bare document, for events and logs.

@@ -34,6 +34,69 @@ impl Sink {
     }
 }
 
+/// A delivery's state (the `delivery.status` column).
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Hash, sqlx::Type, serde::Serialize, serde::Deserialize,
+)]
+#[sqlx(type_name = "text", rename_all = "snake_case")]
+#[serde(rename_all = "snake_case")]
+pub enum DeliveryStatus {
+    /// Due at `next_attempt_at`.
+    Pending,
+    /// Claimed by a dispatcher until `locked_until`.
+    Delivering,
+    /// The partner acknowledged it.
+    Succeeded,
+    /// Dead-lettered: the schedule is exhausted, or the endpoint answered 410 Gone.
+    Dead,
+}
+
+impl DeliveryStatus {
+    /// Every status, in lifecycle order.
+    pub const ALL: [DeliveryStatus; 4] = [
+        DeliveryStatus::Pending,
+        DeliveryStatus::Delivering,
+        DeliveryStatus::Succeeded,
+        DeliveryStatus::Dead,
+    ];
+
+    /// The stored name.
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            DeliveryStatus::Pending => "pending",
+            DeliveryStatus::Delivering => "delivering",
+            DeliveryStatus::Succeeded => "succeeded",
+            DeliveryStatus::Dead => "dead",
+        }
+    }
+
+    /// Whether nothing more will happen to it without an operator (succeeded or dead).
+    pub fn is_final(&self) -> bool {
+        matches!(self, DeliveryStatus::Succeeded | DeliveryStatus::Dead)
+    }
+}
+
+impl std::str::FromStr for DeliveryStatus {
+    type Err = ();
+
+    fn from_str(input: &str) -> Result<DeliveryStatus, ()> {
+        DeliveryStatus::ALL
+            .into_iter()
+            .find(|status| status.as_str() == input)
+            .ok_or(())
+    }
+}
+
+/// How many deliveries are in each status (statuses with none are left out), in lifecycle order.
+pub async fn count_by_status(pool: &PgPool) -> Result<Vec<(DeliveryStatus, i64)>, sqlx::Error> {
+    let mut counts: Vec<(DeliveryStatus, i64)> =
+        sqlx::query_as("select status, count(*) from delivery group by 1")
+            .fetch_all(pool)
+            .await?;
+    counts.sort_by_key(|(status, _)| DeliveryStatus::ALL.iter().position(|s| s == status));
+    Ok(counts)
+}
+
 /// One outbox row to enqueue.
 #[derive(Debug, Clone)]
 pub struct NewDelivery {
@@ -310,8 +373,8 @@ pub struct DeliveryRow {
     pub event_id: uuid::Uuid,
     /// The event's type.
     pub event_type: String,
-    /// `pending`, `delivering`, `succeeded`, `dead`.
-    pub status: String,
+    /// Its state.
+    pub status: DeliveryStatus,
     /// Attempts so far.
     pub attempts: i32,
     /// When the next attempt is due.

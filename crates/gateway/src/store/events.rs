@@ -277,3 +277,10 @@ pub async fn count_by_dedup_key(
         .fetch_one(pool)
         .await
 }
+
+/// How many events of each type are stored, by type name.
+pub async fn count_by_type(pool: &PgPool) -> Result<Vec<(String, i64)>, sqlx::Error> {
+    sqlx::query_as("select event_type, count(*) from event group by 1 order by 1")
+        .fetch_all(pool)
+        .await
+}

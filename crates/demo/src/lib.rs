@@ -1,4 +1,5 @@
-//! `paygate demo`: the whole product in one command, on embedded defaults.
+//! `paygate-demo`: the whole product in one command, on embedded defaults. A crate of its own,
+//! so that the gateway's library and its `paygate` binary do not link the simulators.
 //!
 //! Starts both provider simulators in-process, the gateway on them (Postgres found or started by
 //! `db::locate`, in a throw-away `paygate_demo` database), a partner app that verifies every
@@ -21,16 +22,14 @@ use anyhow::Context;
 use axum::body::Bytes;
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
-use secrecy::{ExposeSecret, SecretString};
+use secrecy::ExposeSecret;
 use serde_json::{Value, json};
 
-use crate::app::keys;
-use crate::app::providers::PgCredentialStore;
-use crate::config::Settings;
-use crate::crypto::Keyring;
-use crate::http::auth::Scope;
-use crate::startup::{self, Application, ProviderRegistry};
-use crate::{db, telemetry};
+use gateway::config::Settings;
+use gateway::keys::{self, Scope};
+use gateway::startup::{self, Application};
+use gateway::store::{deliveries, events};
+use gateway::{db, telemetry};
 
 /// The bank the simulated Dinie pays out from.
 pub const DINIE_ISPB: &str = "32402502";
@@ -66,7 +65,7 @@ pub async fn run_story(mut settings: Settings, options: DemoOptions) -> anyhow::
 
     let located = db::locate(&settings.database).await?;
     let server = db::server_url_of(located.url.expose_secret());
-    recreate_database(&server, &options.database).await?;
+    db::drop_database(&server, &options.database).await?;
     let url = db::ensure_database(&server, &options.database).await?;
     let pool = db::connect(&url, &settings.database).await?;
     db::migrate(&pool).await?;
@@ -88,8 +87,14 @@ pub async fn run_story(mut settings: Settings, options: DemoOptions) -> anyhow::
     settings.delivery.allow_private_networks = vec!["127.0.0.0/8".into()];
     settings.delivery.poll_interval_ms = 50;
     settings.server.public_url = String::new();
-    let (registry, credentials) = demo_registry(&settings, &pool, &dinie_sim, &delbank_sim)?;
-    let app = match Application::build(settings.clone(), pool.clone(), registry, credentials).await
+    let figment = simulated_providers(&dinie_sim, &delbank_sim);
+    let app = match Application::compose(
+        settings.clone(),
+        &figment,
+        pool.clone(),
+        Box::new(|_, _| {}),
+    )
+    .await
     {
         Ok(app) => app,
         Err(error) => {
@@ -98,9 +103,13 @@ pub async fn run_story(mut settings: Settings, options: DemoOptions) -> anyhow::
                 settings.server.port
             );
             settings.server.port = 0;
-            let (registry, credentials) =
-                demo_registry(&settings, &pool, &dinie_sim, &delbank_sim)?;
-            Application::build(settings.clone(), pool.clone(), registry, credentials).await?
+            Application::compose(
+                settings.clone(),
+                &figment,
+                pool.clone(),
+                Box::new(|_, _| {}),
+            )
+            .await?
         }
     };
     let base = format!("http://{}", app.local_addr()?);
@@ -155,54 +164,25 @@ pub async fn run_story(mut settings: Settings, options: DemoOptions) -> anyhow::
     outcome
 }
 
-/// Both providers, registered against the simulators, and the credential store they read from.
-fn demo_registry(
-    settings: &Settings,
-    pool: &sqlx::PgPool,
+/// The `[providers.*]` sections that point both providers at the simulators: the demo registers
+/// them through the same composition root as `paygate serve`, from configuration.
+fn simulated_providers(
     dinie_sim: &dinie_sim::SimHandle,
     delbank_sim: &delbank_sim::SimHandle,
-) -> anyhow::Result<(ProviderRegistry, PgCredentialStore)> {
-    let keyring = Arc::new(Keyring::from_settings(&settings.encryption)?);
-    let store = PgCredentialStore::new(
-        pool.clone(),
-        keyring,
-        Duration::from_millis(settings.ingest.credential_cache_ms),
-    );
-    let credentials = Arc::new(store.clone());
-    let mut registry = ProviderRegistry::default();
-    let dinie = dinie::Config::new(
-        &dinie_sim.base_url(),
-        dinie_sim.client_id(),
-        dinie_sim.client_secret(),
-    );
-    dinie::register(dinie, credentials.clone(), &mut registry)?;
-    let delbank = delbank::Config {
-        enabled: true,
-        base_url: delbank_sim.base_url().to_owned(),
-        api_key: SecretString::from("sim-key-31712"),
-        account_id: "31712".to_owned(),
-        timeout_secs: 10,
-        retries: 2,
-        retry_base_delay_ms: 100,
-        webhook_scheme: delbank::AuthScheme::Bearer,
-        webhooks: Vec::new(),
-    };
-    delbank::register(delbank, credentials, &mut registry)?;
-    Ok((registry, store))
-}
-
-async fn recreate_database(server: &str, name: &str) -> anyhow::Result<()> {
-    use sqlx::{ConnectOptions, Connection};
-    use std::str::FromStr;
-    let mut admin = sqlx::postgres::PgConnectOptions::from_str(server)?
-        .database("postgres")
-        .connect()
-        .await?;
-    sqlx::query(&format!("drop database if exists \"{name}\" with (force)"))
-        .execute(&mut admin)
-        .await?;
-    admin.close().await?;
-    Ok(())
+) -> figment::Figment {
+    figment::Figment::new()
+        .merge(("providers.dinie.enabled", true))
+        .merge(("providers.dinie.base_url", dinie_sim.base_url()))
+        .merge(("providers.dinie.client_id", dinie_sim.client_id()))
+        .merge(("providers.dinie.client_secret", dinie_sim.client_secret()))
+        .merge(("providers.delbank.enabled", true))
+        .merge(("providers.delbank.base_url", delbank_sim.base_url()))
+        .merge(("providers.delbank.api_key", "sim-key-31712"))
+        .merge(("providers.delbank.account_id", "31712"))
+        .merge(("providers.delbank.timeout_secs", 10))
+        .merge(("providers.delbank.retries", 2))
+        .merge(("providers.delbank.retry_base_delay_ms", 100))
+        .merge(("providers.delbank.webhook_scheme", "BEARER"))
 }
 
 /// The story's client: the public REST API with the admin key.
@@ -295,15 +275,18 @@ impl Demo {
 
     /// Prints a completed step with the running counters.
     async fn step(&self, text: &str) {
-        let events: i64 = sqlx::query_scalar("select count(*) from event")
-            .fetch_one(&self.pool)
+        let events: i64 = events::count_by_type(&self.pool)
             .await
-            .unwrap_or(0);
-        let delivered: i64 =
-            sqlx::query_scalar("select count(*) from delivery where status = 'succeeded'")
-                .fetch_one(&self.pool)
-                .await
-                .unwrap_or(0);
+            .map_or(0, |counts| counts.iter().map(|(_, count)| count).sum());
+        let delivered: i64 = deliveries::count_by_status(&self.pool)
+            .await
+            .map_or(0, |counts| {
+                counts
+                    .iter()
+                    .filter(|(status, _)| *status == deliveries::DeliveryStatus::Succeeded)
+                    .map(|(_, count)| count)
+                    .sum()
+            });
         println!(
             "[{:>5.1}s] ✓ {text:<68} events {events:>3} · delivered {delivered:>3} · verified by partner {:>3}",
             self.started.elapsed().as_secs_f64(),
@@ -541,11 +524,12 @@ async fn story(
 
     // Every delivery reaches the partner app.
     demo.until("every delivery to reach the partner app", || async {
-        let pending: i64 = sqlx::query_scalar(
-            "select count(*) from delivery where status in ('pending', 'delivering')",
-        )
-        .fetch_one(&demo.pool)
-        .await?;
+        let pending: i64 = deliveries::count_by_status(&demo.pool)
+            .await?
+            .iter()
+            .filter(|(status, _)| !status.is_final())
+            .map(|(_, count)| count)
+            .sum();
         Ok((pending == 0).then_some(()))
     })
     .await?;
@@ -560,20 +544,15 @@ async fn story(
 }
 
 async fn summary(demo: &Demo) -> anyhow::Result<()> {
-    let events: Vec<(String, i64)> =
-        sqlx::query_as("select event_type, count(*) from event group by 1 order by 1")
-            .fetch_all(&demo.pool)
-            .await?;
+    let events = events::count_by_type(&demo.pool).await?;
     println!("\nEvents by type");
     for (event_type, count) in &events {
         println!("  {event_type:<40} {count:>5}");
     }
-    let deliveries: Vec<(String, i64)> =
-        sqlx::query_as("select status, count(*) from delivery group by 1 order by 1")
-            .fetch_all(&demo.pool)
-            .await?;
+    let deliveries = deliveries::count_by_status(&demo.pool).await?;
     println!("\nDeliveries by outcome");
     for (status, count) in &deliveries {
+        let status = status.as_str();
         println!("  {status:<40} {count:>5}");
     }
     let summary = demo.get("/v1/reconciliation/summary").await?;

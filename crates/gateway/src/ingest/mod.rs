@@ -11,12 +11,13 @@ use chrono::Utc;
 use providers::{
     EventId, InboundRequest, NormalizedEvent, ProviderName, QuarantineId, WebhookSource,
 };
-use sqlx::PgPool;
+use sqlx::{PgConnection, PgPool};
 use tokio::sync::{Mutex, mpsc, oneshot};
 
-use crate::app::outbox::{self, Sinks};
-use crate::app::providers::PgCredentialStore;
-use crate::config::IngestSettings;
+use crate::config::{IngestSettings, ReconciliationSettings};
+use crate::credentials::PgCredentialStore;
+use crate::outbox::{self, Sinks};
+use crate::reconcile::live;
 use crate::store::events::{InsertOutcome, NewEvent};
 use crate::store::quarantine;
 
@@ -298,6 +299,16 @@ async fn store_in_transaction(
 ) -> Result<Vec<InsertOutcome>, sqlx::Error> {
     let mut transaction = pool.begin().await?;
     let stored = outbox::store_events(&mut transaction, items, sinks).await?;
+    if let Some(settings) = &sinks.reconciliation {
+        reconcile_new(
+            &mut transaction,
+            items,
+            &stored.outcomes,
+            settings,
+            sinks.jetstream,
+        )
+        .await?;
+    }
     transaction.commit().await?;
     // The deliveries are committed: this process's dispatcher takes those enqueued claimed now, and
     // an idle worker claims the others at once rather than at its next poll.
@@ -313,6 +324,25 @@ async fn store_in_transaction(
         handoff.wake();
     }
     Ok(stored.outcomes)
+}
+
+/// Live reconciliation of the events just stored (duplicates are not reconciled twice), in their
+/// transaction, and the `reconciliation.*` events it emits stored with them.
+async fn reconcile_new(
+    connection: &mut PgConnection,
+    items: &[NewEvent<'_>],
+    outcomes: &[InsertOutcome],
+    settings: &ReconciliationSettings,
+    jetstream: bool,
+) -> Result<(), sqlx::Error> {
+    let new: Vec<(&ProviderName, &NormalizedEvent)> = items
+        .iter()
+        .zip(outcomes)
+        .filter(|(_, outcome)| matches!(outcome, InsertOutcome::Inserted(_)))
+        .map(|(item, _)| (item.provider, item.event))
+        .collect();
+    let emitted = live::on_events(&mut *connection, &new, settings).await?;
+    outbox::store_own_events(connection, &emitted, jetstream).await
 }
 
 impl Job {

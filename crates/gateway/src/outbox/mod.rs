@@ -1,9 +1,12 @@
 //! The transactional outbox: storing an event and enqueueing its deliveries in one transaction.
 //!
 //! Every path that stores events (inbound webhooks, a batch at a time; operational events such as
-//! `subscription.disabled`) goes through [`store_events`] or [`store_event`], so no committed event can miss the
-//! deliveries of the subscriptions active at that moment, nor its JetStream publication, nor its
-//! effect on reconciliation.
+//! `subscription.disabled` and `reconciliation.*`) goes through [`store_events`] or
+//! [`store_event`], so no committed event can miss the deliveries of the subscriptions active at
+//! that moment, nor its JetStream publication.
+//!
+//! # Layout
+//! - `handoff`: deliveries enqueued claimed, handed to this process's dispatcher in memory.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -12,11 +15,13 @@ use providers::{NormalizedEvent, ProviderName};
 use sqlx::PgConnection;
 
 use crate::config::{ReconciliationSettings, Settings};
-use crate::delivery::dispatcher::{Handoff, Reservation};
-use crate::reconcile::live;
 use crate::store::deliveries::{self, Claimed, NewDelivery, Sink};
 use crate::store::events::{self, InsertOutcome, NewEvent};
 use crate::store::subscriptions;
+
+pub mod handoff;
+
+use handoff::{Handoff, Reservation};
 
 /// The gateway's own provider name, under which it stores its operational events
 /// (`subscription.disabled`, `reconciliation.*`).
@@ -27,7 +32,8 @@ pub const GATEWAY_PROVIDER: ProviderName = ProviderName::from_static("paygate");
 pub struct Sinks {
     /// Publish to NATS JetStream too.
     pub jetstream: bool,
-    /// Reconcile live with these settings (`None` for the gateway's own operational events).
+    /// Reconcile live with these settings (`None` for the gateway's own operational events). The
+    /// outbox does not reconcile: the ingest pipeline does, with these settings.
     pub reconciliation: Option<Arc<ReconciliationSettings>>,
     /// This process's dispatcher: deliveries are enqueued claimed and handed to it in memory after
     /// the caller's commit ([`Stored::handover`]), and it is woken once events have committed.
@@ -75,69 +81,9 @@ impl Handover {
 }
 
 /// Stores `event` unless it is a duplicate and, when new, enqueues one delivery per matching
-/// active subscription (and the JetStream publication) and reconciles it, all in the caller's
-/// transaction.
+/// active subscription (and the JetStream publication), all in the caller's transaction. The
+/// deliveries are enqueued pending: a lone event's caller hands nothing over.
 pub async fn store_event(
-    connection: &mut PgConnection,
-    provider: &ProviderName,
-    event: &NormalizedEvent,
-    raw: &[u8],
-    sinks: &Sinks,
-) -> Result<InsertOutcome, sqlx::Error> {
-    // A lone event's caller does not hand deliveries over: they are enqueued pending.
-    let (outcomes, _) = store_reconciled(
-        connection,
-        &[NewEvent {
-            provider,
-            event,
-            raw,
-        }],
-        sinks,
-        None,
-    )
-    .await?;
-    outcomes.into_iter().next().ok_or(sqlx::Error::RowNotFound)
-}
-
-/// [`store_event`] for many events at once (group commit of inbound webhooks): one statement
-/// inserts the events, one finds every new event's subscriptions, one enqueues all deliveries.
-/// Outcomes are in the items' order; reconciliation runs on the new events in that order. With
-/// `sinks.handoff`, deliveries are enqueued claimed as far as it has room: the caller hands them
-/// over after its commit ([`Stored::handover`]).
-pub async fn store_events(
-    connection: &mut PgConnection,
-    items: &[NewEvent<'_>],
-    sinks: &Sinks,
-) -> Result<Stored, sqlx::Error> {
-    let (outcomes, handover) =
-        store_reconciled(connection, items, sinks, sinks.handoff.as_ref()).await?;
-    Ok(Stored { outcomes, handover })
-}
-
-/// [`store_events`], handing deliveries over to `handoff` only.
-async fn store_reconciled(
-    connection: &mut PgConnection,
-    items: &[NewEvent<'_>],
-    sinks: &Sinks,
-    handoff: Option<&Handoff>,
-) -> Result<(Vec<InsertOutcome>, Option<Handover>), sqlx::Error> {
-    let (outcomes, handover) =
-        store_and_fan_out_many(&mut *connection, items, sinks.jetstream, handoff).await?;
-    if let Some(settings) = &sinks.reconciliation {
-        let new: Vec<(&ProviderName, &NormalizedEvent)> = items
-            .iter()
-            .zip(&outcomes)
-            .filter(|(_, outcome)| matches!(outcome, InsertOutcome::Inserted(_)))
-            .map(|(item, _)| (item.provider, item.event))
-            .collect();
-        live::on_events(&mut *connection, &new, settings, sinks.jetstream).await?;
-    }
-    Ok((outcomes, handover))
-}
-
-/// [`store_event`] without reconciliation: for the gateway's own operational events (which
-/// reconciliation itself emits).
-pub async fn store_and_fan_out(
     connection: &mut PgConnection,
     provider: &ProviderName,
     event: &NormalizedEvent,
@@ -156,6 +102,35 @@ pub async fn store_and_fan_out(
     )
     .await?;
     outcomes.into_iter().next().ok_or(sqlx::Error::RowNotFound)
+}
+
+/// [`store_event`] for many events at once (group commit of inbound webhooks): one statement
+/// inserts the events, one finds every new event's subscriptions, one enqueues all deliveries.
+/// Outcomes are in the items' order. With `sinks.handoff`, deliveries are enqueued claimed as far
+/// as it has room: the caller hands them over after its commit ([`Stored::handover`]).
+/// Reconciliation is the caller's (the ingest pipeline reconciles what this stored).
+pub async fn store_events(
+    connection: &mut PgConnection,
+    items: &[NewEvent<'_>],
+    sinks: &Sinks,
+) -> Result<Stored, sqlx::Error> {
+    let (outcomes, handover) =
+        store_and_fan_out_many(connection, items, sinks.jetstream, sinks.handoff.as_ref()).await?;
+    Ok(Stored { outcomes, handover })
+}
+
+/// Stores the gateway's own operational events (`reconciliation.*`), each with its data as its
+/// raw body, under [`GATEWAY_PROVIDER`], in the caller's transaction.
+pub async fn store_own_events(
+    connection: &mut PgConnection,
+    events: &[NormalizedEvent],
+    jetstream: bool,
+) -> Result<(), sqlx::Error> {
+    for event in events {
+        let raw = serde_json::to_vec(&event.data).unwrap_or_default();
+        store_event(&mut *connection, &GATEWAY_PROVIDER, event, &raw, jetstream).await?;
+    }
+    Ok(())
 }
 
 async fn store_and_fan_out_many(

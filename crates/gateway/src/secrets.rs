@@ -196,9 +196,9 @@ fn reencrypt(keyring: &Keyring, stored: &str) -> Result<(String, bool), CryptoEr
 mod tests {
     use secrecy::{ExposeSecret, SecretString};
 
-    use crate::app::secrets::reencrypt;
     use crate::config::{EncryptionKey, EncryptionSettings};
     use crate::crypto::{CryptoError, Keyring};
+    use crate::secrets::reencrypt;
 
     fn keyring(active: &str, ids: &[&str]) -> Keyring {
         let keys = [

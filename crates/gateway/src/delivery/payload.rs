@@ -1,0 +1,68 @@
+//! The v1 event payload: what partners receive in a delivery and what `GET /v1/events` returns,
+//! one type for both so they cannot drift.
+
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+use utoipa::ToSchema;
+
+use crate::store::events::StoredEvent;
+
+/// A normalized event, as partners and internal services see it (the v1 contract).
+#[derive(Debug, Serialize, ToSchema)]
+pub struct EventBody {
+    /// `evt_` id assigned by the gateway.
+    #[schema(example = "evt_01936f0e6b7a7c3e9d1f2a3b4c5d6e7f")]
+    pub id: String,
+    /// Gateway taxonomy name.
+    #[serde(rename = "type")]
+    #[schema(example = "loan.active")]
+    pub event_type: String,
+    /// Provider that sent it.
+    #[schema(example = "dinie")]
+    pub provider: String,
+    /// The provider's own event name.
+    pub provider_event_type: String,
+    /// Unique per provider; the provider's event identity.
+    pub dedup_key: String,
+    /// What the event is about.
+    pub resource: ResourceBody,
+    /// When it happened, per the provider.
+    pub occurred_at: DateTime<Utc>,
+    /// When the gateway stored it.
+    pub received_at: DateTime<Utc>,
+    /// Provider-neutral fields; money as `{amount: "12.10", currency: "BRL"}`.
+    #[schema(value_type = Object)]
+    pub data: serde_json::Value,
+}
+
+/// The resource an event is about.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ResourceBody {
+    /// `loan`, `pix`, `charge`, ...
+    pub kind: String,
+    /// Its id at the provider.
+    pub id: String,
+    /// A provider correlation id, when there is one.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub correlation_id: Option<String>,
+}
+
+impl From<StoredEvent> for EventBody {
+    fn from(event: StoredEvent) -> EventBody {
+        EventBody {
+            id: event.id().to_string(),
+            event_type: event.event_type,
+            provider: event.provider,
+            provider_event_type: event.provider_event_type,
+            dedup_key: event.dedup_key,
+            resource: ResourceBody {
+                kind: event.resource_kind,
+                id: event.resource_id,
+                correlation_id: event.correlation_id,
+            },
+            occurred_at: event.occurred_at,
+            received_at: event.received_at,
+            data: event.data,
+        }
+    }
+}
