@@ -18,31 +18,8 @@ use sqlx::PgPool;
 use uuid::Uuid;
 
 use crate::crypto::{CryptoError, Keyring};
-
-/// A table holding secrets: its primary key and its secret columns (nullable or not).
-#[derive(Debug, Clone, Copy)]
-pub struct SecretTable {
-    /// Table name.
-    pub table: &'static str,
-    /// Its `uuid` primary key column.
-    pub id_column: &'static str,
-    /// Columns holding encrypted secrets.
-    pub secret_columns: &'static [&'static str],
-}
-
-/// Every stored secret, by table.
-pub const SECRET_COLUMNS: &[SecretTable] = &[
-    SecretTable {
-        table: "provider_credential",
-        id_column: "provider_credential_id",
-        secret_columns: &["secret"],
-    },
-    SecretTable {
-        table: "subscription",
-        id_column: "subscription_id",
-        secret_columns: &["secret", "previous_secret"],
-    },
-];
+use crate::store::secrets::{self, SecretColumn};
+pub use crate::store::secrets::{SECRET_COLUMNS, SecretTable};
 
 /// Rows read per batch by `paygate secrets rekey` unless told otherwise.
 pub const DEFAULT_BATCH_SIZE: u32 = 100;
@@ -118,32 +95,23 @@ async fn rekey_column(
     column: &str,
     batch_size: u32,
 ) -> Result<ColumnReport, sqlx::Error> {
-    let SecretTable {
-        table, id_column, ..
-    } = *table;
+    let secret_column = SecretColumn { table, column };
+    let table = table.table;
     let mut report = ColumnReport {
         column: format!("{table}.{column}"),
         ..ColumnReport::default()
     };
     let current_prefix = format!("enc:v1:{}:", keyring.active_key());
-    // Identifiers come from SECRET_COLUMNS, never from input.
-    let select = format!(
-        "select {id_column}, {column} from {table}
-         where {column} is not null and not starts_with({column}, $1)
-           and ($2::uuid is null or {id_column} > $2)
-         order by {id_column}
-         limit $3"
-    );
-    let update =
-        format!("update {table} set {column} = $1 where {id_column} = $2 and {column} = $3");
     let mut after: Option<Uuid> = None;
     loop {
-        let rows: Vec<(Uuid, String)> = sqlx::query_as(&select)
-            .bind(&current_prefix)
-            .bind(after)
-            .bind(i64::from(batch_size.max(1)))
-            .fetch_all(pool)
-            .await?;
+        let rows = secrets::not_under(
+            pool,
+            secret_column,
+            &current_prefix,
+            after,
+            batch_size.max(1),
+        )
+        .await?;
         let Some((last_id, _)) = rows.last() else {
             break;
         };
@@ -164,13 +132,7 @@ async fn rekey_column(
                     continue;
                 }
             };
-            let updated = sqlx::query(&update)
-                .bind(&rekeyed)
-                .bind(id)
-                .bind(&stored)
-                .execute(pool)
-                .await?;
-            if updated.rows_affected() == 0 {
+            if !secrets::replace(pool, secret_column, id, &stored, &rekeyed).await? {
                 report.changed_concurrently += 1;
                 continue;
             }

@@ -12,7 +12,6 @@ use secrecy::ExposeSecret;
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
-use crate::delivery::replay::{self, ReplayRow};
 use crate::delivery::signing;
 use crate::delivery::ssrf::{self, SsrfPolicy};
 use crate::http::error::{ApiError, FieldProblem};
@@ -21,6 +20,7 @@ use crate::http::pagination::{ListBody, PageParams};
 use crate::http::state::AppState;
 use crate::keys::{Caller, Scope};
 use crate::store::deliveries::{self, AttemptRow, DeliveryRow};
+use crate::store::replays::{self as replay, ReplayRow};
 use crate::store::subscriptions::{self, NewSubscription, SubscriptionPatch, SubscriptionRow};
 
 /// Longest rotation grace period: 7 days.
@@ -715,7 +715,7 @@ impl From<ReplayRow> for ReplayBody {
             since: row.since,
             until: row.until,
             event_types: row.event_types,
-            status: row.status,
+            status: row.status.as_str().to_owned(),
             enqueued: row.enqueued,
             created_at: row.created_at,
             completed_at: row.completed_at,

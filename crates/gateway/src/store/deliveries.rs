@@ -97,6 +97,29 @@ pub async fn count_by_status(pool: &PgPool) -> Result<Vec<(DeliveryStatus, i64)>
     Ok(counts)
 }
 
+/// Enqueues a replay's deliveries of `events` (ids and resource keys) to `subscription`, pending,
+/// in the caller's transaction.
+pub async fn enqueue_replayed(
+    connection: &mut PgConnection,
+    subscription: uuid::Uuid,
+    events: &[(uuid::Uuid, String)],
+) -> Result<(), sqlx::Error> {
+    let delivery_ids: Vec<uuid::Uuid> = events.iter().map(|_| DeliveryId::new().uuid()).collect();
+    let event_ids: Vec<uuid::Uuid> = events.iter().map(|(id, _)| *id).collect();
+    let keys: Vec<&str> = events.iter().map(|(_, key)| key.as_str()).collect();
+    sqlx::query(
+        "insert into delivery (delivery_id, sink, subscription_id, event_id, ordering_key)
+         select d, 'webhook', $4, e, k from unnest($1::uuid[], $2::uuid[], $3::text[]) as t(d, e, k)",
+    )
+    .bind(&delivery_ids)
+    .bind(&event_ids)
+    .bind(&keys)
+    .bind(subscription)
+    .execute(connection)
+    .await?;
+    Ok(())
+}
+
 /// One outbox row to enqueue.
 #[derive(Debug, Clone)]
 pub struct NewDelivery {

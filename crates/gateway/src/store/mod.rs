@@ -8,6 +8,8 @@
 //! - `credentials`: inbound webhook credentials from registrations at providers.
 //! - `idempotency`: stored responses for `Idempotency-Key`.
 //! - `subscriptions`, `deliveries`: partner subscriptions and the delivery outbox.
+//! - `replays`: replay jobs and their cursors.
+//! - `secrets`: every secret column, read and replaced by column for re-encryption.
 
 pub mod api_keys;
 pub mod credentials;
@@ -15,6 +17,8 @@ pub mod deliveries;
 pub mod events;
 pub mod idempotency;
 pub mod quarantine;
+pub mod replays;
+pub mod secrets;
 pub mod subscriptions;
 
 /// One page of a cursor-paginated list.
