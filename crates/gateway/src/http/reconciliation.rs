@@ -111,7 +111,7 @@ impl ItemBody {
         ItemBody {
             id: row.id().to_string(),
             kind: row.kind,
-            status: row.status,
+            status: row.status.as_str().to_owned(),
             document: show_document(row.document.as_deref(), pii),
             loan_id: row.loan_id,
             customer_id: row.customer_id,
@@ -437,7 +437,7 @@ pub async fn report(
         let fields = [
             row.id().to_string(),
             row.kind.clone(),
-            row.status.clone(),
+            row.status.as_str().to_owned(),
             show_document(row.document.as_deref(), pii).unwrap_or_default(),
             row.loan_id.clone().unwrap_or_default(),
             row.customer_id.clone().unwrap_or_default(),

@@ -4,10 +4,10 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Duration;
 
-use chrono::{DateTime, NaiveDate, Utc};
+use chrono::{DateTime, Utc};
 use providers::{ProviderName, ReconciliationItemId};
 use rust_decimal::Decimal;
-use sqlx::{FromRow, PgConnection, PgPool};
+use sqlx::{PgConnection, PgPool};
 use tokio_util::sync::CancellationToken;
 
 use crate::config::ReconciliationSettings;
@@ -15,189 +15,11 @@ use crate::outbox;
 use crate::reconcile::live;
 use crate::reconcile::matcher::{self, Expected, Observed, Status};
 use crate::registry::ProviderRegistry;
-use crate::store::Page;
-
-/// An item as stored.
-#[derive(Debug, Clone, FromRow)]
-pub struct ItemRow {
-    /// Uuid of the `rcn_` id.
-    pub item_id: uuid::Uuid,
-    /// `disbursement` or `receipt`.
-    pub kind: String,
-    /// Status.
-    pub status: String,
-    /// The payee's document (bare).
-    pub document: Option<String>,
-    /// The loan.
-    pub loan_id: Option<String>,
-    /// The borrower at the credit provider.
-    pub customer_id: Option<String>,
-    /// The receipt it is matched with, or the receipt itself.
-    pub end_to_end_id: Option<String>,
-    /// What should arrive.
-    pub expected_amount: Option<Decimal>,
-    /// What arrived.
-    pub observed_amount: Option<Decimal>,
-    /// Observed − expected.
-    pub difference: Option<Decimal>,
-    /// Disbursement time.
-    pub disbursed_at: Option<DateTime<Utc>>,
-    /// Receipt time.
-    pub received_at: Option<DateTime<Utc>>,
-    /// When it becomes overdue.
-    pub deadline: Option<DateTime<Utc>>,
-    /// Tied candidates.
-    pub candidates: Vec<String>,
-    /// Decided by finance.
-    pub locked: bool,
-    /// Disbursement or receipt time.
-    pub occurred_at: DateTime<Utc>,
-    /// Last change.
-    pub updated_at: DateTime<Utc>,
-}
-
-impl ItemRow {
-    /// The typed id.
-    pub fn id(&self) -> ReconciliationItemId {
-        ReconciliationItemId::from_uuid(self.item_id)
-    }
-
-    /// The amount the item stands for: expected for disbursements, observed for receipts.
-    pub fn amount(&self) -> Decimal {
-        self.expected_amount
-            .or(self.observed_amount)
-            .unwrap_or_default()
-    }
-}
-
-const COLUMNS: &str = "item_id, kind, status, document, loan_id, customer_id, end_to_end_id, expected_amount,
-    observed_amount, difference, disbursed_at, received_at, deadline, candidates, locked, occurred_at, updated_at";
-
-/// Filters for [`list`].
-#[derive(Debug, Clone, Default)]
-pub struct ItemFilter {
-    /// Status.
-    pub status: Option<Status>,
-    /// Occurred at or after.
-    pub from: Option<DateTime<Utc>>,
-    /// Occurred before.
-    pub to: Option<DateTime<Utc>>,
-    /// Payee document (bare).
-    pub document: Option<String>,
-}
-
-/// Items, newest first.
-pub async fn list(
-    pool: &PgPool,
-    filter: &ItemFilter,
-    starting_after: Option<ReconciliationItemId>,
-    limit: u32,
-) -> Result<Page<ItemRow>, sqlx::Error> {
-    let query = format!(
-        "select {COLUMNS} from recon_item
-         where ($1::text is null or status = $1) and ($2::timestamptz is null or occurred_at >= $2)
-           and ($3::timestamptz is null or occurred_at < $3) and ($4::text is null or document = $4)
-           and ($5::uuid is null or item_id < $5)
-         order by item_id desc limit $6"
-    );
-    let mut rows: Vec<ItemRow> = sqlx::query_as(&query)
-        .bind(filter.status.map(|s| s.as_str()))
-        .bind(filter.from)
-        .bind(filter.to)
-        .bind(&filter.document)
-        .bind(starting_after.map(|id| id.uuid()))
-        .bind(i64::from(limit) + 1)
-        .fetch_all(pool)
-        .await?;
-    Ok(Page::from_overfetch(&mut rows, limit))
-}
-
-/// Every item of a period, oldest first (for the CSV report).
-pub async fn all_in(
-    pool: &PgPool,
-    from: Option<DateTime<Utc>>,
-    to: Option<DateTime<Utc>>,
-) -> Result<Vec<ItemRow>, sqlx::Error> {
-    let query = format!(
-        "select {COLUMNS} from recon_item
-         where ($1::timestamptz is null or occurred_at >= $1) and ($2::timestamptz is null or occurred_at < $2)
-         order by occurred_at, item_id"
-    );
-    sqlx::query_as(&query)
-        .bind(from)
-        .bind(to)
-        .fetch_all(pool)
-        .await
-}
-
-/// One item.
-pub async fn get(pool: &PgPool, id: ReconciliationItemId) -> Result<Option<ItemRow>, sqlx::Error> {
-    let query = format!("select {COLUMNS} from recon_item where item_id = $1");
-    sqlx::query_as(&query)
-        .bind(id.uuid())
-        .fetch_optional(pool)
-        .await
-}
-
-/// A history entry.
-#[derive(Debug, Clone, FromRow)]
-pub struct HistoryRow {
-    /// When.
-    pub at: DateTime<Utc>,
-    /// Who: `system` or the API key's name.
-    pub actor: String,
-    /// From status.
-    pub from_status: Option<String>,
-    /// To status.
-    pub to_status: String,
-    /// The note.
-    pub note: Option<String>,
-}
-
-/// An item's history, oldest first.
-pub async fn history(
-    pool: &PgPool,
-    id: ReconciliationItemId,
-) -> Result<Vec<HistoryRow>, sqlx::Error> {
-    sqlx::query_as(
-        "select at, actor, from_status, to_status, note from recon_history where item_id = $1 order by at, history_id",
-    )
-    .bind(id.uuid())
-    .fetch_all(pool)
-    .await
-}
-
-/// A receipt that could match an item.
-#[derive(Debug, Clone, FromRow)]
-pub struct CandidateRow {
-    /// endToEndId.
-    pub end_to_end_id: String,
-    /// Amount.
-    pub amount: Decimal,
-    /// When.
-    pub received_at: DateTime<Utc>,
-    /// Payer's document.
-    pub payer_document: Option<String>,
-    /// Payer's ISPB.
-    pub payer_ispb: Option<String>,
-}
-
-/// Receipts for the item's document inside its window (or its tied candidates).
-pub async fn candidates(pool: &PgPool, item: &ItemRow) -> Result<Vec<CandidateRow>, sqlx::Error> {
-    sqlx::query_as(
-        "select end_to_end_id, amount, received_at, payer_document, payer_ispb from recon_receipt
-         where (payee_document = $1 and ($2::timestamptz is null or received_at >= $2 - interval '5 minutes')
-                and ($3::timestamptz is null or received_at <= $3))
-            or end_to_end_id = any($4)
-         order by received_at limit 50",
-    )
-    .bind(&item.document)
-    .bind(item.disbursed_at)
-    .bind(item.deadline)
-    .bind(&item.candidates)
-    .fetch_all(pool)
-    .await
-}
+pub use crate::store::recon_items::{
+    CandidateRow, HistoryRow, ItemFilter, ItemRow, RunRow, SummaryRow, all_in, candidates, get,
+    get_run, history, list, summary,
+};
+use crate::store::{recon_facts, recon_items};
 
 /// What finance decides.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -269,13 +91,9 @@ pub async fn resolve(
     jetstream: bool,
 ) -> Result<ItemRow, ResolveError> {
     let mut transaction = pool.begin().await?;
-    let item: ItemRow = sqlx::query_as(&format!(
-        "select {COLUMNS} from recon_item where item_id = $1 for update"
-    ))
-    .bind(id.uuid())
-    .fetch_optional(&mut *transaction)
-    .await?
-    .ok_or(ResolveError::NotFound)?;
+    let item = recon_items::lock_item(&mut transaction, id)
+        .await?
+        .ok_or(ResolveError::NotFound)?;
     let (status, end_to_end_id, observed) = match resolution {
         Resolution::Confirm => (
             Status::Confirmed,
@@ -291,12 +109,11 @@ pub async fn resolve(
             if item.kind != "disbursement" {
                 return Err(ResolveError::NotADisbursement);
             }
-            let amount: Option<Decimal> = sqlx::query_scalar(
-                "select amount from recon_receipt where end_to_end_id = $1 and payee_document = $2",
+            let amount = recon_items::receipt_amount(
+                &mut transaction,
+                end_to_end_id,
+                item.document.as_deref(),
             )
-            .bind(end_to_end_id)
-            .bind(&item.document)
-            .fetch_optional(&mut *transaction)
             .await?;
             let amount =
                 amount.ok_or_else(|| ResolveError::UnknownReceipt(end_to_end_id.clone()))?;
@@ -307,23 +124,22 @@ pub async fn resolve(
         (Some(observed), Some(expected)) => Some(observed - expected),
         _ => None,
     };
-    sqlx::query(
-        "update recon_item set status = $2, end_to_end_id = $3, observed_amount = $4, difference = $5, locked = true,
-                candidates = '{}', updated_at = now()
-         where item_id = $1",
+    recon_items::decide(
+        &mut transaction,
+        id,
+        &recon_items::Decision {
+            status,
+            end_to_end_id: end_to_end_id.as_deref(),
+            observed,
+            difference,
+        },
     )
-    .bind(id.uuid())
-    .bind(status.as_str())
-    .bind(&end_to_end_id)
-    .bind(observed)
-    .bind(difference)
-    .execute(&mut *transaction)
     .await?;
-    live::record_change(
+    recon_facts::record_change(
         &mut transaction,
         id.uuid(),
         actor,
-        Some(&item.status),
+        Some(item.status.as_str()),
         status,
         Some(note),
     )
@@ -350,67 +166,6 @@ pub async fn resolve(
     outbox::store_own_events(&mut transaction, &emitted, jetstream).await?;
     transaction.commit().await?;
     get(pool, id).await?.ok_or(ResolveError::NotFound)
-}
-
-/// Counts and sums of one status (and day).
-#[derive(Debug, Clone, PartialEq, Eq, FromRow)]
-pub struct SummaryRow {
-    /// The day (UTC), when grouped by day.
-    pub day: Option<NaiveDate>,
-    /// Status.
-    pub status: String,
-    /// Items.
-    pub count: i64,
-    /// Sum of their amounts (expected for disbursements, observed for receipts), exact.
-    pub amount: Decimal,
-}
-
-/// Counts and sums per status, and per day and status, over a period.
-pub async fn summary(
-    pool: &PgPool,
-    from: Option<DateTime<Utc>>,
-    to: Option<DateTime<Utc>>,
-) -> Result<(Vec<SummaryRow>, Vec<SummaryRow>), sqlx::Error> {
-    let per_status: Vec<SummaryRow> = sqlx::query_as(
-        "select null::date as day, status, count(*) as count,
-                coalesce(sum(coalesce(expected_amount, observed_amount)), 0) as amount
-         from recon_item
-         where ($1::timestamptz is null or occurred_at >= $1) and ($2::timestamptz is null or occurred_at < $2)
-         group by status order by status",
-    )
-    .bind(from)
-    .bind(to)
-    .fetch_all(pool)
-    .await?;
-    let per_day: Vec<SummaryRow> = sqlx::query_as(
-        "select (occurred_at at time zone 'UTC')::date as day, status, count(*) as count,
-                coalesce(sum(coalesce(expected_amount, observed_amount)), 0) as amount
-         from recon_item
-         where ($1::timestamptz is null or occurred_at >= $1) and ($2::timestamptz is null or occurred_at < $2)
-         group by 1, 2 order by 1, 2",
-    )
-    .bind(from)
-    .bind(to)
-    .fetch_all(pool)
-    .await?;
-    Ok((per_status, per_day))
-}
-
-/// A stored batch run.
-#[derive(Debug, Clone, FromRow)]
-pub struct RunRow {
-    /// Run id.
-    pub run_id: uuid::Uuid,
-    /// Period start.
-    pub period_from: DateTime<Utc>,
-    /// Period end.
-    pub period_to: DateTime<Utc>,
-    /// When it ran.
-    pub created_at: DateTime<Utc>,
-    /// `{status: {count, amount}}`.
-    pub summary: serde_json::Value,
-    /// `[{item, loan_id|end_to_end_id, batch, live}]` where they disagree.
-    pub differences: serde_json::Value,
 }
 
 /// Runs the matcher over the facts of a period (disbursements in it, receipts that could match
@@ -455,29 +210,26 @@ pub async fn run_batch(
             .copied()
             .unwrap_or_default();
     }
-    let live: Vec<(String, String, String)> = sqlx::query_as(
-        "select kind, item_key, status from recon_item
-         where (kind = 'disbursement' and disbursed_at >= $1 and disbursed_at < $2)
-            or (kind = 'receipt' and received_at >= $3 and received_at <= $4)",
+    let live = recon_items::live_statuses(
+        &mut connection,
+        (from, to),
+        (from - matcher::SKEW, to + window),
     )
-    .bind(from)
-    .bind(to)
-    .bind(from - matcher::SKEW)
-    .bind(to + window)
-    .fetch_all(&mut *connection)
     .await?;
-    let live: BTreeMap<(String, String), String> =
+    let live: BTreeMap<(String, String), Status> =
         live.into_iter().map(|(k, key, s)| ((k, key), s)).collect();
     let mut differences = Vec::new();
     for item in &outcome.expected {
         let current = live.get(&("disbursement".to_owned(), item.loan_id.clone()));
-        if current.map(String::as_str) != Some(item.status.as_str()) {
+        if current != Some(&item.status) {
+            let current = current.map(Status::as_str);
             differences.push(serde_json::json!({"loan_id": item.loan_id, "batch": item.status.as_str(), "live": current}));
         }
     }
     for id in &outcome.unexpected {
         let current = live.get(&("receipt".to_owned(), id.clone()));
-        if current.map(String::as_str) != Some(Status::UnexpectedReceipt.as_str()) {
+        if current != Some(&Status::UnexpectedReceipt) {
+            let current = current.map(Status::as_str);
             differences.push(serde_json::json!({"end_to_end_id": id, "batch": "unexpected_receipt", "live": current}));
         }
     }
@@ -490,18 +242,13 @@ pub async fn run_batch(
             )
         })
         .collect();
-    let row: RunRow = sqlx::query_as(
-        "insert into recon_run (run_id, period_from, period_to, summary, differences) values ($1, $2, $3, $4, $5)
-         returning run_id, period_from, period_to, created_at, summary, differences",
+    recon_items::insert_run(
+        &mut connection,
+        (from, to),
+        serde_json::Value::Object(summary_json),
+        serde_json::Value::Array(differences),
     )
-    .bind(uuid::Uuid::now_v7())
-    .bind(from)
-    .bind(to)
-    .bind(serde_json::Value::Object(summary_json))
-    .bind(serde_json::Value::Array(differences))
-    .fetch_one(&mut *connection)
-    .await?;
-    Ok(row)
+    .await
 }
 
 async fn disbursements_in(
@@ -510,19 +257,7 @@ async fn disbursements_in(
     to: DateTime<Utc>,
     window: chrono::Duration,
 ) -> Result<Vec<Expected>, sqlx::Error> {
-    let rows: Vec<BatchLoan> = sqlx::query_as(
-        "select d.loan_id, c.document, coalesce(d.net_amount, d.requested_amount) as amount, d.disbursed_at,
-                d.cancelled, i.locked, i.status, i.end_to_end_id
-         from recon_disbursement d
-         join credit_customer c on c.provider = d.provider and c.customer_id = d.customer_id
-         left join recon_item i on i.kind = 'disbursement' and i.item_key = d.loan_id
-         where d.disbursed_at >= $1 and d.disbursed_at < $2
-           and coalesce(d.net_amount, d.requested_amount) is not null",
-    )
-    .bind(from)
-    .bind(to)
-    .fetch_all(connection)
-    .await?;
+    let rows = recon_items::disbursements_in(connection, from, to).await?;
     Ok(rows
         .into_iter()
         .map(|row| {
@@ -546,32 +281,13 @@ async fn disbursements_in(
         .collect())
 }
 
-#[derive(FromRow)]
-struct BatchLoan {
-    loan_id: String,
-    document: String,
-    amount: Decimal,
-    disbursed_at: DateTime<Utc>,
-    cancelled: bool,
-    locked: Option<bool>,
-    status: Option<String>,
-    end_to_end_id: Option<String>,
-}
-
 async fn receipts_in(
     connection: &mut PgConnection,
     from: DateTime<Utc>,
     to: DateTime<Utc>,
     settings: &ReconciliationSettings,
 ) -> Result<Vec<Observed>, sqlx::Error> {
-    let rows: Vec<ReceiptFact> = sqlx::query_as(
-        "select end_to_end_id, payee_document, amount, received_at, payer_document, payer_ispb from recon_receipt
-         where payee_document is not null and received_at >= $1 and received_at <= $2",
-    )
-    .bind(from)
-    .bind(to)
-    .fetch_all(connection)
-    .await?;
+    let rows = recon_items::receipts_in(connection, from, to).await?;
     Ok(rows
         .into_iter()
         .map(|row| Observed {
@@ -588,24 +304,6 @@ async fn receipts_in(
         .collect())
 }
 
-#[derive(FromRow)]
-struct ReceiptFact {
-    end_to_end_id: String,
-    payee_document: String,
-    amount: Decimal,
-    received_at: DateTime<Utc>,
-    payer_document: Option<String>,
-    payer_ispb: Option<String>,
-}
-
-/// One stored run.
-pub async fn get_run(pool: &PgPool, id: uuid::Uuid) -> Result<Option<RunRow>, sqlx::Error> {
-    sqlx::query_as("select run_id, period_from, period_to, created_at, summary, differences from recon_run where run_id = $1")
-        .bind(id)
-        .fetch_optional(pool)
-        .await
-}
-
 /// One pass of the periodic job: fetch unknown borrower documents from the credit provider (once
 /// per customer), then move expected receipts past their deadline to overdue.
 pub async fn periodic_pass(
@@ -614,14 +312,7 @@ pub async fn periodic_pass(
     settings: &ReconciliationSettings,
     jetstream: bool,
 ) -> Result<(), sqlx::Error> {
-    let unknown: Vec<(String, String)> = sqlx::query_as(
-        "select distinct d.provider, d.customer_id from recon_disbursement d
-         left join credit_customer c on c.provider = d.provider and c.customer_id = d.customer_id
-         where d.customer_id is not null and c.customer_id is null and d.disbursed_at is not null
-         limit 100",
-    )
-    .fetch_all(pool)
-    .await?;
+    let unknown = recon_items::unknown_borrowers(pool, 100).await?;
     for (provider, customer_id) in unknown {
         let (Some(credit), Ok(name)) = (
             registry.credit_provider(&provider),
@@ -648,11 +339,7 @@ pub async fn periodic_pass(
             }
         }
     }
-    let due: Vec<String> = sqlx::query_scalar(
-        "select distinct document from recon_item where status = 'pending' and deadline < now() and document is not null",
-    )
-    .fetch_all(pool)
-    .await?;
+    let due = recon_items::documents_past_deadline(pool).await?;
     for document in due {
         let mut transaction = pool.begin().await?;
         let mut emitted = Vec::new();

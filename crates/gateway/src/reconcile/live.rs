@@ -17,10 +17,14 @@ use providers::{
 };
 use rust_decimal::Decimal;
 use serde_json::Value;
-use sqlx::{FromRow, PgConnection};
+use sqlx::PgConnection;
 
 use crate::config::ReconciliationSettings;
 use crate::reconcile::matcher::{self, Expected, Locked, Observed, Status};
+use crate::store::recon_facts::{
+    self as facts_store, CurrentItem, DisbursementItem, LoanFact, LockSpace, ReceiptFact,
+    documents_of_borrowers, lock_all, lock_customers, record_change, record_loans, record_receipts,
+};
 
 /// Records the facts the events carry and recomputes each document they touch once, after all of
 /// them (the outcome never depends on arrival order, so recomputing once per batch is the same as
@@ -187,201 +191,9 @@ async fn documents_receipts_concern(
     }
     let all = already.iter().chain(&concerned).chain(&unsure).cloned();
     lock_all(&mut *connection, LockSpace::Document, all.collect()).await?;
-    let borrowers: Vec<String> = sqlx::query_scalar(
-        "select document from credit_customer where document = any($1)
-         union select document from recon_item where document = any($1)",
-    )
-    .bind(&unsure)
-    .fetch_all(&mut *connection)
-    .await?;
+    let borrowers = facts_store::known_documents(&mut *connection, &unsure).await?;
     concerned.extend(borrowers);
     Ok(concerned)
-}
-
-/// What a loan event says about its loan; several events of one loan merge as if applied in order.
-struct LoanFact {
-    provider: String,
-    loan_id: String,
-    customer_id: Option<String>,
-    requested_amount: Option<Decimal>,
-    net_amount: Option<Decimal>,
-    disbursed_at: Option<DateTime<Utc>>,
-    cancelled: bool,
-}
-
-impl LoanFact {
-    /// Applies a later event's fact: known values are replaced, the disbursement keeps its earliest
-    /// time, and a cancellation sticks.
-    fn merge(&mut self, later: LoanFact) {
-        self.customer_id = later.customer_id.or(self.customer_id.take());
-        self.requested_amount = later.requested_amount.or(self.requested_amount);
-        self.net_amount = later.net_amount.or(self.net_amount);
-        self.disbursed_at = match (self.disbursed_at, later.disbursed_at) {
-            (Some(a), Some(b)) => Some(a.min(b)),
-            (a, b) => a.or(b),
-        };
-        self.cancelled |= later.cancelled;
-    }
-}
-
-/// A Pix receipt as reconciliation keeps it.
-struct ReceiptFact {
-    end_to_end_id: String,
-    payee_document: Option<String>,
-    payee_account: Value,
-    amount: Decimal,
-    payer_document: Option<String>,
-    payer_ispb: Option<String>,
-    payer_name: Option<String>,
-    received_at: DateTime<Utc>,
-}
-
-/// Takes the transaction-scoped locks of these borrowers `(provider, customer id)`, in sorted order.
-///
-/// Linking a loan to its borrower's document and learning that document race otherwise: a loan
-/// event that looks the document up while the customer's document is being stored finds nothing,
-/// and the customer's recompute cannot see the loan yet, so neither recomputes with both. Both
-/// paths take the borrower's lock first: whichever comes second sees the other's commit.
-async fn lock_customers(
-    connection: &mut PgConnection,
-    keys: Vec<(String, String)>,
-) -> Result<(), sqlx::Error> {
-    let keys = keys
-        .into_iter()
-        .map(|(provider, customer_id)| format!("{provider}:{customer_id}"))
-        .collect();
-    lock_all(connection, LockSpace::Borrower, keys).await
-}
-
-/// Kinds of advisory lock keys; the value seeds the key's hash, so a document and a borrower with
-/// the same text never share a lock.
-#[derive(Debug, Clone, Copy)]
-enum LockSpace {
-    /// A payee document: its items are being recomputed.
-    Document = 7,
-    /// A borrower `provider:customer id`: their document is being learned or looked up.
-    Borrower = 11,
-}
-
-/// Takes the transaction-scoped advisory locks of `keys` in sorted order, in one statement (unnest
-/// yields the keys in array order). Every multi-key locker sorts the same way, so two transactions
-/// cannot wait for each other's keys.
-async fn lock_all(
-    connection: &mut PgConnection,
-    space: LockSpace,
-    mut keys: Vec<String>,
-) -> Result<(), sqlx::Error> {
-    if keys.is_empty() {
-        return Ok(());
-    }
-    keys.sort_unstable();
-    keys.dedup();
-    sqlx::query(
-        "select pg_advisory_xact_lock(hashtextextended(k, $2)) from unnest($1::text[]) as t(k)",
-    )
-    .bind(keys)
-    .bind(space as i64)
-    .execute(connection)
-    .await?;
-    Ok(())
-}
-
-/// Upserts the loans in one statement, in key order so concurrent batches lock rows in one order;
-/// returns their borrowers `(provider, customer id)`, where known.
-async fn record_loans(
-    connection: &mut PgConnection,
-    loans: &[LoanFact],
-) -> Result<Vec<(String, String)>, sqlx::Error> {
-    if loans.is_empty() {
-        return Ok(Vec::new());
-    }
-    let mut loans: Vec<&LoanFact> = loans.iter().collect();
-    loans.sort_unstable_by(|a, b| (&a.provider, &a.loan_id).cmp(&(&b.provider, &b.loan_id)));
-    let borrowers: Vec<(String, Option<String>)> = sqlx::query_as(
-        "insert into recon_disbursement (provider, loan_id, customer_id, requested_amount, net_amount,
-                                         disbursed_at, cancelled)
-         select * from unnest($1::text[], $2::text[], $3::text[], $4::numeric[], $5::numeric[],
-                              $6::timestamptz[], $7::bool[])
-         on conflict (provider, loan_id) do update set
-            customer_id = coalesce(excluded.customer_id, recon_disbursement.customer_id),
-            requested_amount = coalesce(excluded.requested_amount, recon_disbursement.requested_amount),
-            net_amount = coalesce(excluded.net_amount, recon_disbursement.net_amount),
-            disbursed_at = least(recon_disbursement.disbursed_at, excluded.disbursed_at),
-            cancelled = recon_disbursement.cancelled or excluded.cancelled,
-            updated_at = now()
-         returning provider, customer_id",
-    )
-    .bind(loans.iter().map(|l| l.provider.as_str()).collect::<Vec<_>>())
-    .bind(loans.iter().map(|l| l.loan_id.as_str()).collect::<Vec<_>>())
-    .bind(loans.iter().map(|l| l.customer_id.as_deref()).collect::<Vec<_>>())
-    .bind(loans.iter().map(|l| l.requested_amount).collect::<Vec<_>>())
-    .bind(loans.iter().map(|l| l.net_amount).collect::<Vec<_>>())
-    .bind(loans.iter().map(|l| l.disbursed_at).collect::<Vec<_>>())
-    .bind(loans.iter().map(|l| l.cancelled).collect::<Vec<_>>())
-    .fetch_all(&mut *connection)
-    .await?;
-    Ok(borrowers
-        .into_iter()
-        .filter_map(|(provider, customer_id)| Some((provider, customer_id?)))
-        .collect())
-}
-
-/// The documents of these borrowers `(provider, customer id)`, where known; the caller holds their
-/// borrower locks, so a document being learned concurrently is either committed or waits for this
-/// transaction (and then recomputes with its loans).
-async fn documents_of_borrowers(
-    connection: &mut PgConnection,
-    borrowers: &[(String, String)],
-) -> Result<Vec<String>, sqlx::Error> {
-    if borrowers.is_empty() {
-        return Ok(Vec::new());
-    }
-    sqlx::query_scalar(
-        "select distinct c.document from credit_customer c
-         where (c.provider, c.customer_id) in (select * from unnest($1::text[], $2::text[]))",
-    )
-    .bind(
-        borrowers
-            .iter()
-            .map(|(p, _)| p.as_str())
-            .collect::<Vec<_>>(),
-    )
-    .bind(
-        borrowers
-            .iter()
-            .map(|(_, c)| c.as_str())
-            .collect::<Vec<_>>(),
-    )
-    .fetch_all(connection)
-    .await
-}
-
-/// Inserts the receipts in one statement; a receipt already known is left as first reported.
-async fn record_receipts(
-    connection: &mut PgConnection,
-    receipts: &[ReceiptFact],
-) -> Result<(), sqlx::Error> {
-    if receipts.is_empty() {
-        return Ok(());
-    }
-    sqlx::query(
-        "insert into recon_receipt (end_to_end_id, payee_document, payee_account, amount, payer_document,
-                                    payer_ispb, payer_name, received_at)
-         select * from unnest($1::text[], $2::text[], $3::jsonb[], $4::numeric[], $5::text[], $6::text[],
-                              $7::text[], $8::timestamptz[])
-         on conflict (end_to_end_id) do nothing",
-    )
-    .bind(receipts.iter().map(|r| r.end_to_end_id.as_str()).collect::<Vec<_>>())
-    .bind(receipts.iter().map(|r| r.payee_document.as_deref()).collect::<Vec<_>>())
-    .bind(receipts.iter().map(|r| r.payee_account.clone()).collect::<Vec<_>>())
-    .bind(receipts.iter().map(|r| r.amount).collect::<Vec<_>>())
-    .bind(receipts.iter().map(|r| r.payer_document.as_deref()).collect::<Vec<_>>())
-    .bind(receipts.iter().map(|r| r.payer_ispb.as_deref()).collect::<Vec<_>>())
-    .bind(receipts.iter().map(|r| r.payer_name.as_deref()).collect::<Vec<_>>())
-    .bind(receipts.iter().map(|r| r.received_at).collect::<Vec<_>>())
-    .execute(connection)
-    .await?;
-    Ok(())
 }
 
 /// Stores a borrower's document (from the gateway's own records, an event, or the provider's API),
@@ -393,22 +205,7 @@ pub(crate) async fn remember_customer(
     document: &str,
     source: &str,
 ) -> Result<(), sqlx::Error> {
-    lock_customers(
-        &mut *connection,
-        vec![(provider.to_string(), customer_id.to_owned())],
-    )
-    .await?;
-    sqlx::query(
-        "insert into credit_customer (provider, customer_id, document, source) values ($1, $2, $3, $4)
-         on conflict (provider, customer_id) do update set document = excluded.document, updated_at = now()",
-    )
-    .bind(provider.as_str())
-    .bind(customer_id)
-    .bind(document)
-    .bind(source)
-    .execute(connection)
-    .await?;
-    Ok(())
+    facts_store::upsert_customer(connection, provider, customer_id, document, source).await
 }
 
 /// The facts of one document, as the matcher takes them.
@@ -418,18 +215,7 @@ async fn facts(
     settings: &ReconciliationSettings,
 ) -> Result<(Vec<Expected>, Vec<Observed>), sqlx::Error> {
     let window = Duration::seconds(i64::try_from(settings.window_secs).unwrap_or(i64::MAX));
-    let loans: Vec<LoanFacts> = sqlx::query_as(
-        "select d.loan_id, coalesce(d.net_amount, d.requested_amount) as amount, d.disbursed_at, d.cancelled,
-                i.locked, i.status, i.end_to_end_id
-         from recon_disbursement d
-         join credit_customer c on c.provider = d.provider and c.customer_id = d.customer_id
-         left join recon_item i on i.kind = 'disbursement' and i.item_key = d.loan_id
-         where c.document = $1 and d.disbursed_at is not null
-           and coalesce(d.net_amount, d.requested_amount) is not null",
-    )
-    .bind(document)
-    .fetch_all(&mut *connection)
-    .await?;
+    let loans = facts_store::loans_of_document(&mut *connection, document).await?;
     let expected = loans
         .into_iter()
         .filter_map(|loan| {
@@ -455,13 +241,7 @@ async fn facts(
             })
         })
         .collect();
-    let receipts: Vec<ReceiptFacts> = sqlx::query_as(
-        "select end_to_end_id, amount, received_at, payer_document, payer_ispb from recon_receipt
-         where payee_document = $1",
-    )
-    .bind(document)
-    .fetch_all(&mut *connection)
-    .await?;
+    let receipts = facts_store::receipts_of_document(&mut *connection, document).await?;
     let observed = receipts
         .into_iter()
         .map(|receipt| Observed {
@@ -501,38 +281,6 @@ pub fn is_credit_payer(
     by_document || by_ispb
 }
 
-#[derive(FromRow)]
-struct LoanFacts {
-    loan_id: String,
-    amount: Option<Decimal>,
-    disbursed_at: Option<DateTime<Utc>>,
-    cancelled: bool,
-    locked: Option<bool>,
-    status: Option<String>,
-    end_to_end_id: Option<String>,
-}
-
-#[derive(FromRow)]
-struct ReceiptFacts {
-    end_to_end_id: String,
-    amount: Decimal,
-    received_at: DateTime<Utc>,
-    payer_document: Option<String>,
-    payer_ispb: Option<String>,
-}
-
-#[derive(FromRow)]
-struct CurrentItem {
-    item_id: uuid::Uuid,
-    kind: String,
-    item_key: String,
-    status: String,
-    end_to_end_id: Option<String>,
-    difference: Option<Decimal>,
-    candidates: Vec<String>,
-    locked: bool,
-}
-
 /// Recomputes the items of one payee document from its facts, under an advisory lock.
 pub async fn recompute(
     connection: &mut PgConnection,
@@ -549,13 +297,7 @@ pub async fn recompute(
     .await?;
     let (expected, observed) = facts(&mut *connection, document, settings).await?;
     let outcome = matcher::reconcile(&expected, &observed, now);
-    let current: Vec<CurrentItem> = sqlx::query_as(
-        "select item_id, kind, item_key, status, end_to_end_id, difference, candidates, locked from recon_item
-         where document = $1",
-    )
-    .bind(document)
-    .fetch_all(&mut *connection)
-    .await?;
+    let current = facts_store::items_of_document(&mut *connection, document).await?;
     let current: HashMap<(String, String), CurrentItem> = current
         .into_iter()
         .map(|item| ((item.kind.clone(), item.item_key.clone()), item))
@@ -588,32 +330,23 @@ pub async fn recompute(
             continue;
         }
         let item_id = previous.map_or_else(|| ReconciliationItemId::new().uuid(), |p| p.item_id);
-        sqlx::query(
-            "insert into recon_item (item_id, kind, item_key, status, document, loan_id, customer_id, end_to_end_id,
-                                     expected_amount, observed_amount, difference, disbursed_at, received_at, deadline,
-                                     candidates, occurred_at)
-             select $1, 'disbursement', $2, $3, $4, $2, d.customer_id, $5, $6, $7, $8, $9, $10, $11, $12, $9
-             from recon_disbursement d where d.loan_id = $2
-             on conflict (kind, item_key) do update set
-                status = excluded.status, document = excluded.document, end_to_end_id = excluded.end_to_end_id,
-                expected_amount = excluded.expected_amount, observed_amount = excluded.observed_amount,
-                difference = excluded.difference, disbursed_at = excluded.disbursed_at,
-                received_at = excluded.received_at, deadline = excluded.deadline, candidates = excluded.candidates,
-                occurred_at = excluded.occurred_at, updated_at = now()",
+        facts_store::upsert_disbursement_item(
+            &mut *connection,
+            &DisbursementItem {
+                item_id,
+                loan_id: &item.loan_id,
+                status: item.status,
+                document,
+                end_to_end_id: item.end_to_end_id.as_deref(),
+                expected_amount: loan.amount,
+                observed_amount: receipt.map(|r| r.amount),
+                difference: item.difference,
+                disbursed_at: loan.disbursed_at,
+                received_at: receipt.map(|r| r.received_at),
+                deadline: loan.deadline,
+                candidates: &item.candidates,
+            },
         )
-        .bind(item_id)
-        .bind(&item.loan_id)
-        .bind(item.status.as_str())
-        .bind(document)
-        .bind(&item.end_to_end_id)
-        .bind(loan.amount)
-        .bind(receipt.map(|r| r.amount))
-        .bind(item.difference)
-        .bind(loan.disbursed_at)
-        .bind(receipt.map(|r| r.received_at))
-        .bind(loan.deadline)
-        .bind(&item.candidates)
-        .execute(&mut *connection)
         .await?;
         let from = previous.map(|p| p.status.clone());
         record_change(
@@ -638,18 +371,14 @@ pub async fn recompute(
             continue;
         };
         let item_id = ReconciliationItemId::new().uuid();
-        sqlx::query(
-            "insert into recon_item (item_id, kind, item_key, status, document, end_to_end_id, observed_amount,
-                                     received_at, occurred_at)
-             values ($1, 'receipt', $2, 'unexpected_receipt', $3, $2, $4, $5, $5)
-             on conflict (kind, item_key) do nothing",
+        facts_store::insert_unexpected_receipt(
+            &mut *connection,
+            item_id,
+            end_to_end_id,
+            document,
+            receipt.amount,
+            receipt.received_at,
         )
-        .bind(item_id)
-        .bind(end_to_end_id)
-        .bind(document)
-        .bind(receipt.amount)
-        .bind(receipt.received_at)
-        .execute(&mut *connection)
         .await?;
         record_change(
             &mut *connection,
@@ -675,37 +404,7 @@ pub async fn recompute(
         })
         .map(|item| item.item_id)
         .collect();
-    if !stale.is_empty() {
-        sqlx::query("delete from recon_item where item_id = any($1)")
-            .bind(&stale)
-            .execute(&mut *connection)
-            .await?;
-    }
-    Ok(())
-}
-
-/// Appends a status change to an item's history.
-pub async fn record_change(
-    connection: &mut PgConnection,
-    item_id: uuid::Uuid,
-    actor: &str,
-    from: Option<&str>,
-    to: Status,
-    note: Option<&str>,
-) -> Result<(), sqlx::Error> {
-    sqlx::query(
-        "insert into recon_history (history_id, item_id, actor, from_status, to_status, note)
-         values ($1, $2, $3, $4, $5, $6)",
-    )
-    .bind(uuid::Uuid::now_v7())
-    .bind(item_id)
-    .bind(actor)
-    .bind(from)
-    .bind(to.as_str())
-    .bind(note)
-    .execute(connection)
-    .await?;
-    Ok(())
+    facts_store::delete_items(&mut *connection, &stale).await
 }
 
 /// The `reconciliation.<status>` event for an item that reached `status`, for statuses worth

@@ -66,69 +66,7 @@ pub struct Observed {
     pub from_credit_payer: bool,
 }
 
-/// Where an item stands.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub enum Status {
-    /// Expected, not seen yet, deadline ahead.
-    Pending,
-    /// Seen with the exact amount.
-    Matched,
-    /// Seen with another amount.
-    AmountMismatch,
-    /// Not seen by the deadline.
-    Overdue,
-    /// Two equally good candidates.
-    NeedsReview,
-    /// Money from a credit provider with no disbursement.
-    UnexpectedReceipt,
-    /// The loan was cancelled before disbursement.
-    Cancelled,
-    /// Finance accepted it as it is.
-    Confirmed,
-    /// Finance wrote it off.
-    WrittenOff,
-}
-
-impl Status {
-    /// Every status.
-    pub const ALL: [Status; 9] = [
-        Status::Pending,
-        Status::Matched,
-        Status::AmountMismatch,
-        Status::Overdue,
-        Status::NeedsReview,
-        Status::UnexpectedReceipt,
-        Status::Cancelled,
-        Status::Confirmed,
-        Status::WrittenOff,
-    ];
-
-    /// The stored and shown name.
-    pub fn as_str(&self) -> &'static str {
-        match self {
-            Status::Pending => "pending",
-            Status::Matched => "matched",
-            Status::AmountMismatch => "amount_mismatch",
-            Status::Overdue => "overdue",
-            Status::NeedsReview => "needs_review",
-            Status::UnexpectedReceipt => "unexpected_receipt",
-            Status::Cancelled => "cancelled",
-            Status::Confirmed => "confirmed",
-            Status::WrittenOff => "written_off",
-        }
-    }
-}
-
-impl std::str::FromStr for Status {
-    type Err = String;
-
-    fn from_str(input: &str) -> Result<Status, String> {
-        Status::ALL
-            .into_iter()
-            .find(|status| status.as_str() == input)
-            .ok_or_else(|| format!("unknown reconciliation status `{input}`"))
-    }
-}
+pub use crate::store::recon_items::ItemStatus as Status;
 
 /// The outcome for one expected receipt.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -8,6 +8,8 @@
 //! - `credentials`: inbound webhook credentials from registrations at providers.
 //! - `idempotency`: stored responses for `Idempotency-Key`.
 //! - `subscriptions`, `deliveries`: partner subscriptions and the delivery outbox.
+//! - `recon_facts`, `recon_items`: reconciliation's facts and live items (with their locks), and
+//!   items as finance reads and decides them, summaries and batch runs.
 //! - `replays`: replay jobs and their cursors.
 //! - `secrets`: every secret column, read and replaced by column for re-encryption.
 
@@ -17,6 +19,8 @@ pub mod deliveries;
 pub mod events;
 pub mod idempotency;
 pub mod quarantine;
+pub mod recon_facts;
+pub mod recon_items;
 pub mod replays;
 pub mod secrets;
 pub mod subscriptions;
