@@ -25,32 +25,13 @@ use utoipa::{IntoParams, ToSchema};
 use crate::http::error::{ApiError, FieldProblem};
 use crate::http::extract::{ApiJson, ApiPath, ApiQuery};
 use crate::http::idempotency;
+pub use crate::http::money::MoneyBody;
 use crate::http::pagination::{DEFAULT_LIMIT, ListBody, MAX_LIMIT};
 use crate::http::state::AppState;
 use crate::keys::{Caller, Scope};
 
 /// File types accepted as KYC documents.
 const DOCUMENT_CONTENT_TYPES: [&str; 3] = ["application/pdf", "image/jpeg", "image/png"];
-
-/// An exact amount of money.
-#[derive(Debug, Serialize, ToSchema)]
-pub struct MoneyBody {
-    /// Decimal string with at least two places, never rounded.
-    #[schema(example = "25000.00")]
-    pub amount: String,
-    /// ISO 4217 code.
-    #[schema(example = "BRL")]
-    pub currency: String,
-}
-
-impl From<Money> for MoneyBody {
-    fn from(money: Money) -> MoneyBody {
-        MoneyBody {
-            amount: money.to_minor_units_string(),
-            currency: money.currency().code().to_owned(),
-        }
-    }
-}
 
 /// A borrower.
 #[derive(Debug, Serialize, ToSchema)]

@@ -20,6 +20,7 @@ pub mod extract;
 pub mod health;
 pub mod idempotency;
 pub mod keys;
+pub mod money;
 pub mod pagination;
 pub mod providers;
 pub mod reconciliation;
@@ -66,10 +67,10 @@ const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
         credit::create_customer, credit::list_customers, credit::get_customer, credit::upload_document,
         credit::list_credit_offers, credit::get_credit_offer, credit::simulate,
         credit::create_loan, credit::get_loan, credit::list_installments,
-        banking::open_account, banking::get_account, banking::upload_document, banking::balance,
-        banking::statement, banking::create_charge, banking::list_charges, banking::get_charge,
-        banking::cancel_charge, banking::send_pix, banking::list_transfers, banking::get_transfer,
-        banking::refund, banking::create_key, banking::list_keys, banking::delete_key,
+        banking::accounts::open_account, banking::accounts::get_account, banking::accounts::upload_document, banking::accounts::balance,
+        banking::accounts::statement, banking::charges::create_charge, banking::charges::list_charges, banking::charges::get_charge,
+        banking::charges::cancel_charge, banking::pix::send_pix, banking::pix::list_transfers, banking::pix::get_transfer,
+        banking::pix::refund, banking::keys::create_key, banking::keys::list_keys, banking::keys::delete_key,
         subscriptions::create, subscriptions::list, subscriptions::get, subscriptions::update,
         subscriptions::delete, subscriptions::rotate_secret, subscriptions::deliveries,
         subscriptions::replay, subscriptions::delivery, subscriptions::retry, subscriptions::replay_status,
@@ -132,28 +133,40 @@ pub fn router(state: AppState) -> Router {
         .route("/api-keys", post(keys::create).get(keys::list))
         .route("/api-keys/{id}/revoke", post(keys::revoke))
         // Dinie has one endpoint ("webhook"), Delbank one per event type ("webhooks"): both spellings.
-        .route("/accounts", post(banking::open_account))
-        .route("/accounts/{id}", get(banking::get_account))
-        .route("/accounts/{id}/documents", post(banking::upload_document))
-        .route("/accounts/{id}/balance", get(banking::balance))
-        .route("/accounts/{id}/statement", get(banking::statement))
+        .route("/accounts", post(banking::accounts::open_account))
+        .route("/accounts/{id}", get(banking::accounts::get_account))
+        .route(
+            "/accounts/{id}/documents",
+            post(banking::accounts::upload_document),
+        )
+        .route("/accounts/{id}/balance", get(banking::accounts::balance))
+        .route(
+            "/accounts/{id}/statement",
+            get(banking::accounts::statement),
+        )
         .route(
             "/charges",
-            post(banking::create_charge).get(banking::list_charges),
+            post(banking::charges::create_charge).get(banking::charges::list_charges),
         )
-        .route("/charges/{id}", get(banking::get_charge))
-        .route("/charges/{id}/cancel", post(banking::cancel_charge))
+        .route("/charges/{id}", get(banking::charges::get_charge))
+        .route(
+            "/charges/{id}/cancel",
+            post(banking::charges::cancel_charge),
+        )
         .route(
             "/pix/transfers",
-            post(banking::send_pix).get(banking::list_transfers),
+            post(banking::pix::send_pix).get(banking::pix::list_transfers),
         )
-        .route("/pix/transfers/{id}", get(banking::get_transfer))
-        .route("/pix/transfers/{id}/refund", post(banking::refund))
+        .route("/pix/transfers/{id}", get(banking::pix::get_transfer))
+        .route("/pix/transfers/{id}/refund", post(banking::pix::refund))
         .route(
             "/pix/keys",
-            post(banking::create_key).get(banking::list_keys),
+            post(banking::keys::create_key).get(banking::keys::list_keys),
         )
-        .route("/pix/keys/{id}", axum::routing::delete(banking::delete_key))
+        .route(
+            "/pix/keys/{id}",
+            axum::routing::delete(banking::keys::delete_key),
+        )
         .route("/providers/{provider}/webhooks", post(providers::register))
         .route("/providers/{provider}/webhook", post(providers::register))
         .route(
