@@ -187,7 +187,20 @@ impl State {
         idempotency_key: &str,
         input: &TransferInput,
     ) -> Result<(String, Vec<Emit>), Failure> {
-        if input.amount <= Decimal::ZERO {
+        self.check_transfer_amount(account, input.amount)?;
+        let now = Utc::now();
+        let id = uuid();
+        match &input.beneficiary_account {
+            Some(target) => {
+                self.transfer_internal(account, target, idempotency_key, input, id, now)
+            }
+            None => self.transfer_pix(account, idempotency_key, input, id, now),
+        }
+    }
+
+    /// A transfer's amount: positive, and covered by the paying account's balance.
+    fn check_transfer_amount(&self, account: &str, amount: Decimal) -> Result<(), Failure> {
+        if amount <= Decimal::ZERO {
             return Err(Failure::field(
                 "amount",
                 "The amount must be greater than zero.",
@@ -197,154 +210,131 @@ impl State {
             .accounts
             .get(account)
             .map_or(Decimal::ZERO, |account| account.balance);
-        if balance < input.amount {
+        if balance < amount {
             return Err(Failure::new(400, "Insufficient balance"));
         }
-        let now = Utc::now();
-        let id = uuid();
-        if let Some(target) = &input.beneficiary_account {
-            if !self.accounts.contains_key(target) || target == account {
-                return Err(Failure::field(
-                    "beneficiaryAccount",
-                    "The beneficiary account is invalid.",
-                ));
-            }
-            let nsu = self.book(
-                account,
-                input.amount,
-                false,
-                Booking {
-                    type_name: "DEBIT_TRANSFER_INTERNAL",
-                    description: input
-                        .description
-                        .clone()
-                        .unwrap_or_else(|| "Transferência interna".to_owned()),
-                    end_to_end_id: None,
-                    idempotency_key: Some(idempotency_key.to_owned()),
-                },
-            );
-            self.book(
-                target,
-                input.amount,
-                true,
-                Booking {
-                    type_name: "CREDIT_TRANSFER_INTERNAL",
-                    description: "Transferência interna recebida".to_owned(),
-                    end_to_end_id: None,
-                    idempotency_key: None,
-                },
-            );
-            let transfer = Transfer {
-                id: id.clone(),
-                account: account.to_owned(),
-                idempotency_key: idempotency_key.to_owned(),
-                end_to_end_id: None,
-                status: "EFFECTIVE".to_owned(),
-                transfer_type: "INTERNAL".to_owned(),
-                amount: input.amount,
-                description: input.description.clone(),
-                external_id: input.external_id.clone(),
-                nsu,
-                error: None,
-                beneficiary: self.account_json(target),
-                beneficiary_account: Some(target.clone()),
-                pix_key: None,
-                created_at: now,
-                updated_at: now,
-            };
-            let body = |event: &str, state: &State| {
-                json!({
-                    "id": transfer.id,
-                    "externalId": transfer.external_id,
-                    "eventType": event,
-                    "status": "EFFECTIVE",
-                    "paymentChannel": "API",
-                    "type": "INTERNAL",
-                    "amount": num(transfer.amount),
-                    "createdAt": stamp(now),
-                    "payer": state.account_json(account),
-                    "beneficiary": state.account_json(target),
-                })
-            };
-            let emits = vec![
-                Emit {
-                    account: account.to_owned(),
-                    event_type: "TRANSFER_INTERNAL_DEBITED",
-                    body: body("TRANSFER_INTERNAL_DEBITED", self),
-                },
-                Emit {
-                    account: target.clone(),
-                    event_type: "TRANSFER_INTERNAL_CREDITED",
-                    body: body("TRANSFER_INTERNAL_CREDITED", self),
-                },
-            ];
-            self.transfers.push(transfer);
-            return Ok((id, emits));
+        Ok(())
+    }
+
+    /// An internal transfer to another simulated account: booked on both sides, effective at
+    /// once, with its `TRANSFER_INTERNAL_DEBITED` and `TRANSFER_INTERNAL_CREDITED` webhooks.
+    fn transfer_internal(
+        &mut self,
+        account: &str,
+        target: &str,
+        idempotency_key: &str,
+        input: &TransferInput,
+        id: String,
+        now: DateTime<Utc>,
+    ) -> Result<(String, Vec<Emit>), Failure> {
+        if !self.accounts.contains_key(target) || target == account {
+            return Err(Failure::field(
+                "beneficiaryAccount",
+                "The beneficiary account is invalid.",
+            ));
         }
-        let (end_to_end_id, beneficiary, beneficiary_account, pix_key, transfer_type) =
-            match (&input.end_to_end_id, &input.beneficiary) {
-                (Some(end_to_end_id), _) => {
-                    let Some(init) = self.initializations.get_mut(end_to_end_id) else {
-                        return Err(Failure::field(
-                            "endToEndId",
-                            "The endToEndId is unknown or expired.",
-                        ));
-                    };
-                    if init.used || init.account != account || init.expires_at < now {
-                        return Err(Failure::field(
-                            "endToEndId",
-                            "The endToEndId is unknown or expired.",
-                        ));
-                    }
-                    init.used = true;
-                    let transfer_type = match &init.transaction_id {
-                        Some(_) => "PIX_QR_CODE_DYNAMIC",
-                        None => "PIX_KEY",
-                    };
-                    (
-                        end_to_end_id.clone(),
-                        init.beneficiary.clone(),
-                        init.beneficiary_account.clone(),
-                        Some(init.key.clone()),
-                        transfer_type,
-                    )
-                }
-                (None, Some(beneficiary)) => {
-                    for field in ["number", "branch", "participantIspb"] {
-                        if beneficiary
-                            .get(field)
-                            .and_then(Value::as_str)
-                            .is_none_or(str::is_empty)
-                        {
-                            return Err(Failure::field(
-                                &format!("beneficiary.{field}"),
-                                format!("The {field} field is required."),
-                            ));
-                        }
-                    }
-                    let holder = beneficiary.get("holder").cloned().unwrap_or(Value::Null);
-                    let account_json = json!({
-                        "number": beneficiary["number"],
-                        "branch": beneficiary["branch"],
-                        "type": beneficiary.get("type").cloned().unwrap_or(json!("CURRENT")),
-                        "participant": {"ispb": beneficiary["participantIspb"]},
-                        "holder": holder,
-                    });
-                    (
-                        end_to_end_id('E', DELBANK_ISPB),
-                        account_json,
-                        None,
-                        None,
-                        "PIX_MANUAL",
-                    )
-                }
-                (None, None) => {
-                    return Err(Failure::field(
-                        "endToEndId",
-                        "The endToEndId field is required.",
-                    ));
-                }
-            };
+        let nsu = self.book_internal_transfer(account, target, idempotency_key, input);
+        let transfer = Transfer {
+            id: id.clone(),
+            account: account.to_owned(),
+            idempotency_key: idempotency_key.to_owned(),
+            end_to_end_id: None,
+            status: "EFFECTIVE".to_owned(),
+            transfer_type: "INTERNAL".to_owned(),
+            amount: input.amount,
+            description: input.description.clone(),
+            external_id: input.external_id.clone(),
+            nsu,
+            error: None,
+            beneficiary: self.account_json(target),
+            beneficiary_account: Some(target.to_owned()),
+            pix_key: None,
+            created_at: now,
+            updated_at: now,
+        };
+        let emits = self.internal_transfer_emits(&transfer, target);
+        self.transfers.push(transfer);
+        Ok((id, emits))
+    }
+
+    /// Debits the payer and credits the target of an internal transfer; returns the debit's NSU.
+    fn book_internal_transfer(
+        &mut self,
+        account: &str,
+        target: &str,
+        idempotency_key: &str,
+        input: &TransferInput,
+    ) -> u64 {
+        let nsu = self.book(
+            account,
+            input.amount,
+            false,
+            Booking {
+                type_name: "DEBIT_TRANSFER_INTERNAL",
+                description: input
+                    .description
+                    .clone()
+                    .unwrap_or_else(|| "Transferência interna".to_owned()),
+                end_to_end_id: None,
+                idempotency_key: Some(idempotency_key.to_owned()),
+            },
+        );
+        self.book(
+            target,
+            input.amount,
+            true,
+            Booking {
+                type_name: "CREDIT_TRANSFER_INTERNAL",
+                description: "Transferência interna recebida".to_owned(),
+                end_to_end_id: None,
+                idempotency_key: None,
+            },
+        );
+        nsu
+    }
+
+    /// The webhooks of an effective internal transfer: the debit to the payer, the credit to the
+    /// target.
+    fn internal_transfer_emits(&self, transfer: &Transfer, target: &str) -> Vec<Emit> {
+        let body = |event: &str| {
+            json!({
+                "id": transfer.id,
+                "externalId": transfer.external_id,
+                "eventType": event,
+                "status": "EFFECTIVE",
+                "paymentChannel": "API",
+                "type": "INTERNAL",
+                "amount": num(transfer.amount),
+                "createdAt": stamp(transfer.created_at),
+                "payer": self.account_json(&transfer.account),
+                "beneficiary": self.account_json(target),
+            })
+        };
+        vec![
+            Emit {
+                account: transfer.account.clone(),
+                event_type: "TRANSFER_INTERNAL_DEBITED",
+                body: body("TRANSFER_INTERNAL_DEBITED"),
+            },
+            Emit {
+                account: target.to_owned(),
+                event_type: "TRANSFER_INTERNAL_CREDITED",
+                body: body("TRANSFER_INTERNAL_CREDITED"),
+            },
+        ]
+    }
+
+    /// A Pix out: resolves its destination, debits the payer and records it `PIX_PROCESSING`
+    /// (it settles later, [`State::settle`]); no webhook yet.
+    fn transfer_pix(
+        &mut self,
+        account: &str,
+        idempotency_key: &str,
+        input: &TransferInput,
+        id: String,
+        now: DateTime<Utc>,
+    ) -> Result<(String, Vec<Emit>), Failure> {
+        let destination = self.pix_destination(account, input, now)?;
         let nsu = self.book(
             account,
             input.amount,
@@ -355,7 +345,7 @@ impl State {
                     .description
                     .clone()
                     .unwrap_or_else(|| "Pix enviado".to_owned()),
-                end_to_end_id: Some(end_to_end_id.clone()),
+                end_to_end_id: Some(destination.end_to_end_id.clone()),
                 idempotency_key: Some(idempotency_key.to_owned()),
             },
         );
@@ -363,21 +353,72 @@ impl State {
             id: id.clone(),
             account: account.to_owned(),
             idempotency_key: idempotency_key.to_owned(),
-            end_to_end_id: Some(end_to_end_id),
+            end_to_end_id: Some(destination.end_to_end_id),
             status: "PIX_PROCESSING".to_owned(),
-            transfer_type: transfer_type.to_owned(),
+            transfer_type: destination.transfer_type.to_owned(),
             amount: input.amount,
             description: input.description.clone(),
             external_id: input.external_id.clone(),
             nsu,
             error: None,
-            beneficiary,
-            beneficiary_account,
-            pix_key,
+            beneficiary: destination.beneficiary,
+            beneficiary_account: destination.beneficiary_account,
+            pix_key: destination.pix_key,
             created_at: now,
             updated_at: now,
         });
         Ok((id, Vec::new()))
+    }
+
+    /// Where a Pix out goes: the initialization its `endToEndId` names (by key or QR code), or
+    /// else the account given in full (`PIX_MANUAL`).
+    fn pix_destination(
+        &mut self,
+        account: &str,
+        input: &TransferInput,
+        now: DateTime<Utc>,
+    ) -> Result<PixDestination, Failure> {
+        match (&input.end_to_end_id, &input.beneficiary) {
+            (Some(end_to_end_id), _) => self.claim_initialization(account, end_to_end_id, now),
+            (None, Some(beneficiary)) => manual_destination(beneficiary),
+            (None, None) => Err(Failure::field(
+                "endToEndId",
+                "The endToEndId field is required.",
+            )),
+        }
+    }
+
+    /// Uses up the paying account's unexpired initialization `end_to_end_id`.
+    fn claim_initialization(
+        &mut self,
+        account: &str,
+        end_to_end_id: &str,
+        now: DateTime<Utc>,
+    ) -> Result<PixDestination, Failure> {
+        let Some(init) = self.initializations.get_mut(end_to_end_id) else {
+            return Err(Failure::field(
+                "endToEndId",
+                "The endToEndId is unknown or expired.",
+            ));
+        };
+        if init.used || init.account != account || init.expires_at < now {
+            return Err(Failure::field(
+                "endToEndId",
+                "The endToEndId is unknown or expired.",
+            ));
+        }
+        init.used = true;
+        let transfer_type = match &init.transaction_id {
+            Some(_) => "PIX_QR_CODE_DYNAMIC",
+            None => "PIX_KEY",
+        };
+        Ok(PixDestination {
+            end_to_end_id: end_to_end_id.to_owned(),
+            beneficiary: init.beneficiary.clone(),
+            beneficiary_account: init.beneficiary_account.clone(),
+            pix_key: Some(init.key.clone()),
+            transfer_type,
+        })
     }
 
     pub(crate) fn find_transfer(&self, account: &str, id: &str) -> Option<&Transfer> {
@@ -560,4 +601,46 @@ impl State {
         });
         emits
     }
+}
+
+/// Where a Pix out goes, as resolved by `State::pix_destination`.
+struct PixDestination {
+    end_to_end_id: String,
+    beneficiary: Value,
+    /// The simulated account credited on settlement, if the beneficiary is one.
+    beneficiary_account: Option<String>,
+    pix_key: Option<String>,
+    transfer_type: &'static str,
+}
+
+/// The destination of a `PIX_MANUAL` transfer: the beneficiary's account given in full (number,
+/// branch, participant), with a new end-to-end id.
+fn manual_destination(beneficiary: &Value) -> Result<PixDestination, Failure> {
+    for field in ["number", "branch", "participantIspb"] {
+        if beneficiary
+            .get(field)
+            .and_then(Value::as_str)
+            .is_none_or(str::is_empty)
+        {
+            return Err(Failure::field(
+                &format!("beneficiary.{field}"),
+                format!("The {field} field is required."),
+            ));
+        }
+    }
+    let holder = beneficiary.get("holder").cloned().unwrap_or(Value::Null);
+    let account_json = json!({
+        "number": beneficiary["number"],
+        "branch": beneficiary["branch"],
+        "type": beneficiary.get("type").cloned().unwrap_or(json!("CURRENT")),
+        "participant": {"ispb": beneficiary["participantIspb"]},
+        "holder": holder,
+    });
+    Ok(PixDestination {
+        end_to_end_id: end_to_end_id('E', DELBANK_ISPB),
+        beneficiary: account_json,
+        beneficiary_account: None,
+        pix_key: None,
+        transfer_type: "PIX_MANUAL",
+    })
 }
