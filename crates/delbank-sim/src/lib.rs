@@ -11,7 +11,9 @@
 //! # Layout
 //!
 //! - `state`: accounts, balances and the NSU sequence, charges, transfers, refunds, DICT keys,
-//!   customers, webhook registrations, the fault knobs and the request and delivery logs.
+//!   customers, webhook registrations, the fault knobs and the request and delivery logs; one
+//!   file per resource under `state/` (`charges`, `pix_in`, `transfers`, `refunds`, `keys`,
+//!   `statement`, `customers`, `webhooks`), the shared parts in `state/mod.rs`.
 //! - `api`: the axum routes of the BaaS API (`/baas/...`) and of the control API (`/_sim/...`).
 //! - `sender`: the webhook sender.
 //! - [`Control`]: the control API for in-process callers.
