@@ -64,16 +64,16 @@ const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
         events::list, events::get, events::raw,
         keys::create, keys::list, keys::revoke,
         providers::register, providers::rotate,
-        credit::create_customer, credit::list_customers, credit::get_customer, credit::upload_document,
-        credit::list_credit_offers, credit::get_credit_offer, credit::simulate,
-        credit::create_loan, credit::get_loan, credit::list_installments,
+        credit::customers::create_customer, credit::customers::list_customers, credit::customers::get_customer, credit::customers::upload_document,
+        credit::offers::list_credit_offers, credit::offers::get_credit_offer, credit::offers::simulate,
+        credit::loans::create_loan, credit::loans::get_loan, credit::loans::list_installments,
         banking::accounts::open_account, banking::accounts::get_account, banking::accounts::upload_document, banking::accounts::balance,
         banking::accounts::statement, banking::charges::create_charge, banking::charges::list_charges, banking::charges::get_charge,
         banking::charges::cancel_charge, banking::pix::send_pix, banking::pix::list_transfers, banking::pix::get_transfer,
         banking::pix::refund, banking::keys::create_key, banking::keys::list_keys, banking::keys::delete_key,
         subscriptions::create, subscriptions::list, subscriptions::get, subscriptions::update,
-        subscriptions::delete, subscriptions::rotate_secret, subscriptions::deliveries,
-        subscriptions::replay, subscriptions::delivery, subscriptions::retry, subscriptions::replay_status,
+        subscriptions::delete, subscriptions::rotate_secret, subscriptions::deliveries::deliveries,
+        subscriptions::replays::replay, subscriptions::deliveries::delivery, subscriptions::deliveries::retry, subscriptions::replays::replay_status,
         reconciliation::list, reconciliation::get, reconciliation::resolve, reconciliation::summary,
         reconciliation::report, reconciliation::run, reconciliation::get_run,
         webhooks::receive_root, webhooks::receive_path,
@@ -118,16 +118,25 @@ pub fn router(state: AppState) -> Router {
         .route("/events", get(events::list))
         .route(
             "/customers",
-            post(credit::create_customer).get(credit::list_customers),
+            post(credit::customers::create_customer).get(credit::customers::list_customers),
         )
-        .route("/customers/{id}", get(credit::get_customer))
-        .route("/customers/{id}/documents", post(credit::upload_document))
-        .route("/credit-offers", get(credit::list_credit_offers))
-        .route("/credit-offers/{id}", get(credit::get_credit_offer))
-        .route("/credit-offers/{id}/simulations", post(credit::simulate))
-        .route("/loans", post(credit::create_loan))
-        .route("/loans/{id}", get(credit::get_loan))
-        .route("/loans/{id}/installments", get(credit::list_installments))
+        .route("/customers/{id}", get(credit::customers::get_customer))
+        .route(
+            "/customers/{id}/documents",
+            post(credit::customers::upload_document),
+        )
+        .route("/credit-offers", get(credit::offers::list_credit_offers))
+        .route("/credit-offers/{id}", get(credit::offers::get_credit_offer))
+        .route(
+            "/credit-offers/{id}/simulations",
+            post(credit::offers::simulate),
+        )
+        .route("/loans", post(credit::loans::create_loan))
+        .route("/loans/{id}", get(credit::loans::get_loan))
+        .route(
+            "/loans/{id}/installments",
+            get(credit::loans::list_installments),
+        )
         .route("/events/{id}", get(events::get))
         .route("/events/{id}/raw", get(events::raw))
         .route("/api-keys", post(keys::create).get(keys::list))
@@ -193,12 +202,18 @@ pub fn router(state: AppState) -> Router {
         )
         .route(
             "/subscriptions/{id}/deliveries",
-            get(subscriptions::deliveries),
+            get(subscriptions::deliveries::deliveries),
         )
-        .route("/subscriptions/{id}/replay", post(subscriptions::replay))
-        .route("/deliveries/{id}", get(subscriptions::delivery))
-        .route("/deliveries/{id}/retry", post(subscriptions::retry))
-        .route("/replays/{id}", get(subscriptions::replay_status))
+        .route(
+            "/subscriptions/{id}/replay",
+            post(subscriptions::replays::replay),
+        )
+        .route("/deliveries/{id}", get(subscriptions::deliveries::delivery))
+        .route(
+            "/deliveries/{id}/retry",
+            post(subscriptions::deliveries::retry),
+        )
+        .route("/replays/{id}", get(subscriptions::replays::replay_status))
         .route("/reconciliation/items", get(reconciliation::list))
         .route("/reconciliation/items/{id}", get(reconciliation::get))
         .route(
