@@ -301,6 +301,15 @@ async fn story(
     dinie: &dinie_sim::SimHandle,
     delbank: &delbank_sim::SimHandle,
 ) -> anyhow::Result<()> {
+    subscribe_and_register(demo).await?;
+    disbursed_and_reconciled(demo, dinie, delbank).await?;
+    banking(demo, delbank).await?;
+    overdue(demo, dinie).await?;
+    all_delivered(demo).await
+}
+
+/// The partner app subscribes to everything; the gateway registers its webhooks at both providers.
+async fn subscribe_and_register(demo: &Demo) -> anyhow::Result<()> {
     let subscription = demo
         .post(
             "/v1/subscriptions",
@@ -327,52 +336,23 @@ async fn story(
         "gateway webhooks registered at Dinie (1) and Delbank ({count})"
     ))
     .await;
+    Ok(())
+}
 
-    // The borrower at the credit provider.
+/// A borrower, KYC, a loan disbursed, the disbursement arriving as a Pix at the bank and matching.
+async fn disbursed_and_reconciled(
+    demo: &Demo,
+    dinie: &dinie_sim::SimHandle,
+    delbank: &delbank_sim::SimHandle,
+) -> anyhow::Result<()> {
     let borrower = "529.982.247-25";
-    let customer = demo
-        .post(
-            "/v1/customers",
-            json!({"document": borrower, "name": "Maria da Silva", "external_id": "demo-maria"}),
-        )
-        .await?;
-    let customer_id = customer["id"].as_str().context("customer id")?.to_owned();
-    for kind in ["identity_front", "selfie"] {
-        demo.post(
-            &format!("/v1/customers/{customer_id}/documents"),
-            json!({"kind": kind, "file_name": format!("{kind}.png"), "content_type": "image/png", "content_base64": "iVBORw0KGgo="}),
-        )
-        .await?;
-    }
+    let customer_id = register_borrower(demo, borrower, "Maria da Silva", "demo-maria").await?;
     demo.step("borrower registered at Dinie, KYC documents uploaded")
         .await;
-    dinie.approve_customer(&customer_id).await?;
-    let offers = demo
-        .get(&format!("/v1/credit-offers?customer_id={customer_id}"))
-        .await?;
-    let offer_id = offers["data"][0]["id"]
-        .as_str()
-        .context("no credit offer")?
-        .to_owned();
+    let offer_id = approved_offer(demo, dinie, &customer_id).await?;
     demo.step("Dinie approved the borrower; a credit offer is available")
         .await;
-    let simulation = demo
-        .post(
-            &format!("/v1/credit-offers/{offer_id}/simulations"),
-            json!({"amount": "10000.00", "installments": 12}),
-        )
-        .await?;
-    let net = simulation["net_amount"]["amount"]
-        .as_str()
-        .context("net amount")?
-        .to_owned();
-    let loan = demo
-        .post(
-            "/v1/loans",
-            json!({"credit_offer_id": offer_id, "simulation_id": simulation["id"]}),
-        )
-        .await?;
-    let loan_id = loan["id"].as_str().context("loan id")?.to_owned();
+    let (loan_id, net) = take_loan(demo, &offer_id, "10000.00").await?;
     demo.step(&format!(
         "simulated and took a loan of 10000.00 (net {net})"
     ))
@@ -399,12 +379,7 @@ async fn story(
     ))
     .await;
 
-    // Contract, signatures, disbursement.
-    for _ in 0..10 {
-        if dinie.advance_loan(&loan_id).await? == "active" {
-            break;
-        }
-    }
+    disburse(dinie, &loan_id).await?;
     demo.event("loan.active", &loan_id).await?;
     demo.step("contract generated, signed, disbursed: the loan is active")
         .await;
@@ -424,8 +399,11 @@ async fn story(
         &e2e[..12]
     ))
     .await;
+    Ok(())
+}
 
-    // A Pix charge, paid.
+/// A Pix charge paid, a Pix transfer that fails, a refund of the charge's Pix.
+async fn banking(demo: &Demo, delbank: &delbank_sim::SimHandle) -> anyhow::Result<()> {
     let charge = demo
         .post(
             "/v1/charges",
@@ -437,7 +415,6 @@ async fn story(
     demo.event("pix.received", &paid_e2e).await?;
     demo.step("Pix charge of 150.00 created and paid").await;
 
-    // A Pix transfer that fails.
     let failing = demo
         .post(
             "/v1/pix/transfers",
@@ -458,7 +435,6 @@ async fn story(
     ))
     .await;
 
-    // A refund of the paid charge's Pix.
     let refund = demo
         .post(
             &format!("/v1/pix/transfers/{paid_e2e}/refund"),
@@ -471,49 +447,16 @@ async fn story(
         .to_owned();
     demo.event("pix.transfer.completed", &refund_e2e).await?;
     demo.step("refunded 50.00 of the charge's Pix").await;
+    Ok(())
+}
 
-    // A second loan whose money never arrives.
-    let late = "111.444.777-35";
-    let customer = demo
-        .post(
-            "/v1/customers",
-            json!({"document": late, "name": "João Souza", "external_id": "demo-joao"}),
-        )
-        .await?;
-    let late_customer = customer["id"].as_str().context("customer id")?.to_owned();
-    for kind in ["identity_front", "selfie"] {
-        demo.post(
-            &format!("/v1/customers/{late_customer}/documents"),
-            json!({"kind": kind, "file_name": format!("{kind}.png"), "content_type": "image/png", "content_base64": "iVBORw0KGgo="}),
-        )
-        .await?;
-    }
-    dinie.approve_customer(&late_customer).await?;
-    let offers = demo
-        .get(&format!("/v1/credit-offers?customer_id={late_customer}"))
-        .await?;
-    let offer_id = offers["data"][0]["id"]
-        .as_str()
-        .context("no credit offer")?
-        .to_owned();
-    let simulation = demo
-        .post(
-            &format!("/v1/credit-offers/{offer_id}/simulations"),
-            json!({"amount": "5000.00", "installments": 12}),
-        )
-        .await?;
-    let loan = demo
-        .post(
-            "/v1/loans",
-            json!({"credit_offer_id": offer_id, "simulation_id": simulation["id"]}),
-        )
-        .await?;
-    let late_loan = loan["id"].as_str().context("loan id")?.to_owned();
-    for _ in 0..10 {
-        if dinie.advance_loan(&late_loan).await? == "active" {
-            break;
-        }
-    }
+/// A second loan whose money never arrives: pending, then overdue.
+async fn overdue(demo: &Demo, dinie: &dinie_sim::SimHandle) -> anyhow::Result<()> {
+    let late_customer =
+        register_borrower(demo, "111.444.777-35", "João Souza", "demo-joao").await?;
+    let offer_id = approved_offer(demo, dinie, &late_customer).await?;
+    let (late_loan, _) = take_loan(demo, &offer_id, "5000.00").await?;
+    disburse(dinie, &late_loan).await?;
     demo.item(&late_loan, "pending").await?;
     demo.step(&format!(
         "a second loan was disbursed; its Pix never comes ({DEMO_WINDOW_SECS} s window)"
@@ -521,8 +464,11 @@ async fn story(
     .await;
     demo.item(&late_loan, "overdue").await?;
     demo.step("…and it went overdue").await;
+    Ok(())
+}
 
-    // Every delivery reaches the partner app.
+/// Every delivery reaches the partner app, every signature verified.
+async fn all_delivered(demo: &Demo) -> anyhow::Result<()> {
     demo.until("every delivery to reach the partner app", || async {
         let pending: i64 = deliveries::count_by_status(&demo.pool)
             .await?
@@ -540,6 +486,78 @@ async fn story(
     );
     demo.step("every event delivered to the partner app, every signature verified")
         .await;
+    Ok(())
+}
+
+/// A borrower created at the credit provider with their KYC documents; returns the customer id.
+async fn register_borrower(
+    demo: &Demo,
+    document: &str,
+    name: &str,
+    external_id: &str,
+) -> anyhow::Result<String> {
+    let customer = demo
+        .post(
+            "/v1/customers",
+            json!({"document": document, "name": name, "external_id": external_id}),
+        )
+        .await?;
+    let customer_id = customer["id"].as_str().context("customer id")?.to_owned();
+    for kind in ["identity_front", "selfie"] {
+        demo.post(
+            &format!("/v1/customers/{customer_id}/documents"),
+            json!({"kind": kind, "file_name": format!("{kind}.png"), "content_type": "image/png", "content_base64": "iVBORw0KGgo="}),
+        )
+        .await?;
+    }
+    Ok(customer_id)
+}
+
+/// The credit analyst approves the borrower; returns the credit offer they then get.
+async fn approved_offer(
+    demo: &Demo,
+    dinie: &dinie_sim::SimHandle,
+    customer_id: &str,
+) -> anyhow::Result<String> {
+    dinie.approve_customer(customer_id).await?;
+    let offers = demo
+        .get(&format!("/v1/credit-offers?customer_id={customer_id}"))
+        .await?;
+    Ok(offers["data"][0]["id"]
+        .as_str()
+        .context("no credit offer")?
+        .to_owned())
+}
+
+/// Simulates `amount` in 12 installments and takes the loan; returns its id and net amount.
+async fn take_loan(demo: &Demo, offer_id: &str, amount: &str) -> anyhow::Result<(String, String)> {
+    let simulation = demo
+        .post(
+            &format!("/v1/credit-offers/{offer_id}/simulations"),
+            json!({"amount": amount, "installments": 12}),
+        )
+        .await?;
+    let net = simulation["net_amount"]["amount"]
+        .as_str()
+        .context("net amount")?
+        .to_owned();
+    let loan = demo
+        .post(
+            "/v1/loans",
+            json!({"credit_offer_id": offer_id, "simulation_id": simulation["id"]}),
+        )
+        .await?;
+    let loan_id = loan["id"].as_str().context("loan id")?.to_owned();
+    Ok((loan_id, net))
+}
+
+/// Dinie's side: contract, signatures and disbursement, until the loan is active.
+async fn disburse(dinie: &dinie_sim::SimHandle, loan_id: &str) -> anyhow::Result<()> {
+    for _ in 0..10 {
+        if dinie.advance_loan(loan_id).await? == "active" {
+            break;
+        }
+    }
     Ok(())
 }
 

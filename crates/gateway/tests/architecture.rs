@@ -5,6 +5,12 @@
 //! Read from every `crate::` and `super::` path outside comments and unit-test modules (those may
 //! reach anywhere), resolved to the deepest module that exists.
 
+#![allow(
+    clippy::expect_used,
+    clippy::panic,
+    reason = "a source tree that cannot be read must fail the test"
+)]
+
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
 

@@ -116,66 +116,15 @@ pub fn router(state: AppState) -> Router {
     let settings = state.settings.clone();
     let v1 = Router::new()
         .route("/events", get(events::list))
-        .route(
-            "/customers",
-            post(credit::customers::create_customer).get(credit::customers::list_customers),
-        )
-        .route("/customers/{id}", get(credit::customers::get_customer))
-        .route(
-            "/customers/{id}/documents",
-            post(credit::customers::upload_document),
-        )
-        .route("/credit-offers", get(credit::offers::list_credit_offers))
-        .route("/credit-offers/{id}", get(credit::offers::get_credit_offer))
-        .route(
-            "/credit-offers/{id}/simulations",
-            post(credit::offers::simulate),
-        )
-        .route("/loans", post(credit::loans::create_loan))
-        .route("/loans/{id}", get(credit::loans::get_loan))
-        .route(
-            "/loans/{id}/installments",
-            get(credit::loans::list_installments),
-        )
+        .merge(credit_routes())
+        .merge(banking_routes())
+        .merge(subscription_routes())
+        .merge(reconciliation_routes())
         .route("/events/{id}", get(events::get))
         .route("/events/{id}/raw", get(events::raw))
         .route("/api-keys", post(keys::create).get(keys::list))
         .route("/api-keys/{id}/revoke", post(keys::revoke))
         // Dinie has one endpoint ("webhook"), Delbank one per event type ("webhooks"): both spellings.
-        .route("/accounts", post(banking::accounts::open_account))
-        .route("/accounts/{id}", get(banking::accounts::get_account))
-        .route(
-            "/accounts/{id}/documents",
-            post(banking::accounts::upload_document),
-        )
-        .route("/accounts/{id}/balance", get(banking::accounts::balance))
-        .route(
-            "/accounts/{id}/statement",
-            get(banking::accounts::statement),
-        )
-        .route(
-            "/charges",
-            post(banking::charges::create_charge).get(banking::charges::list_charges),
-        )
-        .route("/charges/{id}", get(banking::charges::get_charge))
-        .route(
-            "/charges/{id}/cancel",
-            post(banking::charges::cancel_charge),
-        )
-        .route(
-            "/pix/transfers",
-            post(banking::pix::send_pix).get(banking::pix::list_transfers),
-        )
-        .route("/pix/transfers/{id}", get(banking::pix::get_transfer))
-        .route("/pix/transfers/{id}/refund", post(banking::pix::refund))
-        .route(
-            "/pix/keys",
-            post(banking::keys::create_key).get(banking::keys::list_keys),
-        )
-        .route(
-            "/pix/keys/{id}",
-            axum::routing::delete(banking::keys::delete_key),
-        )
         .route("/providers/{provider}/webhooks", post(providers::register))
         .route("/providers/{provider}/webhook", post(providers::register))
         .route(
@@ -186,44 +135,6 @@ pub fn router(state: AppState) -> Router {
             "/providers/{provider}/webhook/rotate",
             post(providers::rotate),
         )
-        .route(
-            "/subscriptions",
-            post(subscriptions::create).get(subscriptions::list),
-        )
-        .route(
-            "/subscriptions/{id}",
-            get(subscriptions::get)
-                .patch(subscriptions::update)
-                .delete(subscriptions::delete),
-        )
-        .route(
-            "/subscriptions/{id}/secret/rotate",
-            post(subscriptions::rotate_secret),
-        )
-        .route(
-            "/subscriptions/{id}/deliveries",
-            get(subscriptions::deliveries::deliveries),
-        )
-        .route(
-            "/subscriptions/{id}/replay",
-            post(subscriptions::replays::replay),
-        )
-        .route("/deliveries/{id}", get(subscriptions::deliveries::delivery))
-        .route(
-            "/deliveries/{id}/retry",
-            post(subscriptions::deliveries::retry),
-        )
-        .route("/replays/{id}", get(subscriptions::replays::replay_status))
-        .route("/reconciliation/items", get(reconciliation::list))
-        .route("/reconciliation/items/{id}", get(reconciliation::get))
-        .route(
-            "/reconciliation/items/{id}/resolve",
-            post(reconciliation::resolve),
-        )
-        .route("/reconciliation/summary", get(reconciliation::summary))
-        .route("/reconciliation/report.csv", get(reconciliation::report))
-        .route("/reconciliation/runs", post(reconciliation::run))
-        .route("/reconciliation/runs/{id}", get(reconciliation::get_run))
         // Innermost first: handler errors are rendered before the idempotency layer stores them, so
         // a replay is byte-identical to the first answer.
         .route_layer(middleware::from_fn(error::render_problem))
@@ -276,6 +187,119 @@ pub fn router(state: AppState) -> Router {
                 .layer(PropagateRequestIdLayer::new(REQUEST_ID)),
         )
         .with_state(state)
+}
+
+/// `/v1/customers`, `/v1/credit-offers`, `/v1/loans`.
+fn credit_routes() -> Router<AppState> {
+    Router::new()
+        .route(
+            "/customers",
+            post(credit::customers::create_customer).get(credit::customers::list_customers),
+        )
+        .route("/customers/{id}", get(credit::customers::get_customer))
+        .route(
+            "/customers/{id}/documents",
+            post(credit::customers::upload_document),
+        )
+        .route("/credit-offers", get(credit::offers::list_credit_offers))
+        .route("/credit-offers/{id}", get(credit::offers::get_credit_offer))
+        .route(
+            "/credit-offers/{id}/simulations",
+            post(credit::offers::simulate),
+        )
+        .route("/loans", post(credit::loans::create_loan))
+        .route("/loans/{id}", get(credit::loans::get_loan))
+        .route(
+            "/loans/{id}/installments",
+            get(credit::loans::list_installments),
+        )
+}
+
+/// `/v1/accounts`, `/v1/charges`, `/v1/pix/...`.
+fn banking_routes() -> Router<AppState> {
+    Router::new()
+        .route("/accounts", post(banking::accounts::open_account))
+        .route("/accounts/{id}", get(banking::accounts::get_account))
+        .route(
+            "/accounts/{id}/documents",
+            post(banking::accounts::upload_document),
+        )
+        .route("/accounts/{id}/balance", get(banking::accounts::balance))
+        .route(
+            "/accounts/{id}/statement",
+            get(banking::accounts::statement),
+        )
+        .route(
+            "/charges",
+            post(banking::charges::create_charge).get(banking::charges::list_charges),
+        )
+        .route("/charges/{id}", get(banking::charges::get_charge))
+        .route(
+            "/charges/{id}/cancel",
+            post(banking::charges::cancel_charge),
+        )
+        .route(
+            "/pix/transfers",
+            post(banking::pix::send_pix).get(banking::pix::list_transfers),
+        )
+        .route("/pix/transfers/{id}", get(banking::pix::get_transfer))
+        .route("/pix/transfers/{id}/refund", post(banking::pix::refund))
+        .route(
+            "/pix/keys",
+            post(banking::keys::create_key).get(banking::keys::list_keys),
+        )
+        .route(
+            "/pix/keys/{id}",
+            axum::routing::delete(banking::keys::delete_key),
+        )
+}
+
+/// `/v1/subscriptions`, `/v1/deliveries`, `/v1/replays`.
+fn subscription_routes() -> Router<AppState> {
+    Router::new()
+        .route(
+            "/subscriptions",
+            post(subscriptions::create).get(subscriptions::list),
+        )
+        .route(
+            "/subscriptions/{id}",
+            get(subscriptions::get)
+                .patch(subscriptions::update)
+                .delete(subscriptions::delete),
+        )
+        .route(
+            "/subscriptions/{id}/secret/rotate",
+            post(subscriptions::rotate_secret),
+        )
+        .route(
+            "/subscriptions/{id}/deliveries",
+            get(subscriptions::deliveries::deliveries),
+        )
+        .route(
+            "/subscriptions/{id}/replay",
+            post(subscriptions::replays::replay),
+        )
+        .route("/deliveries/{id}", get(subscriptions::deliveries::delivery))
+        .route(
+            "/deliveries/{id}/retry",
+            post(subscriptions::deliveries::retry),
+        )
+        .route("/replays/{id}", get(subscriptions::replays::replay_status))
+}
+
+/// `/v1/reconciliation/...`.
+fn reconciliation_routes() -> Router<AppState> {
+    Router::new()
+        .route("/reconciliation/items", get(reconciliation::list))
+        .route("/reconciliation/items/{id}", get(reconciliation::get))
+        .route(
+            "/reconciliation/items/{id}/resolve",
+            post(reconciliation::resolve),
+        )
+        .route("/reconciliation/summary", get(reconciliation::summary))
+        .route("/reconciliation/report.csv", get(reconciliation::report))
+        .route("/reconciliation/runs", post(reconciliation::run))
+        .route("/reconciliation/runs/{id}", get(reconciliation::get_run))
 }
 
 /// The request span: method, route template (never the raw path: no ids or PII), request id.

@@ -27,6 +27,6 @@ impl From<Money> for MoneyBody {
 
 impl From<&Money> for MoneyBody {
     fn from(money: &Money) -> MoneyBody {
-        MoneyBody::from(money.clone())
+        MoneyBody::from(*money)
     }
 }

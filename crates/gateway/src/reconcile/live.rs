@@ -309,95 +309,19 @@ pub async fn recompute(
         .map(|o| (o.end_to_end_id.as_str(), o))
         .collect();
 
-    for item in &outcome.expected {
-        let Some(loan) = expected_by_loan.get(item.loan_id.as_str()) else {
-            continue;
-        };
-        let receipt = item
-            .end_to_end_id
-            .as_deref()
-            .and_then(|id| observed_by_id.get(id));
-        let previous = current.get(&("disbursement".to_owned(), item.loan_id.clone()));
-        // Finance's decisions are final here: only a new decision changes a locked item.
-        let unchanged = previous.is_some_and(|p| {
-            p.locked
-                || (p.status == item.status.as_str()
-                    && p.end_to_end_id == item.end_to_end_id
-                    && p.difference == item.difference
-                    && p.candidates == item.candidates)
-        });
-        if unchanged {
-            continue;
-        }
-        let item_id = previous.map_or_else(|| ReconciliationItemId::new().uuid(), |p| p.item_id);
-        facts_store::upsert_disbursement_item(
-            &mut *connection,
-            &DisbursementItem {
-                item_id,
-                loan_id: &item.loan_id,
-                status: item.status,
-                document,
-                end_to_end_id: item.end_to_end_id.as_deref(),
-                expected_amount: loan.amount,
-                observed_amount: receipt.map(|r| r.amount),
-                difference: item.difference,
-                disbursed_at: loan.disbursed_at,
-                received_at: receipt.map(|r| r.received_at),
-                deadline: loan.deadline,
-                candidates: &item.candidates,
-            },
-        )
+    let current = Current {
+        items: current,
+        observed_by_id,
+        document,
+    };
+    current
+        .write_disbursements(&mut *connection, &outcome, &expected_by_loan, emitted)
         .await?;
-        let from = previous.map(|p| p.status.clone());
-        record_change(
-            &mut *connection,
-            item_id,
-            "system",
-            from.as_deref(),
-            item.status,
-            None,
-        )
+    current
+        .write_unexpected(&mut *connection, &outcome, emitted)
         .await?;
-        let amounts = (Some(loan.amount), receipt.map(|r| r.amount));
-        emitted.extend(event_of(item_id, item.status, document, amounts));
-    }
-
-    // Receipt items: the unexpected ones now, and unlocked ones that are no longer unexpected go.
-    for end_to_end_id in &outcome.unexpected {
-        if current.contains_key(&("receipt".to_owned(), end_to_end_id.clone())) {
-            continue;
-        }
-        let Some(receipt) = observed_by_id.get(end_to_end_id.as_str()) else {
-            continue;
-        };
-        let item_id = ReconciliationItemId::new().uuid();
-        facts_store::insert_unexpected_receipt(
-            &mut *connection,
-            item_id,
-            end_to_end_id,
-            document,
-            receipt.amount,
-            receipt.received_at,
-        )
-        .await?;
-        record_change(
-            &mut *connection,
-            item_id,
-            "system",
-            None,
-            Status::UnexpectedReceipt,
-            None,
-        )
-        .await?;
-        let amounts = (None, Some(receipt.amount));
-        emitted.extend(event_of(
-            item_id,
-            Status::UnexpectedReceipt,
-            document,
-            amounts,
-        ));
-    }
     let stale: Vec<uuid::Uuid> = current
+        .items
         .values()
         .filter(|item| {
             item.kind == "receipt" && !item.locked && !outcome.unexpected.contains(&item.item_key)
@@ -405,6 +329,129 @@ pub async fn recompute(
         .map(|item| item.item_id)
         .collect();
     facts_store::delete_items(&mut *connection, &stale).await
+}
+
+/// What a recompute compares the matcher's outcome with: the document's current items and its
+/// receipts by endToEndId.
+struct Current<'a> {
+    items: HashMap<(String, String), CurrentItem>,
+    observed_by_id: HashMap<&'a str, &'a Observed>,
+    document: &'a str,
+}
+
+impl Current<'_> {
+    /// Disbursement items whose outcome changed are written, with their history and event.
+    async fn write_disbursements(
+        &self,
+        connection: &mut PgConnection,
+        outcome: &matcher::Outcome,
+        expected_by_loan: &HashMap<&str, &Expected>,
+        emitted: &mut Vec<NormalizedEvent>,
+    ) -> Result<(), sqlx::Error> {
+        let (current, observed_by_id, document) =
+            (&self.items, &self.observed_by_id, self.document);
+        for item in &outcome.expected {
+            let Some(loan) = expected_by_loan.get(item.loan_id.as_str()) else {
+                continue;
+            };
+            let receipt = item
+                .end_to_end_id
+                .as_deref()
+                .and_then(|id| observed_by_id.get(id));
+            let previous = current.get(&("disbursement".to_owned(), item.loan_id.clone()));
+            // Finance's decisions are final here: only a new decision changes a locked item.
+            let unchanged = previous.is_some_and(|p| {
+                p.locked
+                    || (p.status == item.status.as_str()
+                        && p.end_to_end_id == item.end_to_end_id
+                        && p.difference == item.difference
+                        && p.candidates == item.candidates)
+            });
+            if unchanged {
+                continue;
+            }
+            let item_id =
+                previous.map_or_else(|| ReconciliationItemId::new().uuid(), |p| p.item_id);
+            facts_store::upsert_disbursement_item(
+                &mut *connection,
+                &DisbursementItem {
+                    item_id,
+                    loan_id: &item.loan_id,
+                    status: item.status,
+                    document,
+                    end_to_end_id: item.end_to_end_id.as_deref(),
+                    expected_amount: loan.amount,
+                    observed_amount: receipt.map(|r| r.amount),
+                    difference: item.difference,
+                    disbursed_at: loan.disbursed_at,
+                    received_at: receipt.map(|r| r.received_at),
+                    deadline: loan.deadline,
+                    candidates: &item.candidates,
+                },
+            )
+            .await?;
+            let from = previous.map(|p| p.status.clone());
+            record_change(
+                &mut *connection,
+                item_id,
+                "system",
+                from.as_deref(),
+                item.status,
+                None,
+            )
+            .await?;
+            let amounts = (Some(loan.amount), receipt.map(|r| r.amount));
+            emitted.extend(event_of(item_id, item.status, document, amounts));
+        }
+        Ok(())
+    }
+
+    /// Receipt items: the unexpected ones that are new.
+    async fn write_unexpected(
+        &self,
+        connection: &mut PgConnection,
+        outcome: &matcher::Outcome,
+        emitted: &mut Vec<NormalizedEvent>,
+    ) -> Result<(), sqlx::Error> {
+        let (current, observed_by_id, document) =
+            (&self.items, &self.observed_by_id, self.document);
+        // Receipt items: the unexpected ones now, and unlocked ones that are no longer unexpected go.
+        for end_to_end_id in &outcome.unexpected {
+            if current.contains_key(&("receipt".to_owned(), end_to_end_id.clone())) {
+                continue;
+            }
+            let Some(receipt) = observed_by_id.get(end_to_end_id.as_str()) else {
+                continue;
+            };
+            let item_id = ReconciliationItemId::new().uuid();
+            facts_store::insert_unexpected_receipt(
+                &mut *connection,
+                item_id,
+                end_to_end_id,
+                document,
+                receipt.amount,
+                receipt.received_at,
+            )
+            .await?;
+            record_change(
+                &mut *connection,
+                item_id,
+                "system",
+                None,
+                Status::UnexpectedReceipt,
+                None,
+            )
+            .await?;
+            let amounts = (None, Some(receipt.amount));
+            emitted.extend(event_of(
+                item_id,
+                Status::UnexpectedReceipt,
+                document,
+                amounts,
+            ));
+        }
+        Ok(())
+    }
 }
 
 /// The `reconciliation.<status>` event for an item that reached `status`, for statuses worth

@@ -142,155 +142,202 @@ fn reconcile_document(
     now: DateTime<Utc>,
     outcome: &mut Outcome,
 ) {
-    // Deduplicate receipts by endToEndId (a redelivered webhook is one receipt).
-    let mut receipts: Vec<&Observed> = observed.to_vec();
-    receipts.sort_by(|a, b| a.end_to_end_id.cmp(&b.end_to_end_id));
-    receipts.dedup_by(|a, b| a.end_to_end_id == b.end_to_end_id);
-    let mut claimed = vec![false; receipts.len()];
-    let index_of = |end_to_end_id: &str| {
-        receipts
-            .iter()
-            .position(|r| r.end_to_end_id == end_to_end_id)
-    };
-
+    let mut pass = Pass::new(observed);
     let mut loans: Vec<&Expected> = expected.to_vec();
     loans.sort_by(|a, b| (a.disbursed_at, &a.loan_id).cmp(&(b.disbursed_at, &b.loan_id)));
     loans.dedup_by(|a, b| a.loan_id == b.loan_id);
+    let open = pass.decided(&loans, outcome);
+    let unmatched = pass.exact(open, outcome);
+    pass.closest(unmatched, now, outcome);
+    pass.unexpected(outcome);
+}
 
-    // Finance's decisions first: they claim their receipts.
-    let mut open: Vec<&Expected> = Vec::new();
-    for loan in &loans {
-        if let Some(locked) = &loan.locked {
-            if let Some(index) = locked.end_to_end_id.as_deref().and_then(index_of) {
-                claimed[index] = true;
+/// One document's receipts, and which of them the pass has claimed so far.
+struct Pass<'a> {
+    receipts: Vec<&'a Observed>,
+    claimed: Vec<bool>,
+}
+
+impl<'a> Pass<'a> {
+    /// The receipts deduplicated by endToEndId (a redelivered webhook is one receipt).
+    fn new(observed: &[&'a Observed]) -> Pass<'a> {
+        let mut receipts: Vec<&Observed> = observed.to_vec();
+        receipts.sort_by(|a, b| a.end_to_end_id.cmp(&b.end_to_end_id));
+        receipts.dedup_by(|a, b| a.end_to_end_id == b.end_to_end_id);
+        let claimed = vec![false; receipts.len()];
+        Pass { receipts, claimed }
+    }
+
+    fn index_of(&self, end_to_end_id: &str) -> Option<usize> {
+        self.receipts
+            .iter()
+            .position(|r| r.end_to_end_id == end_to_end_id)
+    }
+
+    /// Finance's decisions first: they claim their receipts; cancelled loans expect nothing.
+    /// Returns the loans still open.
+    fn decided<'l>(&mut self, loans: &[&'l Expected], outcome: &mut Outcome) -> Vec<&'l Expected> {
+        let mut open = Vec::new();
+        for loan in loans {
+            if let Some(locked) = &loan.locked {
+                if let Some(index) = locked
+                    .end_to_end_id
+                    .as_deref()
+                    .and_then(|id| self.index_of(id))
+                {
+                    self.claimed[index] = true;
+                }
+                outcome.expected.push(ExpectedOutcome {
+                    loan_id: loan.loan_id.clone(),
+                    status: locked.status,
+                    end_to_end_id: locked.end_to_end_id.clone(),
+                    difference: None,
+                    candidates: Vec::new(),
+                });
+            } else if loan.cancelled {
+                outcome.expected.push(ExpectedOutcome {
+                    loan_id: loan.loan_id.clone(),
+                    status: Status::Cancelled,
+                    end_to_end_id: None,
+                    difference: None,
+                    candidates: Vec::new(),
+                });
+            } else {
+                open.push(*loan);
             }
-            outcome.expected.push(ExpectedOutcome {
-                loan_id: loan.loan_id.clone(),
-                status: locked.status,
-                end_to_end_id: locked.end_to_end_id.clone(),
-                difference: None,
-                candidates: Vec::new(),
+        }
+        open
+    }
+
+    /// Exact amounts in the window, nearest in time first; a tie goes to review. Returns the loans
+    /// with no exact match.
+    fn exact<'l>(&mut self, open: Vec<&'l Expected>, outcome: &mut Outcome) -> Vec<&'l Expected> {
+        let mut unmatched = Vec::new();
+        for loan in open {
+            let mut candidates: Vec<(Duration, usize)> = self
+                .receipts
+                .iter()
+                .enumerate()
+                .filter(|(index, receipt)| {
+                    !self.claimed[*index]
+                        && receipt.amount == loan.amount
+                        && in_window(loan, receipt)
+                })
+                .map(|(index, receipt)| (distance(loan, receipt), index))
+                .collect();
+            candidates.sort_by(|a, b| {
+                a.0.cmp(&b.0).then_with(|| {
+                    self.receipts[a.1]
+                        .end_to_end_id
+                        .cmp(&self.receipts[b.1].end_to_end_id)
+                })
             });
-        } else if loan.cancelled {
-            outcome.expected.push(ExpectedOutcome {
-                loan_id: loan.loan_id.clone(),
-                status: Status::Cancelled,
-                end_to_end_id: None,
-                difference: None,
-                candidates: Vec::new(),
-            });
-        } else {
-            open.push(loan);
+            match candidates.as_slice() {
+                [] => unmatched.push(loan),
+                [(best, _), (second, _), ..] if best == second => {
+                    let tied: Vec<String> = candidates
+                        .iter()
+                        .take_while(|(d, _)| d == best)
+                        .map(|(_, index)| self.receipts[*index].end_to_end_id.clone())
+                        .collect();
+                    outcome.expected.push(ExpectedOutcome {
+                        loan_id: loan.loan_id.clone(),
+                        status: Status::NeedsReview,
+                        end_to_end_id: None,
+                        difference: None,
+                        candidates: tied,
+                    });
+                }
+                [(_, index), ..] => {
+                    self.claimed[*index] = true;
+                    outcome.expected.push(ExpectedOutcome {
+                        loan_id: loan.loan_id.clone(),
+                        status: Status::Matched,
+                        end_to_end_id: Some(self.receipts[*index].end_to_end_id.clone()),
+                        difference: None,
+                        candidates: Vec::new(),
+                    });
+                }
+            }
+        }
+        unmatched
+    }
+
+    /// The closest unclaimed receipt in the window is a mismatched amount; with none, the loan is
+    /// overdue past its deadline and pending before it.
+    fn closest(&mut self, unmatched: Vec<&Expected>, now: DateTime<Utc>, outcome: &mut Outcome) {
+        for loan in unmatched {
+            let closest = self
+                .receipts
+                .iter()
+                .enumerate()
+                .filter(|(index, receipt)| !self.claimed[*index] && in_window(loan, receipt))
+                .min_by(|(_, a), (_, b)| {
+                    distance(loan, a)
+                        .cmp(&distance(loan, b))
+                        .then_with(|| a.end_to_end_id.cmp(&b.end_to_end_id))
+                })
+                .map(|(index, _)| index);
+            let result = match closest {
+                Some(index) => {
+                    self.claimed[index] = true;
+                    ExpectedOutcome {
+                        loan_id: loan.loan_id.clone(),
+                        status: Status::AmountMismatch,
+                        end_to_end_id: Some(self.receipts[index].end_to_end_id.clone()),
+                        difference: Some(self.receipts[index].amount - loan.amount),
+                        candidates: Vec::new(),
+                    }
+                }
+                None => ExpectedOutcome {
+                    loan_id: loan.loan_id.clone(),
+                    status: if now > loan.deadline {
+                        Status::Overdue
+                    } else {
+                        Status::Pending
+                    },
+                    end_to_end_id: None,
+                    difference: None,
+                    candidates: Vec::new(),
+                },
+            };
+            outcome.expected.push(result);
         }
     }
 
-    let in_window = |loan: &Expected, receipt: &Observed| {
-        receipt.received_at >= loan.disbursed_at - SKEW && receipt.received_at <= loan.deadline
-    };
-    let distance =
-        |loan: &Expected, receipt: &Observed| (receipt.received_at - loan.disbursed_at).abs();
-
-    // Exact matches.
-    let mut unmatched: Vec<&Expected> = Vec::new();
-    for loan in open {
-        let mut candidates: Vec<(Duration, usize)> = receipts
+    /// Receipts nobody claimed: from a credit provider, they are unexpected. Candidates of an item
+    /// in review are not unexpected: they are being decided.
+    fn unexpected(&self, outcome: &mut Outcome) {
+        let in_review: Vec<&String> = outcome
+            .expected
+            .iter()
+            .filter(|e| e.status == Status::NeedsReview)
+            .flat_map(|e| e.candidates.iter())
+            .collect();
+        let unexpected: Vec<String> = self
+            .receipts
             .iter()
             .enumerate()
             .filter(|(index, receipt)| {
-                !claimed[*index] && receipt.amount == loan.amount && in_window(loan, receipt)
+                !self.claimed[*index]
+                    && receipt.from_credit_payer
+                    && !in_review.contains(&&receipt.end_to_end_id)
             })
-            .map(|(index, receipt)| (distance(loan, receipt), index))
+            .map(|(_, receipt)| receipt.end_to_end_id.clone())
             .collect();
-        candidates.sort_by(|a, b| {
-            a.0.cmp(&b.0).then_with(|| {
-                receipts[a.1]
-                    .end_to_end_id
-                    .cmp(&receipts[b.1].end_to_end_id)
-            })
-        });
-        match candidates.as_slice() {
-            [] => unmatched.push(loan),
-            [(best, _), (second, _), ..] if best == second => {
-                let tied: Vec<String> = candidates
-                    .iter()
-                    .take_while(|(d, _)| d == best)
-                    .map(|(_, index)| receipts[*index].end_to_end_id.clone())
-                    .collect();
-                outcome.expected.push(ExpectedOutcome {
-                    loan_id: loan.loan_id.clone(),
-                    status: Status::NeedsReview,
-                    end_to_end_id: None,
-                    difference: None,
-                    candidates: tied,
-                });
-            }
-            [(_, index), ..] => {
-                claimed[*index] = true;
-                outcome.expected.push(ExpectedOutcome {
-                    loan_id: loan.loan_id.clone(),
-                    status: Status::Matched,
-                    end_to_end_id: Some(receipts[*index].end_to_end_id.clone()),
-                    difference: None,
-                    candidates: Vec::new(),
-                });
-            }
-        }
+        outcome.unexpected.extend(unexpected);
     }
+}
 
-    // Mismatched amounts, then overdue or pending.
-    for loan in unmatched {
-        let closest = receipts
-            .iter()
-            .enumerate()
-            .filter(|(index, receipt)| !claimed[*index] && in_window(loan, receipt))
-            .min_by(|(_, a), (_, b)| {
-                distance(loan, a)
-                    .cmp(&distance(loan, b))
-                    .then_with(|| a.end_to_end_id.cmp(&b.end_to_end_id))
-            })
-            .map(|(index, _)| index);
-        let result = match closest {
-            Some(index) => {
-                claimed[index] = true;
-                ExpectedOutcome {
-                    loan_id: loan.loan_id.clone(),
-                    status: Status::AmountMismatch,
-                    end_to_end_id: Some(receipts[index].end_to_end_id.clone()),
-                    difference: Some(receipts[index].amount - loan.amount),
-                    candidates: Vec::new(),
-                }
-            }
-            None => ExpectedOutcome {
-                loan_id: loan.loan_id.clone(),
-                status: if now > loan.deadline {
-                    Status::Overdue
-                } else {
-                    Status::Pending
-                },
-                end_to_end_id: None,
-                difference: None,
-                candidates: Vec::new(),
-            },
-        };
-        outcome.expected.push(result);
-    }
+/// Whether a receipt arrived in a loan's window (from shortly before its disbursement to its
+/// deadline).
+fn in_window(loan: &Expected, receipt: &Observed) -> bool {
+    receipt.received_at >= loan.disbursed_at - SKEW && receipt.received_at <= loan.deadline
+}
 
-    // Receipts nobody claimed: from a credit provider, they are unexpected. Candidates of an item
-    // in review are not unexpected: they are being decided.
-    let in_review: Vec<&String> = outcome
-        .expected
-        .iter()
-        .filter(|e| e.status == Status::NeedsReview)
-        .flat_map(|e| e.candidates.iter())
-        .collect();
-    for (index, receipt) in receipts.iter().enumerate() {
-        if !claimed[index]
-            && receipt.from_credit_payer
-            && !in_review.contains(&&receipt.end_to_end_id)
-        {
-            outcome.unexpected.push(receipt.end_to_end_id.clone());
-        }
-    }
+/// How far a receipt is from a loan's disbursement, either way.
+fn distance(loan: &Expected, receipt: &Observed) -> Duration {
+    (receipt.received_at - loan.disbursed_at).abs()
 }
 
 #[cfg(test)]
