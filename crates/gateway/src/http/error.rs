@@ -122,9 +122,69 @@ pub enum ApiError {
     /// A provider call failed.
     #[error("{0}")]
     Provider(#[from] ProviderError),
-    /// Anything else; the detail is logged, never sent.
+    /// Anything else; the cause (with its chain) is logged, never sent.
     #[error("internal error")]
-    Internal(String),
+    Internal(InternalCause),
+}
+
+/// The cause of an internal error: what failed and, when an error caused it, that error with its
+/// whole source chain. Logged once by `render_problem`; never sent to the client.
+#[derive(Debug, Clone)]
+pub struct InternalCause {
+    context: String,
+    source: Option<std::sync::Arc<dyn std::error::Error + Send + Sync + 'static>>,
+}
+
+impl InternalCause {
+    /// `context` failed because of `source`.
+    pub fn new(
+        context: impl Into<String>,
+        source: impl std::error::Error + Send + Sync + 'static,
+    ) -> InternalCause {
+        InternalCause {
+            context: context.into(),
+            source: Some(std::sync::Arc::new(source)),
+        }
+    }
+}
+
+impl From<String> for InternalCause {
+    fn from(context: String) -> InternalCause {
+        InternalCause {
+            context,
+            source: None,
+        }
+    }
+}
+
+impl From<&str> for InternalCause {
+    fn from(context: &str) -> InternalCause {
+        InternalCause::from(context.to_owned())
+    }
+}
+
+impl std::fmt::Display for InternalCause {
+    /// The context, then every error of the chain: `database: error returned from database: ...`.
+    fn fmt(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        formatter.write_str(&self.context)?;
+        let mut next: Option<&(dyn std::error::Error + 'static)> = self
+            .source
+            .as_deref()
+            .map(|source| source as &(dyn std::error::Error + 'static));
+        while let Some(error) = next {
+            write!(formatter, ": {error}")?;
+            next = error.source();
+        }
+        Ok(())
+    }
+}
+
+impl std::error::Error for InternalCause {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        self.source
+            .as_deref()
+            .map(|source| source as &(dyn std::error::Error + 'static))
+    }
 }
 
 impl ApiError {
@@ -272,7 +332,7 @@ impl From<sqlx::Error> for ApiError {
         if is_unavailable(&error) {
             return ApiError::DatabaseUnavailable;
         }
-        ApiError::Internal(format!("database: {error}"))
+        ApiError::Internal(InternalCause::new("database", error))
     }
 }
 
@@ -359,7 +419,9 @@ impl IntoResponse for ApiError {
                 .insert(header::RETRY_AFTER, HeaderValue::from(seconds));
         }
         if let ApiError::Internal(cause) = &self {
-            response.extensions_mut().insert(LoggedCause(cause.clone()));
+            response
+                .extensions_mut()
+                .insert(LoggedCause(cause.to_string()));
         }
         response.extensions_mut().insert(problem);
         response
@@ -484,5 +546,27 @@ mod tests {
         let error = ApiError::from(sqlx::Error::PoolTimedOut);
         assert_eq!(error.code(), "database_unavailable");
         assert_eq!(error.status(), StatusCode::SERVICE_UNAVAILABLE);
+    }
+
+    #[test]
+    fn an_internal_errors_logged_cause_keeps_its_whole_chain() {
+        #[derive(Debug, thiserror::Error)]
+        #[error("connection reset")]
+        struct Io;
+        #[derive(Debug, thiserror::Error)]
+        #[error("query failed")]
+        struct Query(#[source] Io);
+
+        let error = ApiError::Internal(InternalCause::new("database", Query(Io)));
+        let response = error.into_response();
+        let logged = response
+            .extensions()
+            .get::<LoggedCause>()
+            .map(|cause| cause.0.clone());
+
+        assert_eq!(
+            logged.as_deref(),
+            Some("database: query failed: connection reset")
+        );
     }
 }

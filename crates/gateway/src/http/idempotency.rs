@@ -18,7 +18,7 @@ use axum::response::{IntoResponse, Response};
 use providers::IdempotencyKey;
 use sha2::{Digest, Sha256};
 
-use crate::http::error::ApiError;
+use crate::http::error::{ApiError, InternalCause};
 use crate::http::state::AppState;
 use crate::keys::Caller;
 use crate::store::idempotency::{self, Claim, Lifetimes, StoredResponse};
@@ -95,8 +95,9 @@ pub async fn idempotent_post(
         Ok(response) => response,
         Err(join_error) => {
             idempotency::release(&state.pool, caller.api_key_id, key.as_str()).await?;
-            return Err(ApiError::Internal(format!(
-                "handler task failed: {join_error}"
+            return Err(ApiError::Internal(InternalCause::new(
+                "handler task failed",
+                join_error,
             )));
         }
     };
@@ -107,7 +108,9 @@ pub async fn idempotent_post(
     let (parts, body) = response.into_parts();
     let body = axum::body::to_bytes(body, usize::MAX)
         .await
-        .map_err(|error| ApiError::Internal(format!("reading the response body: {error}")))?;
+        .map_err(|error| {
+            ApiError::Internal(InternalCause::new("reading the response body", error))
+        })?;
     let stored = StoredResponse {
         status: parts.status.as_u16(),
         headers: REPLAYED_HEADERS

@@ -16,7 +16,7 @@ use axum::http::HeaderMap;
 use providers::{CreditOfferStatus, CustomerStatus, IdempotencyKey, LoanStatus, Money};
 use sha2::{Digest, Sha256};
 
-use crate::http::error::{ApiError, FieldProblem};
+use crate::http::error::{ApiError, FieldProblem, InternalCause};
 use crate::http::idempotency;
 pub use crate::http::money::MoneyBody;
 use crate::keys::Caller;
@@ -90,7 +90,7 @@ fn provider_key(
         .map(|byte| format!("{byte:02x}"))
         .collect();
     IdempotencyKey::parse(&format!("paygate-{digest}"))
-        .map_err(|error| ApiError::Internal(format!("derived idempotency key: {error}")))
+        .map_err(|error| ApiError::Internal(InternalCause::new("derived idempotency key", error)))
 }
 
 fn validate_amount(amount: Money) -> Result<Money, ApiError> {

@@ -17,7 +17,7 @@ use utoipa::{IntoParams, ToSchema};
 
 use crate::delivery::signing;
 use crate::delivery::ssrf::{self, SsrfPolicy};
-use crate::http::error::{ApiError, FieldProblem};
+use crate::http::error::{ApiError, FieldProblem, InternalCause};
 use crate::http::extract::{ApiJson, ApiPath, ApiQuery};
 use crate::http::pagination::{ListBody, PageParams};
 use crate::http::state::AppState;
@@ -222,7 +222,7 @@ fn check_rate(problems: &mut Problems, rate: Option<u32>) -> Option<i32> {
 
 fn policy(state: &AppState) -> Result<SsrfPolicy, ApiError> {
     SsrfPolicy::from_settings(&state.settings.delivery)
-        .map_err(|error| ApiError::Internal(error.to_string()))
+        .map_err(|error| ApiError::Internal(InternalCause::new("the SSRF policy", error)))
 }
 
 /// Creates a subscription; the answer carries its `whsec_` secret, shown once.
@@ -254,7 +254,7 @@ pub async fn create(
     let encrypted = state
         .keyring
         .encrypt(secret.expose_secret())
-        .map_err(|error| ApiError::Internal(error.to_string()))?;
+        .map_err(|error| ApiError::Internal(InternalCause::new("encrypting the secret", error)))?;
     let new = NewSubscription {
         url: body.url,
         event_types: body.event_types,
@@ -469,7 +469,7 @@ pub async fn rotate_secret(
     let encrypted = state
         .keyring
         .encrypt(secret.expose_secret())
-        .map_err(|error| ApiError::Internal(error.to_string()))?;
+        .map_err(|error| ApiError::Internal(InternalCause::new("encrypting the secret", error)))?;
     let until = Utc::now()
         + chrono::Duration::from_std(Duration::from_secs(body.grace_seconds)).unwrap_or_default();
     let row = subscriptions::rotate_secret(&state.pool, parsed, &encrypted, until)
