@@ -19,6 +19,7 @@
 //! - [`id`]: typed, prefixed UUID v7 ids ([`EventId`] `evt_…`, [`DeliveryId`] `dlv_…`...) and the
 //!   [`typed_id!`] macro that defines them.
 //! - [`idempotency`]: [`IdempotencyKey`], sent with every create.
+//! - [`encoding`]: [`percent_encode_path_segment`], for ids in provider URLs.
 //! - [`event`]: the normalized event model: [`NormalizedEvent`], the [`EventType`] taxonomy,
 //!   subscription [`EventPattern`]s, [`ProviderName`].
 //! - [`error`]: [`ProviderError`], with stable codes and retryability.
@@ -32,6 +33,7 @@
 pub mod banking;
 pub mod credit;
 pub mod document;
+pub mod encoding;
 pub mod error;
 pub mod event;
 pub mod id;
@@ -53,6 +55,7 @@ pub use credit::{
     Simulation, SimulationRequest,
 };
 pub use document::{Document, DocumentError, DocumentKind, mask_document_like};
+pub use encoding::percent_encode_path_segment;
 pub use error::{FieldError, ProviderError};
 pub use event::{
     DedupKey, EventPattern, EventType, InvalidDedupKey, InvalidEventPattern, InvalidProviderName,
