@@ -22,6 +22,8 @@
 //! - [`encoding`]: [`percent_encode_path_segment`], for ids in provider URLs.
 //! - [`event`]: the normalized event model: [`NormalizedEvent`], the [`EventType`] taxonomy,
 //!   subscription [`EventPattern`]s, [`ProviderName`].
+//! - [`event_data`]: [`EventData`], the typed `data` of a normalized event, one variant per shape,
+//!   and the JSON stored and sent for it.
 //! - [`error`]: [`ProviderError`], with stable codes and retryability.
 //! - [`credit`]: the [`CreditProvider`] capability (customers, offers, simulations, loans).
 //! - [`banking`]: the [`BankingProvider`] capability (charges, Pix, keys, accounts, balance).
@@ -36,6 +38,7 @@ pub mod document;
 pub mod encoding;
 pub mod error;
 pub mod event;
+pub mod event_data;
 pub mod id;
 pub mod idempotency;
 pub mod money;
@@ -61,6 +64,14 @@ pub use event::{
     DedupKey, EventPattern, EventType, InvalidDedupKey, InvalidEventPattern, InvalidProviderName,
     NormalizedEvent, ProviderName, ResourceKind, ResourceRef, UnknownEventType,
     UnknownResourceKind,
+};
+pub use event_data::{
+    AccountData, AccountHolder, AccountKind, AccountState, AccountStatusUpdatedData,
+    AccountTransferData, ChargeData, ChargePayer, CreditOfferData, CustomerData, EventData,
+    EventParty, KycRequirement, LoanData, LoanPayment, PartyDocument, PixFailure,
+    PixInfractionData, PixOperation, PixReceivedData, PixRefundData, PixTransferData,
+    ReconciliationData, ReconciliationStatus, Reported, SettlementStatus, SubscriptionDisabledData,
+    Unmapped, UnrecognizedData,
 };
 pub use id::{
     ApiKeyId, AttemptId, DeliveryId, EventId, IdError, QuarantineId, ReconciliationItemId,
