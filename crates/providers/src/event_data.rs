@@ -313,6 +313,16 @@ impl<T: DeserializeOwned> Reported<T> {
     }
 }
 
+impl<T> Reported<T> {
+    /// The known value converted with `convert`; the provider's text unchanged.
+    pub fn map<U>(self, convert: impl FnOnce(T) -> U) -> Reported<U> {
+        match self {
+            Reported::Known(known) => Reported::Known(convert(known)),
+            Reported::Other(text) => Reported::Other(text),
+        }
+    }
+}
+
 impl<T: Copy> Reported<T> {
     /// The known value, `None` for a provider's own text.
     pub fn known(&self) -> Option<T> {
