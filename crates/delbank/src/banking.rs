@@ -17,10 +17,10 @@ use providers::{
     Account, AccountDocument, Balance, BankingProvider, Charge, ChargeKind, Document, DocumentKind,
     IdempotencyKey, Money, NewAccount, NewCharge, NewPixKey, Page, PageRequest, PixDestination,
     PixKey, PixKeyKind, PixRefund, PixRefundRequest, PixTransfer, PixTransferRequest,
-    PixTransferStatus, ProviderError, StatementEntry,
+    PixTransferStatus, ProviderError, StatementEntry, percent_encode_path_segment,
 };
 
-use crate::client::{Call, Client, MAX_PAGE_SIZE, guid_for, has_more_pages, segment};
+use crate::client::{Call, Client, MAX_PAGE_SIZE, guid_for, has_more_pages};
 use crate::convert;
 use crate::wire::{self, WireAmount};
 
@@ -100,7 +100,7 @@ impl Client {
             Method::GET,
             format!(
                 "/baas/api/v1/customers/{}/bank-accounts",
-                segment(document.expose())
+                percent_encode_path_segment(document.expose())
             ),
             "account",
         );
@@ -111,7 +111,10 @@ impl Client {
         let call = Call::new(
             "get_account",
             Method::GET,
-            format!("/baas/api/v1/customers/{}", segment(document.expose())),
+            format!(
+                "/baas/api/v1/customers/{}",
+                percent_encode_path_segment(document.expose())
+            ),
             "account",
         );
         let customer: wire::WireCustomer = self.fetch(&call).await?;
@@ -186,7 +189,7 @@ impl BankingProvider for Client {
         let call = Call::new(
             "get_charge",
             Method::GET,
-            format!("/baas/v1/charges/{}", segment(id)),
+            format!("/baas/v1/charges/{}", percent_encode_path_segment(id)),
             "charge",
         );
         let charge: wire::WireCharge = self.fetch(&call).await?;
@@ -209,7 +212,7 @@ impl BankingProvider for Client {
         let call = Call::new(
             "cancel_charge",
             Method::POST,
-            format!("/baas/v1/charges/{}/void", segment(id)),
+            format!("/baas/v1/charges/{}/void", percent_encode_path_segment(id)),
             "charge",
         );
         self.execute(&call).await?;
@@ -287,7 +290,7 @@ impl BankingProvider for Client {
         let call = Call::new(
             "get_pix_transfer",
             Method::GET,
-            format!("/baas/api/v2/transfers/{}", segment(id)),
+            format!("/baas/api/v2/transfers/{}", percent_encode_path_segment(id)),
             "transfer",
         );
         let transfer: wire::WireTransfer = self.fetch(&call).await?;
@@ -332,7 +335,7 @@ impl BankingProvider for Client {
             Method::PUT,
             format!(
                 "/baas/api/v1/pix/{}/refund",
-                segment(req.end_to_end_id.as_str())
+                percent_encode_path_segment(req.end_to_end_id.as_str())
             ),
             "pix",
         )
@@ -468,7 +471,7 @@ impl BankingProvider for Client {
             Method::POST,
             format!(
                 "/baas/api/v1/customers/{}/documents",
-                segment(holder.expose())
+                percent_encode_path_segment(holder.expose())
             ),
             "account",
         )

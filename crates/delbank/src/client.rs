@@ -14,6 +14,7 @@ use futures::stream::{self, BoxStream, StreamExt, TryStreamExt};
 use http::{HeaderMap, Method, StatusCode};
 use providers::{
     Charge, FieldError, IdempotencyKey, Money, PixTransfer, ProviderError, WebhookCredential,
+    percent_encode_path_segment,
 };
 use secrecy::{ExposeSecret, SecretString};
 use serde::Serialize;
@@ -348,7 +349,10 @@ impl Client {
         let call = Call::new(
             "update_charge",
             Method::PATCH,
-            format!("/baas/v1/charges/{}", segment(correlation_id)),
+            format!(
+                "/baas/v1/charges/{}",
+                percent_encode_path_segment(correlation_id)
+            ),
             "charge",
         )
         .json(&body)?;
@@ -360,7 +364,10 @@ impl Client {
         let call = Call::new(
             "close_out_charge",
             Method::PUT,
-            format!("/baas/api/v1/charges/{}/closeout", segment(correlation_id)),
+            format!(
+                "/baas/api/v1/charges/{}/closeout",
+                percent_encode_path_segment(correlation_id)
+            ),
             "charge",
         );
         self.execute(&call).await.map(|_| ())
@@ -401,7 +408,11 @@ impl Client {
         let call = Call::new(
             "get_qr_code",
             Method::GET,
-            format!("/baas/api/v2/pix/qrcode/{}/{}", kind.as_path(), segment(id)),
+            format!(
+                "/baas/api/v2/pix/qrcode/{}/{}",
+                kind.as_path(),
+                percent_encode_path_segment(id)
+            ),
             "qr code",
         );
         let qr: wire::WireQrCode = self.fetch(&call).await?;
@@ -416,7 +427,7 @@ impl Client {
             format!(
                 "/baas/api/v2/pix/qrcode/{}/{}/cancel",
                 kind.as_path(),
-                segment(id)
+                percent_encode_path_segment(id)
             ),
             "qr code",
         );
@@ -610,7 +621,7 @@ impl Client {
         let call = Call::new(
             "get_webhook",
             Method::GET,
-            format!("/baas/api/v1/webhooks/{}", segment(id)),
+            format!("/baas/api/v1/webhooks/{}", percent_encode_path_segment(id)),
             "webhook",
         );
         let found: wire::WireWebhook = self.fetch(&call).await?;
@@ -626,7 +637,7 @@ impl Client {
         let mut call = Call::new(
             "update_webhook",
             Method::PATCH,
-            format!("/baas/api/v1/webhooks/{}", segment(id)),
+            format!("/baas/api/v1/webhooks/{}", percent_encode_path_segment(id)),
             "webhook",
         )
         .json(&webhook.to_wire())?;
@@ -640,7 +651,7 @@ impl Client {
         let mut call = Call::new(
             "delete_webhook",
             Method::DELETE,
-            format!("/baas/api/v1/webhooks/{}", segment(id)),
+            format!("/baas/api/v1/webhooks/{}", percent_encode_path_segment(id)),
             "webhook",
         );
         call.retry = Retry::Safe;
@@ -975,20 +986,6 @@ pub fn guid_for(key: &IdempotencyKey) -> String {
         .into_uuid()
         .hyphenated()
         .to_string()
-}
-
-/// Percent-encodes one path segment.
-pub(crate) fn segment(text: &str) -> String {
-    let mut encoded = String::with_capacity(text.len());
-    for byte in text.bytes() {
-        match byte {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
-                encoded.push(char::from(byte));
-            }
-            other => encoded.push_str(&format!("%{other:02X}")),
-        }
-    }
-    encoded
 }
 
 #[cfg(test)]

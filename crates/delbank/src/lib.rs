@@ -15,13 +15,16 @@
 //! - `banking`: the [`BankingProvider`](providers::BankingProvider) implementation on [`Client`].
 //! - `wire`: private serde DTOs, tolerant of Delbank's quirks; enums with `Unknown(String)`.
 //! - `convert`: wire → provider-neutral types.
-//! - [`webhook`]: [`DelbankWebhooks`] (the `WebhookSource`) and [`Registrar`] (the
+//! - [`webhook`]: [`DelbankWebhooks`] (the `WebhookSource`: authentication) and [`Registrar`] (the
 //!   `WebhookRegistration`).
+//! - `events`: normalization of the webhooks into the gateway's events, one converter per family
+//!   (`pix`, `charge`, `account`), building [`providers::EventData`].
 
 pub mod banking;
 pub mod client;
 pub mod config;
 mod convert;
+mod events;
 pub mod webhook;
 mod wire;
 

@@ -14,7 +14,7 @@ use providers::banking::Page;
 use providers::{
     CreditOffer, CreditOfferStatus, Customer, CustomerStatus, IdempotencyKey, Installment,
     KycDocument, KycDocumentUpload, Loan, Money, NewCustomer, NewLoan, ProviderError, Simulation,
-    SimulationRequest, WebhookCredential,
+    SimulationRequest, WebhookCredential, percent_encode_path_segment,
 };
 use secrecy::SecretString;
 use serde::de::DeserializeOwned;
@@ -22,13 +22,13 @@ use sha2::{Digest, Sha256};
 use tokio::sync::Mutex;
 
 use crate::config::Config;
+use crate::convert;
 use crate::http::{Body, Call, Transport};
 use crate::model::{
     ApiCredential, BiometricsSession, CreatedApiCredential, CreatedWebhookEndpoint, CustomerFilter,
     CustomerUpdate, NewWebhookEndpoint, RotatedSecret, WebhookEndpoint, WebhookEndpointUpdate,
 };
 use crate::wire::{self, HasId};
-use crate::{convert, encode_path};
 
 /// How many simulations' terms a client remembers for `POST /loans`.
 const REMEMBERED_SIMULATIONS: usize = 1024;
@@ -217,7 +217,10 @@ impl DinieClient {
         let call = Call::new(
             "revoke_credential",
             Method::DELETE,
-            format!("/auth/credentials/{}", encode_path(client_id)),
+            format!(
+                "/auth/credentials/{}",
+                percent_encode_path_segment(client_id)
+            ),
             "credential",
         );
         self.transport.send(call).await.map(|_| ())
@@ -308,7 +311,7 @@ impl DinieClient {
         let call = Call::new(
             "get_customer",
             Method::GET,
-            format!("/customers/{}", encode_path(id)),
+            format!("/customers/{}", percent_encode_path_segment(id)),
             "customer",
         );
         let customer: wire::Customer = self.transport.json(call).await?;
@@ -334,7 +337,7 @@ impl DinieClient {
         let call = Call::new(
             "update_customer",
             Method::PATCH,
-            format!("/customers/{}", encode_path(id)),
+            format!("/customers/{}", percent_encode_path_segment(id)),
             "customer",
         )
         .json(&body)?;
@@ -353,7 +356,10 @@ impl DinieClient {
         let mut call = Call::new(
             "upload_kyc_document",
             Method::POST,
-            format!("/customers/{}/documents", encode_path(customer_id)),
+            format!(
+                "/customers/{}/documents",
+                percent_encode_path_segment(customer_id)
+            ),
             "customer",
         )
         .keyed(key);
@@ -371,7 +377,10 @@ impl DinieClient {
         let call = Call::new(
             "create_biometrics_session",
             Method::POST,
-            format!("/customers/{}/biometrics", encode_path(customer_id)),
+            format!(
+                "/customers/{}/biometrics",
+                percent_encode_path_segment(customer_id)
+            ),
             "customer",
         )
         .keyed(key);
@@ -387,7 +396,10 @@ impl DinieClient {
         let call = Call::new(
             "list_customer_credit_offers",
             Method::GET,
-            format!("/customers/{}/credit-offers", encode_path(customer_id)),
+            format!(
+                "/customers/{}/credit-offers",
+                percent_encode_path_segment(customer_id)
+            ),
             "customer",
         );
         self.paginate::<wire::CreditOffer, _>(call, CreditOffer::try_from)
@@ -421,7 +433,7 @@ impl DinieClient {
         let call = Call::new(
             "get_credit_offer",
             Method::GET,
-            format!("/credit-offers/{}", encode_path(id)),
+            format!("/credit-offers/{}", percent_encode_path_segment(id)),
             "credit offer",
         );
         let offer: wire::CreditOffer = self.transport.json(call).await?;
@@ -443,7 +455,10 @@ impl DinieClient {
         let call = Call::new(
             "simulate",
             Method::POST,
-            format!("/credit-offers/{}/simulations", encode_path(offer_id)),
+            format!(
+                "/credit-offers/{}/simulations",
+                percent_encode_path_segment(offer_id)
+            ),
             "credit offer",
         )
         .json(&body)?
@@ -510,7 +525,7 @@ impl DinieClient {
         let call = Call::new(
             "get_loan",
             Method::GET,
-            format!("/loans/{}", encode_path(id)),
+            format!("/loans/{}", percent_encode_path_segment(id)),
             "loan",
         );
         let loan: wire::Loan = self.transport.json(call).await?;
@@ -525,7 +540,10 @@ impl DinieClient {
         let call = Call::new(
             "list_installments",
             Method::GET,
-            format!("/loans/{}/transactions", encode_path(loan_id)),
+            format!(
+                "/loans/{}/transactions",
+                percent_encode_path_segment(loan_id)
+            ),
             "loan",
         );
         let transactions: Vec<wire::Transaction> = self
@@ -587,7 +605,7 @@ impl DinieClient {
         let call = Call::new(
             "get_webhook_endpoint",
             Method::GET,
-            format!("/webhooks/endpoints/{}", encode_path(id)),
+            format!("/webhooks/endpoints/{}", percent_encode_path_segment(id)),
             "webhook endpoint",
         );
         let endpoint: wire::Endpoint = self.transport.json(call).await?;
@@ -609,7 +627,7 @@ impl DinieClient {
         let call = Call::new(
             "update_webhook_endpoint",
             Method::PATCH,
-            format!("/webhooks/endpoints/{}", encode_path(id)),
+            format!("/webhooks/endpoints/{}", percent_encode_path_segment(id)),
             "webhook endpoint",
         )
         .json(&body)?;
@@ -622,7 +640,7 @@ impl DinieClient {
         let call = Call::new(
             "delete_webhook_endpoint",
             Method::DELETE,
-            format!("/webhooks/endpoints/{}", encode_path(id)),
+            format!("/webhooks/endpoints/{}", percent_encode_path_segment(id)),
             "webhook endpoint",
         );
         self.transport.send(call).await.map(|_| ())
@@ -642,7 +660,10 @@ impl DinieClient {
         let call = Call::new(
             "rotate_webhook_secret",
             Method::POST,
-            format!("/webhooks/endpoints/{}/secret/rotate", encode_path(id)),
+            format!(
+                "/webhooks/endpoints/{}/secret/rotate",
+                percent_encode_path_segment(id)
+            ),
             "webhook endpoint",
         )
         .json(&body)?

@@ -1,8 +1,9 @@
 //! Normalization of Dinie's webhook events into the gateway's taxonomy.
 //!
 //! The body is parsed from its bytes in two steps: the envelope (`type`, `timestamp`, and the SDK's
-//! extra fields, ignored), keeping `data` as raw JSON; then `data` with the struct of its type, so
-//! amounts are read exactly. Every catalogued event maps to one gateway type:
+//! extra fields, ignored), keeping `data` as raw JSON; then `data` with the struct of its family,
+//! so amounts are read exactly, and converted into the family's [`EventData`]. Every catalogued
+//! event maps to one gateway type:
 //!
 //! | Dinie | Gateway | Note |
 //! |---|---|---|
@@ -15,17 +16,21 @@
 //!
 //! Any other type is `dinie.unrecognized`, stored with its raw body, never dropped. The dedup key is
 //! the `webhook-id` header, the same on every redelivery of an event.
+//!
+//! Statuses Dinie sends that the gateway does not know are kept as sent ([`Reported::Other`]);
+//! times are cut to whole seconds.
 
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, SubsecRound, Utc};
 use providers::{
-    DedupKey, Document, EventType, InboundRequest, Money, NormalizeError, NormalizedEvent,
-    ProviderName, ResourceKind, ResourceRef,
+    CreditOfferData, CustomerData, CustomerStatus, DedupKey, Document, EventData, EventType,
+    InboundRequest, KycRequirement, LoanData, LoanPayment, LoanStatus, Money, NormalizeError,
+    NormalizedEvent, ProviderName, Reported, ResourceKind, ResourceRef, UnrecognizedData,
 };
 use serde::Deserialize;
 use serde::de::DeserializeOwned;
 use serde_json::value::RawValue;
-use serde_json::{Map, Value, json};
 
+use crate::convert;
 use crate::wire::{self, Rate, WireTime};
 
 /// The envelope of both variants: `type` and `data` required, the rest optional.
@@ -41,8 +46,9 @@ struct Envelope<'a> {
     data: &'a RawValue,
 }
 
+/// The `data` of `customer.*`.
 #[derive(Deserialize)]
-struct CustomerData {
+struct WireCustomer {
     id: String,
     #[serde(default)]
     status: Option<String>,
@@ -56,8 +62,9 @@ struct CustomerData {
     kyc: Option<Vec<wire::KycItem>>,
 }
 
+/// The `data` of `credit_offer.*`.
 #[derive(Deserialize)]
-struct OfferData {
+struct WireOffer {
     id: String,
     #[serde(default)]
     customer_id: Option<String>,
@@ -80,7 +87,7 @@ struct OfferData {
 }
 
 #[derive(Deserialize)]
-struct PaymentData {
+struct WirePayment {
     amount: Money,
     #[serde(default)]
     paid_at: Option<WireTime>,
@@ -89,19 +96,20 @@ struct PaymentData {
 }
 
 #[derive(Deserialize)]
-struct ErrorData {
+struct WireError {
     #[serde(default)]
     code: Option<String>,
 }
 
 #[derive(Deserialize)]
-struct SignerData {
+struct WireSigner {
     #[serde(default)]
     signed_at: Option<WireTime>,
 }
 
+/// The `data` of `loan.*`.
 #[derive(Deserialize)]
-struct LoanData {
+struct WireLoan {
     id: String,
     #[serde(default)]
     status: Option<String>,
@@ -124,19 +132,20 @@ struct LoanData {
     #[serde(default)]
     disbursement_method: Option<String>,
     #[serde(default)]
-    payment: Option<PaymentData>,
+    payment: Option<WirePayment>,
     #[serde(default)]
-    error: Option<ErrorData>,
+    error: Option<WireError>,
     #[serde(default)]
-    signer: Option<SignerData>,
+    signer: Option<WireSigner>,
     #[serde(default)]
     signatures_received: Option<u32>,
     #[serde(default)]
     signatures_required: Option<u32>,
 }
 
+/// The only field read from the `data` of an unrecognized event.
 #[derive(Deserialize)]
-struct AnyData {
+struct WireAny {
     #[serde(default)]
     id: Option<String>,
 }
@@ -176,19 +185,9 @@ fn parse_data<T: DeserializeOwned>(event_type: &str, data: &RawValue) -> Result<
     })
 }
 
-fn money(value: Money) -> Value {
-    serde_json::to_value(value).unwrap_or(Value::Null)
-}
-
-fn time(at: DateTime<Utc>) -> Value {
-    json!(at.to_rfc3339_opts(chrono::SecondsFormat::Secs, true))
-}
-
-/// Inserts `value` under `key` when it is present.
-fn put(data: &mut Map<String, Value>, key: &str, value: Option<Value>) {
-    if let Some(value) = value {
-        data.insert(key.to_owned(), value);
-    }
+/// A time cut to whole seconds, as events carry them.
+fn whole_seconds(at: WireTime) -> DateTime<Utc> {
+    at.0.trunc_subsecs(0)
 }
 
 /// Normalizes one verified Dinie webhook into exactly one event.
@@ -230,19 +229,8 @@ pub(crate) fn normalize(
             (event_type, resource, data)
         }
         None => {
-            let any: AnyData =
-                serde_json::from_str(envelope.data.get()).unwrap_or(AnyData { id: None });
-            let id = any.id.unwrap_or_else(|| webhook_id.to_owned());
-            let kind = resource_kind_of(&id);
-            (
-                EventType::Unrecognized(provider.clone()),
-                ResourceRef {
-                    kind,
-                    id,
-                    correlation_id: None,
-                },
-                Map::new(),
-            )
+            let (resource, data) = unrecognized(webhook_id, envelope.data);
+            (EventType::Unrecognized(provider.clone()), resource, data)
         }
     };
     Ok(vec![NormalizedEvent {
@@ -251,7 +239,7 @@ pub(crate) fn normalize(
         dedup_key,
         resource,
         occurred_at,
-        data: Value::Object(data),
+        data,
     }])
 }
 
@@ -269,182 +257,135 @@ fn resource_kind_of(id: &str) -> ResourceKind {
     ResourceKind::Other
 }
 
-/// The neutral status of a Dinie loan status, or the provider's own text.
-fn loan_status(status: Option<String>) -> Option<Value> {
-    let status = status?;
-    let neutral = serde_json::from_value::<wire::LoanStatus>(json!(status))
-        .ok()
-        .map(crate::convert::loan_status)
-        .and_then(|status| serde_json::to_value(status).ok());
-    Some(neutral.unwrap_or(json!(status)))
-}
-
-fn customer_status(status: Option<String>) -> Option<Value> {
-    let status = status?;
-    let neutral = serde_json::from_value::<wire::CustomerStatus>(json!(status))
-        .ok()
-        .map(crate::convert::customer_status)
-        .and_then(|status| serde_json::to_value(status).ok());
-    Some(neutral.unwrap_or(json!(status)))
-}
-
+/// The data of a catalogued event, by its family (the type's first segment).
 fn normalize_data(
     dinie_type: &str,
     raw: &RawValue,
-) -> Result<(ResourceRef, Map<String, Value>), NormalizeError> {
-    let mut data = Map::new();
+) -> Result<(ResourceRef, EventData), NormalizeError> {
     let family = dinie_type.split('.').next().unwrap_or_default();
-    match family {
-        "customer" => {
-            let customer: CustomerData = parse_data(dinie_type, raw)?;
-            data.insert("customer_id".into(), json!(customer.id));
-            put(&mut data, "status", customer_status(customer.status));
-            put(
-                &mut data,
-                "external_id",
-                customer.external_id.clone().map(Value::from),
-            );
-            let document = customer
-                .cnpj
-                .as_deref()
-                .filter(|cnpj| !cnpj.is_empty())
-                .or(customer.cpf.as_deref())
-                .and_then(|text| Document::parse(text).ok());
-            put(
-                &mut data,
-                "document",
-                document.and_then(|document| serde_json::to_value(document).ok()),
-            );
-            if let Some(kyc) = customer.kyc {
-                let items: Vec<Value> = kyc
-                    .into_iter()
-                    .map(|item| json!({"kind": item.kind, "type": item.item_type.map(|t| crate::convert::neutral_document_kind(&t).to_owned()), "status": item.status}))
-                    .collect();
-                data.insert("kyc".into(), Value::Array(items));
-            }
-            Ok((
-                ResourceRef {
-                    kind: ResourceKind::Customer,
-                    id: customer.id,
-                    correlation_id: customer.external_id,
-                },
-                data,
-            ))
-        }
-        "credit_offer" => {
-            let offer: OfferData = parse_data(dinie_type, raw)?;
-            data.insert("credit_offer_id".into(), json!(offer.id));
-            put(&mut data, "customer_id", offer.customer_id.map(Value::from));
-            put(&mut data, "status", offer.status.map(Value::from));
-            put(
-                &mut data,
-                "approved_amount",
-                offer.approved_amount.map(money),
-            );
-            put(&mut data, "min_amount", offer.min_amount.map(money));
-            put(
-                &mut data,
-                "monthly_interest_rate",
-                offer.interest_rate.map(|rate| json!(rate.0.to_string())),
-            );
-            put(
-                &mut data,
-                "installments",
-                offer
-                    .installments
-                    .or(offer.max_installments)
-                    .map(Value::from),
-            );
-            put(
-                &mut data,
-                "valid_until",
-                offer.valid_until.map(|at| time(at.0)),
-            );
-            Ok((
-                ResourceRef {
-                    kind: ResourceKind::CreditOffer,
-                    id: offer.id,
-                    correlation_id: offer.external_id,
-                },
-                data,
-            ))
-        }
-        _ => {
-            let loan: LoanData = parse_data(dinie_type, raw)?;
-            data.insert("loan_id".into(), json!(loan.id));
-            put(&mut data, "status", loan_status(loan.status));
-            put(&mut data, "customer_id", loan.customer_id.map(Value::from));
-            put(
-                &mut data,
-                "credit_offer_id",
-                loan.credit_offer_id.map(Value::from),
-            );
-            put(
-                &mut data,
-                "requested_amount",
-                loan.requested_amount.map(money),
-            );
-            put(&mut data, "net_amount", loan.net_amount.map(money));
-            put(
-                &mut data,
-                "principal_amount",
-                loan.principal_amount.map(money),
-            );
-            put(
-                &mut data,
-                "installments",
-                loan.number_of_installments.map(Value::from),
-            );
-            put(&mut data, "ccb_number", loan.ccb_number.map(Value::from));
-            put(&mut data, "signing_url", loan.signing_url.map(Value::from));
-            put(
-                &mut data,
-                "disbursement_method",
-                loan.disbursement_method.map(Value::from),
-            );
-            if let Some(payment) = loan.payment {
-                let mut fields = Map::new();
-                fields.insert("amount".into(), money(payment.amount));
-                put(&mut fields, "paid_at", payment.paid_at.map(|at| time(at.0)));
-                put(
-                    &mut fields,
-                    "installment_number",
-                    payment.installment_number.map(Value::from),
-                );
-                data.insert("payment".into(), Value::Object(fields));
-            }
-            put(
-                &mut data,
-                "error_code",
-                loan.error.and_then(|error| error.code).map(Value::from),
-            );
-            put(
-                &mut data,
-                "signed_at",
-                loan.signer
-                    .and_then(|signer| signer.signed_at)
-                    .map(|at| time(at.0)),
-            );
-            put(
-                &mut data,
-                "signatures_received",
-                loan.signatures_received.map(Value::from),
-            );
-            put(
-                &mut data,
-                "signatures_required",
-                loan.signatures_required.map(Value::from),
-            );
-            Ok((
-                ResourceRef {
-                    kind: ResourceKind::Loan,
-                    id: loan.id,
-                    correlation_id: None,
-                },
-                data,
-            ))
-        }
+    let normalized = match family {
+        "customer" => customer(parse_data(dinie_type, raw)?),
+        "credit_offer" => credit_offer(parse_data(dinie_type, raw)?),
+        _ => loan(parse_data(dinie_type, raw)?),
+    };
+    Ok(normalized)
+}
+
+/// An event outside the catalogue: its resource from its `data`'s `id` when it has one (else
+/// the webhook id), and no data (the raw body is stored beside it).
+fn unrecognized(webhook_id: &str, raw: &RawValue) -> (ResourceRef, EventData) {
+    let any: WireAny = serde_json::from_str(raw.get()).unwrap_or(WireAny { id: None });
+    let id = any.id.unwrap_or_else(|| webhook_id.to_owned());
+    let resource = ResourceRef {
+        kind: resource_kind_of(&id),
+        id,
+        correlation_id: None,
+    };
+    (
+        resource,
+        EventData::Unrecognized(UnrecognizedData::default()),
+    )
+}
+
+/// The neutral status of a Dinie customer status, or the provider's own text.
+fn customer_status(status: String) -> Reported<CustomerStatus> {
+    Reported::<wire::CustomerStatus>::parse(status).map(convert::customer_status)
+}
+
+/// The neutral status of a Dinie loan status, or the provider's own text.
+fn loan_status(status: String) -> Reported<LoanStatus> {
+    Reported::<wire::LoanStatus>::parse(status).map(convert::loan_status)
+}
+
+fn customer(customer: WireCustomer) -> (ResourceRef, EventData) {
+    // A company's CNPJ first; an invalid document is left out, never failed on.
+    let document = customer
+        .cnpj
+        .as_deref()
+        .filter(|cnpj| !cnpj.is_empty())
+        .or(customer.cpf.as_deref())
+        .and_then(|text| Document::parse(text).ok());
+    let kyc = customer
+        .kyc
+        .map(|items| items.into_iter().map(kyc_requirement).collect());
+    let resource = ResourceRef {
+        kind: ResourceKind::Customer,
+        id: customer.id.clone(),
+        correlation_id: customer.external_id.clone(),
+    };
+    let data = CustomerData {
+        customer_id: customer.id,
+        document,
+        external_id: customer.external_id,
+        kyc,
+        status: customer.status.map(customer_status),
+    };
+    (resource, EventData::Customer(data))
+}
+
+fn kyc_requirement(item: wire::KycItem) -> KycRequirement {
+    KycRequirement {
+        kind: item.kind,
+        status: item.status,
+        document_type: item
+            .item_type
+            .map(|dinie| convert::neutral_document_kind(&dinie).to_owned()),
     }
+}
+
+fn credit_offer(offer: WireOffer) -> (ResourceRef, EventData) {
+    let resource = ResourceRef {
+        kind: ResourceKind::CreditOffer,
+        id: offer.id.clone(),
+        correlation_id: offer.external_id,
+    };
+    let data = CreditOfferData {
+        approved_amount: offer.approved_amount,
+        credit_offer_id: offer.id,
+        customer_id: offer.customer_id,
+        installments: offer.installments.or(offer.max_installments),
+        min_amount: offer.min_amount,
+        monthly_interest_rate: offer.interest_rate.map(|rate| rate.0),
+        // Dinie's offer statuses are the gateway's: any other is kept as sent.
+        status: offer.status.map(Reported::parse),
+        valid_until: offer.valid_until.map(whole_seconds),
+    };
+    (resource, EventData::CreditOffer(data))
+}
+
+fn loan(loan: WireLoan) -> (ResourceRef, EventData) {
+    let resource = ResourceRef {
+        kind: ResourceKind::Loan,
+        id: loan.id.clone(),
+        correlation_id: None,
+    };
+    let payment = loan.payment.map(|payment| LoanPayment {
+        amount: payment.amount,
+        installment_number: payment.installment_number,
+        paid_at: payment.paid_at.map(whole_seconds),
+    });
+    let data = LoanData {
+        ccb_number: loan.ccb_number,
+        credit_offer_id: loan.credit_offer_id,
+        customer_id: loan.customer_id,
+        disbursement_method: loan.disbursement_method,
+        error_code: loan.error.and_then(|error| error.code),
+        installments: loan.number_of_installments,
+        loan_id: loan.id,
+        net_amount: loan.net_amount,
+        payment,
+        principal_amount: loan.principal_amount,
+        requested_amount: loan.requested_amount,
+        signatures_received: loan.signatures_received,
+        signatures_required: loan.signatures_required,
+        signed_at: loan
+            .signer
+            .and_then(|signer| signer.signed_at)
+            .map(whole_seconds),
+        signing_url: loan.signing_url,
+        status: loan.status.map(loan_status),
+    };
+    (resource, EventData::Loan(data))
 }
 
 #[cfg(test)]
@@ -469,7 +410,14 @@ mod tests {
         };
         let mut events = normalize(&DINIE, &request).unwrap();
         assert_eq!(events.len(), 1);
-        events.remove(0)
+        let event = events.remove(0);
+        // What is stored reads back as the same event, data included.
+        let stored = serde_json::to_string(&event).unwrap();
+        assert_eq!(
+            serde_json::from_str::<NormalizedEvent>(&stored).unwrap(),
+            event
+        );
+        event
     }
 
     fn brl(amount: &str) -> serde_json::Value {
@@ -621,8 +569,9 @@ mod tests {
                 Utc.with_ymd_and_hms(2026, 3, 4, 12, 0, 0).unwrap(),
                 "{body}"
             );
+            let data = serde_json::to_value(&event.data).unwrap();
             for (field, expected) in fields {
-                assert_eq!(event.data[field], expected, "{field} of {body}");
+                assert_eq!(data[field], expected, "{field} of {body}");
             }
         }
     }

@@ -71,20 +71,6 @@ pub fn register(
     Ok(())
 }
 
-/// Percent-encodes one path segment (ids are opaque: never trust them to be URL-safe).
-pub(crate) fn encode_path(segment: &str) -> String {
-    let mut encoded = String::with_capacity(segment.len());
-    for byte in segment.bytes() {
-        match byte {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
-                encoded.push(char::from(byte));
-            }
-            other => encoded.push_str(&format!("%{other:02X}")),
-        }
-    }
-    encoded
-}
-
 #[cfg(test)]
 mod tests {
     use std::sync::Arc;
@@ -94,17 +80,11 @@ mod tests {
         ProviderRegistrar, WebhookRegistration, WebhookSource,
     };
 
-    use crate::{Config, NAME, encode_path, register};
+    use crate::{Config, NAME, register};
 
     #[test]
     fn the_provider_name_is_valid() {
         assert_eq!(ProviderName::parse(NAME.as_str()), Ok(NAME));
-    }
-
-    #[test]
-    fn path_segments_are_percent_encoded() {
-        assert_eq!(encode_path("cust_0a9"), "cust_0a9");
-        assert_eq!(encode_path("a/b c"), "a%2Fb%20c");
     }
 
     #[derive(Default)]

@@ -9,6 +9,8 @@ use chrono::{DateTime, Utc};
 use serde::de::{self, Visitor};
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
+use crate::EventData;
+
 /// The name of a provider as used in URLs, config keys and event types: `dinie`, `delbank`.
 ///
 /// Matches `^[a-z][a-z0-9-]{0,31}$` and is not one of the roots of the event taxonomy
@@ -622,7 +624,9 @@ impl<'de> Deserialize<'de> for DedupKey {
 /// provider, `received_at`, and the raw bytes exactly as received (never re-serialized).
 ///
 /// `Debug` leaves `data` out: it may hold documents and names.
-#[derive(Clone, PartialEq, Serialize, Deserialize)]
+///
+/// Deserializes with [`EventData::from_stored`], the shape of `data` following from `type`.
+#[derive(Clone, PartialEq, Serialize)]
 pub struct NormalizedEvent {
     /// The gateway's type for the event.
     #[serde(rename = "type")]
@@ -635,9 +639,36 @@ pub struct NormalizedEvent {
     pub resource: ResourceRef,
     /// When the provider says the event happened.
     pub occurred_at: DateTime<Utc>,
-    /// Provider-neutral fields: amounts serialized through [`Money`](crate::Money), documents
-    /// through [`Document`](crate::Document), parties, statuses. Never provider wire names.
-    pub data: serde_json::Value,
+    /// Provider-neutral fields: amounts as [`Money`](crate::Money), documents as
+    /// [`Document`](crate::Document)s, parties, statuses, in the shape of the event's type.
+    pub data: EventData,
+}
+
+impl<'de> Deserialize<'de> for NormalizedEvent {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<NormalizedEvent, D::Error> {
+        /// The serialized form, `data` still JSON until `type` is known.
+        #[derive(Deserialize)]
+        struct Stored {
+            #[serde(rename = "type")]
+            event_type: EventType,
+            provider_event_type: String,
+            dedup_key: DedupKey,
+            resource: ResourceRef,
+            occurred_at: DateTime<Utc>,
+            data: serde_json::Value,
+        }
+        let stored = Stored::deserialize(deserializer)?;
+        let data = EventData::from_stored(&stored.event_type, stored.data)
+            .map_err(|error| de::Error::custom(format!("data: {error}")))?;
+        Ok(NormalizedEvent {
+            event_type: stored.event_type,
+            provider_event_type: stored.provider_event_type,
+            dedup_key: stored.dedup_key,
+            resource: stored.resource,
+            occurred_at: stored.occurred_at,
+            data,
+        })
+    }
 }
 
 impl fmt::Debug for NormalizedEvent {
@@ -688,6 +719,7 @@ mod tests {
         DedupKey, EventPattern, EventType, InvalidDedupKey, InvalidProviderName, NormalizedEvent,
         ProviderName, ResourceKind, ResourceRef, UnknownEventType,
     };
+    use crate::{Currency, EventData, LoanData, Money};
 
     const TAXONOMY: [&str; 35] = [
         "customer.created",
@@ -944,7 +976,12 @@ mod tests {
                 correlation_id: None,
             },
             occurred_at: Utc.with_ymd_and_hms(2026, 1, 15, 12, 30, 0).unwrap(),
-            data: serde_json::json!({"customer_document": "52998224725", "net_amount": {"amount": "100.00", "currency": "BRL"}}),
+            data: EventData::Loan(LoanData {
+                // Any data field: here an id that looks like a CPF, which `Debug` must not show.
+                customer_id: Some("52998224725".to_owned()),
+                net_amount: Some(Money::parse("100.00", Currency::Brl).unwrap()),
+                ..LoanData::new("ln_123")
+            }),
         }
     }
 

@@ -19,8 +19,11 @@
 //! - [`id`]: typed, prefixed UUID v7 ids ([`EventId`] `evt_…`, [`DeliveryId`] `dlv_…`...) and the
 //!   [`typed_id!`] macro that defines them.
 //! - [`idempotency`]: [`IdempotencyKey`], sent with every create.
+//! - [`encoding`]: [`percent_encode_path_segment`], for ids in provider URLs.
 //! - [`event`]: the normalized event model: [`NormalizedEvent`], the [`EventType`] taxonomy,
 //!   subscription [`EventPattern`]s, [`ProviderName`].
+//! - [`event_data`]: [`EventData`], the typed `data` of a normalized event, one variant per shape,
+//!   and the JSON stored and sent for it.
 //! - [`error`]: [`ProviderError`], with stable codes and retryability.
 //! - [`credit`]: the [`CreditProvider`] capability (customers, offers, simulations, loans).
 //! - [`banking`]: the [`BankingProvider`] capability (charges, Pix, keys, accounts, balance).
@@ -32,8 +35,10 @@
 pub mod banking;
 pub mod credit;
 pub mod document;
+pub mod encoding;
 pub mod error;
 pub mod event;
+pub mod event_data;
 pub mod id;
 pub mod idempotency;
 pub mod money;
@@ -53,11 +58,20 @@ pub use credit::{
     Simulation, SimulationRequest,
 };
 pub use document::{Document, DocumentError, DocumentKind, mask_document_like};
+pub use encoding::percent_encode_path_segment;
 pub use error::{FieldError, ProviderError};
 pub use event::{
     DedupKey, EventPattern, EventType, InvalidDedupKey, InvalidEventPattern, InvalidProviderName,
     NormalizedEvent, ProviderName, ResourceKind, ResourceRef, UnknownEventType,
     UnknownResourceKind,
+};
+pub use event_data::{
+    AccountData, AccountHolder, AccountKind, AccountState, AccountStatusUpdatedData,
+    AccountTransferData, ChargeData, ChargePayer, CreditOfferData, CustomerData, EventData,
+    EventParty, KycRequirement, LoanData, LoanPayment, PartyDocument, PixFailure,
+    PixInfractionData, PixOperation, PixReceivedData, PixRefundData, PixTransferData,
+    ReconciliationData, ReconciliationStatus, Reported, SettlementStatus, SubscriptionDisabledData,
+    Unmapped, UnrecognizedData,
 };
 pub use id::{
     ApiKeyId, AttemptId, DeliveryId, EventId, IdError, QuarantineId, ReconciliationItemId,
