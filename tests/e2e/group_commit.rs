@@ -134,7 +134,7 @@ async fn a_webhook_postgres_refuses_is_quarantined_and_the_rest_of_its_batch_is_
     // A NUL character is valid JSON but Postgres cannot store it in jsonb: the batch's statement
     // fails, and each webhook is stored again on its own.
     let poison = json!({"events": [{"id": "evt-poison", "type": "loan.active", "resource": "ln_p",
-                                    "data": {"note": "nul \u{0000} here"}}]});
+                                    "data": {"ccb_number": "nul \u{0000} here"}}]});
     let mut later: Vec<_> = (1..=10).map(loan_event).collect();
     later.insert(5, poison);
 

@@ -29,8 +29,9 @@ async fn a_verified_webhook_is_stored_and_acknowledged_after_commit() {
     assert_eq!(event["type"], "loan.active");
     assert_eq!(event["provider"], "testprov");
     assert_eq!(event["dedup_key"], "wh_1");
+    // A loan's money is its net amount in the typed event data.
     assert_eq!(
-        event["data"]["amount"],
+        event["data"]["net_amount"],
         json!({"amount": "12.12", "currency": "BRL"})
     );
 }

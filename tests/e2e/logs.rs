@@ -22,7 +22,7 @@ async fn documents_and_secrets_never_appear_unmasked_in_the_logs() {
 
         let app = TestApp::spawn().await;
         // A webhook carrying a CPF, accepted and stored.
-        let body = json!({"events": [{"id": "pii-1", "type": "pix.received", "resource": "E1", "document": CPF_FORMATTED}]});
+        let body = json!({"events": [{"id": "pii-1", "type": "pix.received", "resource": "E1", "amount": 1.00, "document": CPF_FORMATTED}]});
         expect_json(
             app.send_webhook("", Some(TOKEN), body.to_string()).await,
             StatusCode::OK,

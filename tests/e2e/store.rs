@@ -19,7 +19,7 @@ fn event(dedup_key: &str) -> NormalizedEvent {
             correlation_id: None,
         },
         occurred_at: Utc::now(),
-        data: serde_json::json!({}),
+        data: providers::EventData::Loan(providers::LoanData::new("ln_1")),
     }
 }
 

@@ -3,8 +3,10 @@
 //! Authentication: header `x-test-token` must equal the token the source was built with (compared
 //! in constant time); `x-test-delay-ms` makes verification that slow. Body: `{"events": [{"id", "type", "resource", "amount"?, "document"?}]}`;
 //! anything else is "authentic but not understood" and goes to quarantine. Unknown types become
-//! `testprov.unrecognized`. Money and documents go through the domain types; `data` adds fields as
-//! given and `kind` sets the resource kind.
+//! `testprov.unrecognized`. Each event's data is typed (`EventData`) as a real normalizer's would
+//! be: `data` fields as given, the resource's id under the type's id field, `amount` as the type's
+//! money (a loan's `net_amount`; a Pix or charge without one gets 0.00), `document` as a customer's
+//! or a Pix payer's; `kind` sets the resource kind.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::atomic::{AtomicU32, Ordering};
@@ -14,9 +16,9 @@ use std::time::Duration;
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use providers::{
-    CredentialStore, DedupKey, Document, EventType, InboundRequest, Money, NormalizeError,
-    NormalizedEvent, ProviderError, ProviderName, RegisteredWebhook, ResourceKind, ResourceRef,
-    VerifyError, WebhookCredential, WebhookRegistration, WebhookSource,
+    CredentialStore, DedupKey, Document, EventData, EventType, InboundRequest, Money,
+    NormalizeError, NormalizedEvent, ProviderError, ProviderName, RegisteredWebhook, ResourceKind,
+    ResourceRef, VerifyError, WebhookCredential, WebhookRegistration, WebhookSource,
 };
 use serde::Deserialize;
 
@@ -221,23 +223,8 @@ impl WebhookSource for TestSource {
                     .event_type
                     .parse::<EventType>()
                     .unwrap_or_else(|_| EventType::Unrecognized(provider()));
-                let mut data = event.data.unwrap_or_default();
-                if let Some(amount) = event.amount {
-                    data.insert(
-                        "amount".into(),
-                        serde_json::to_value(amount).map_err(|e| NormalizeError {
-                            reason: e.to_string(),
-                        })?,
-                    );
-                }
-                if let Some(document) = event.document {
-                    data.insert(
-                        "document".into(),
-                        serde_json::to_value(document).map_err(|e| NormalizeError {
-                            reason: e.to_string(),
-                        })?,
-                    );
-                }
+                let occurred_at = event.occurred_at.unwrap_or_else(Utc::now);
+                let data = typed_data(&event_type, &event, occurred_at)?;
                 Ok(NormalizedEvent {
                     event_type,
                     provider_event_type: event.event_type,
@@ -249,10 +236,104 @@ impl WebhookSource for TestSource {
                         id: event.resource,
                         correlation_id: None,
                     },
-                    occurred_at: event.occurred_at.unwrap_or_else(Utc::now),
-                    data: serde_json::Value::Object(data),
+                    occurred_at,
+                    data,
                 })
             })
             .collect()
+    }
+}
+
+/// The event's data in the shape of its type, as a real normalizer would build it: the extra
+/// `data` fields as given, the resource's id under the type's id field, `amount` as the type's
+/// money (a loan's `net_amount`), `document` as a customer's document or a Pix payer's.
+fn typed_data(
+    event_type: &EventType,
+    event: &WireEvent,
+    occurred_at: DateTime<Utc>,
+) -> Result<EventData, NormalizeError> {
+    let refused = |error: &dyn std::fmt::Display| NormalizeError {
+        reason: error.to_string(),
+    };
+    let mut data = event.data.clone().unwrap_or_default();
+    let type_name = event_type.as_str();
+    let family = type_name.split('.').next().unwrap_or_default();
+    let mut put = |key: &str, value: serde_json::Value| {
+        data.entry(key.to_owned()).or_insert(value);
+    };
+    let resource = serde_json::Value::String(event.resource.clone());
+    let amount = event
+        .amount
+        .map(serde_json::to_value)
+        .transpose()
+        .map_err(|e| refused(&e))?;
+    let document = event
+        .document
+        .as_ref()
+        .map(serde_json::to_value)
+        .transpose()
+        .map_err(|e| refused(&e))?;
+    match family {
+        "loan" => {
+            put("loan_id", resource);
+            if let Some(amount) = amount {
+                put("net_amount", amount);
+            }
+        }
+        "customer" => {
+            put("customer_id", resource);
+            if let Some(document) = document {
+                put("document", document);
+            }
+        }
+        "pix" | "charge" => {
+            put("end_to_end_id", resource);
+            put(
+                "received_at",
+                serde_json::to_value(occurred_at).map_err(|e| refused(&e))?,
+            );
+            // A payment always has an amount: a test that gives none gets zero.
+            put(
+                "amount",
+                amount.unwrap_or_else(|| serde_json::json!({"amount": "0.00", "currency": "BRL"})),
+            );
+            if let Some(document) = document {
+                put(
+                    "payer",
+                    serde_json::json!({"document": {"kind": "cpf", "masked": false, "value": document}}),
+                );
+            }
+        }
+        _ => {}
+    }
+    EventData::from_stored(event_type, serde_json::Value::Object(data)).map_err(|e| refused(&e))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn normalized(body: &str) -> Result<Vec<NormalizedEvent>, NormalizeError> {
+        let headers = http::HeaderMap::new();
+        TestSource::default().normalize(&InboundRequest {
+            path: "",
+            headers: &headers,
+            body: body.as_bytes(),
+        })
+    }
+
+    #[test]
+    fn a_pix_given_no_amount_is_typed_with_a_zero_amount_and_its_resource_as_end_to_end_id() {
+        let events =
+            normalized(r#"{"events": [{"id": "p1", "type": "pix.received", "resource": "E1"}]}"#)
+                .expect("typed");
+        assert_eq!(events[0].data.end_to_end_id(), Some("E1"));
+        assert_eq!(
+            events[0]
+                .data
+                .amount()
+                .map(|money| money.amount().to_string()),
+            Some("0.00".to_owned())
+        );
     }
 }

@@ -13,7 +13,7 @@ use axum::http::HeaderMap;
 use serde::Serialize;
 use utoipa::ToSchema;
 
-use crate::http::error::ApiError;
+use crate::http::error::{ApiError, InternalCause};
 use crate::http::extract::{ApiPath, body_rejection};
 use crate::http::state::AppState;
 use crate::ingest::{IngestError, Ingested};
@@ -123,5 +123,10 @@ async fn receive(
             tracing::error!(error.message = %error, "storing a webhook failed");
             Err(ApiError::DatabaseUnavailable)
         }
+        // Not acknowledged: the provider retries, and a committed event is then a duplicate.
+        Err(error @ IngestError::WriterLost) => Err(ApiError::Internal(InternalCause::new(
+            "storing a webhook",
+            error,
+        ))),
     }
 }

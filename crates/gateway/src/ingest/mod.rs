@@ -2,6 +2,10 @@
 //!
 //! The outcome is decided before the HTTP answer: nothing is acknowledged until the transaction
 //! that stores the events has committed, so a provider that gets a 2xx can forget the webhook.
+//!
+//! # Layout
+//! - `writer`: group commit by writer tasks, live reconciliation, the hand-over after the commit.
+//! - `quarantine`: what is authentic but cannot be stored as events.
 
 use std::sync::Arc;
 
@@ -11,26 +15,18 @@ use chrono::Utc;
 use providers::{
     EventId, InboundRequest, NormalizedEvent, ProviderName, QuarantineId, WebhookSource,
 };
-use sqlx::{PgConnection, PgPool};
+use sqlx::PgPool;
 use tokio::sync::{Mutex, mpsc, oneshot};
 
-use crate::config::{IngestSettings, ReconciliationSettings};
+use crate::config::IngestSettings;
 use crate::credentials::PgCredentialStore;
-use crate::outbox::{self, Sinks};
-use crate::reconcile::live;
-use crate::store::events::{InsertOutcome, NewEvent};
-use crate::store::quarantine;
+use crate::outbox::Sinks;
+use crate::store::events::InsertOutcome;
 
-/// Headers kept with a quarantined webhook: enough to debug it, never a credential.
-const KEPT_HEADERS: [&str; 7] = [
-    "content-type",
-    "content-length",
-    "user-agent",
-    "webhook-id",
-    "webhook-timestamp",
-    "x-request-id",
-    "traceparent",
-];
+mod quarantine;
+mod writer;
+
+use writer::{Job, store_alone, writer};
 
 /// What happened to an inbound webhook.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -50,6 +46,11 @@ pub enum IngestError {
     /// Postgres failed; the provider must retry.
     #[error("storage failed: {0}")]
     Storage(#[from] sqlx::Error),
+    /// The writer the webhook was handed to stopped before answering (its task panicked or was
+    /// cancelled); whether the batch committed is unknown, so the provider must retry (a
+    /// redelivery of a committed event is a duplicate, answered with the stored id).
+    #[error("the writer storing the webhook stopped before answering")]
+    WriterLost,
 }
 
 /// Stores verified webhooks with group commit: concurrent webhooks are handed to writer tasks, and
@@ -68,14 +69,6 @@ struct IngestorInner {
     queue: mpsc::Sender<Job>,
     /// The cached credentials the sources verify with, refreshed when a webhook matches none.
     credentials: Option<PgCredentialStore>,
-}
-
-/// One verified webhook waiting for its commit.
-struct Job {
-    provider: ProviderName,
-    events: Vec<NormalizedEvent>,
-    raw: Bytes,
-    reply: oneshot::Sender<Result<Vec<InsertOutcome>, sqlx::Error>>,
 }
 
 impl Ingestor {
@@ -158,14 +151,14 @@ impl Ingestor {
                     ),
                     // Postgres refuses the event's content (a NUL character, a number out of
                     // range): retrying cannot help, so it is kept in quarantine, not refused.
-                    Err(sqlx::Error::Database(error))
+                    Err(IngestError::Storage(sqlx::Error::Database(error)))
                         if error.code().is_some_and(|code| code.starts_with("22")) =>
                     {
                         let reason = format!("the event could not be stored: {}", error.message());
                         self.quarantine(&provider, path, &reason, headers, body)
                             .await?
                     }
-                    Err(error) => return Err(error.into()),
+                    Err(error) => return Err(error),
                 }
             }
             Err(error) => {
@@ -182,35 +175,13 @@ impl Ingestor {
         self.inner.queue.max_capacity() - self.inner.queue.capacity()
     }
 
-    async fn quarantine(
-        &self,
-        provider: &ProviderName,
-        path: &str,
-        reason: &str,
-        headers: &HeaderMap,
-        body: &[u8],
-    ) -> Result<Ingested, sqlx::Error> {
-        let mut transaction = self.inner.pool.begin().await?;
-        let id = quarantine::insert(
-            &mut transaction,
-            provider,
-            path,
-            reason,
-            &kept_headers(headers),
-            body,
-        )
-        .await?;
-        transaction.commit().await?;
-        Ok(Ingested::Quarantined(id))
-    }
-
     /// Hands the events to a writer and waits for their commit.
     async fn store(
         &self,
         provider: ProviderName,
         events: Vec<NormalizedEvent>,
         raw: Bytes,
-    ) -> Result<Vec<InsertOutcome>, sqlx::Error> {
+    ) -> Result<Vec<InsertOutcome>, IngestError> {
         if events.is_empty() {
             return Ok(Vec::new());
         }
@@ -222,136 +193,15 @@ impl Ingestor {
             reply,
         };
         match self.inner.queue.send(job).await {
-            Ok(()) => answer.await.unwrap_or(Err(sqlx::Error::WorkerCrashed)),
+            Ok(()) => match answer.await {
+                Ok(stored) => Ok(stored?),
+                Err(_) => Err(IngestError::WriterLost),
+            },
             // No writer is left (shutting down): store it here rather than refuse it.
             Err(mpsc::error::SendError(job)) => {
-                store_alone(&self.inner.pool, &self.inner.sinks, &job).await
+                Ok(store_alone(&self.inner.pool, &self.inner.sinks, &job).await?)
             }
         }
-    }
-}
-
-/// A writer: takes every job waiting (up to `max_batch`), commits them together, answers each.
-async fn writer(
-    pool: PgPool,
-    sinks: Sinks,
-    receiver: Arc<Mutex<mpsc::Receiver<Job>>>,
-    max_batch: usize,
-) {
-    let mut jobs = Vec::with_capacity(max_batch);
-    loop {
-        let received = receiver.lock().await.recv_many(&mut jobs, max_batch).await;
-        if received == 0 {
-            return;
-        }
-        metrics::histogram!("paygate_ingest_batch_size").record(received as f64);
-        let results = store_batch(&pool, &sinks, &jobs).await;
-        for (job, result) in jobs.drain(..).zip(results) {
-            // The requester may have gone (client timeout); the events are committed all the same.
-            let _ = job.reply.send(result);
-        }
-    }
-}
-
-/// Stores a batch of jobs in one transaction, one result per job. If the batch fails (one bad
-/// event, a deadlock, a lost connection), each job is stored again in its own transaction, so one
-/// job's failure is only its own; exactly-once holds either way (the unique key decides).
-async fn store_batch(
-    pool: &PgPool,
-    sinks: &Sinks,
-    jobs: &[Job],
-) -> Vec<Result<Vec<InsertOutcome>, sqlx::Error>> {
-    let items: Vec<NewEvent<'_>> = jobs.iter().flat_map(Job::items).collect();
-    let batched = store_in_transaction(pool, sinks, &items).await;
-    match batched {
-        Ok(outcomes) => {
-            let mut outcomes = outcomes.into_iter();
-            jobs.iter()
-                .map(|job| Ok(outcomes.by_ref().take(job.events.len()).collect()))
-                .collect()
-        }
-        Err(error) if jobs.len() > 1 => {
-            tracing::warn!(error.message = %error, jobs = jobs.len(), "batch commit failed; storing each webhook alone");
-            let mut results = Vec::with_capacity(jobs.len());
-            for job in jobs {
-                results.push(store_alone(pool, sinks, job).await);
-            }
-            results
-        }
-        Err(error) => vec![Err(error)],
-    }
-}
-
-/// One job in its own transaction.
-async fn store_alone(
-    pool: &PgPool,
-    sinks: &Sinks,
-    job: &Job,
-) -> Result<Vec<InsertOutcome>, sqlx::Error> {
-    let items: Vec<NewEvent<'_>> = job.items().collect();
-    store_in_transaction(pool, sinks, &items).await
-}
-
-async fn store_in_transaction(
-    pool: &PgPool,
-    sinks: &Sinks,
-    items: &[NewEvent<'_>],
-) -> Result<Vec<InsertOutcome>, sqlx::Error> {
-    let mut transaction = pool.begin().await?;
-    let stored = outbox::store_events(&mut transaction, items, sinks).await?;
-    if let Some(settings) = &sinks.reconciliation {
-        reconcile_new(
-            &mut transaction,
-            items,
-            &stored.outcomes,
-            settings,
-            sinks.jetstream,
-        )
-        .await?;
-    }
-    transaction.commit().await?;
-    // The deliveries are committed: this process's dispatcher takes those enqueued claimed now, and
-    // an idle worker claims the others at once rather than at its next poll.
-    if let Some(handover) = stored.handover {
-        handover.hand_over();
-    }
-    if let Some(handoff) = &sinks.handoff
-        && stored
-            .outcomes
-            .iter()
-            .any(|outcome| matches!(outcome, InsertOutcome::Inserted(_)))
-    {
-        handoff.wake();
-    }
-    Ok(stored.outcomes)
-}
-
-/// Live reconciliation of the events just stored (duplicates are not reconciled twice), in their
-/// transaction, and the `reconciliation.*` events it emits stored with them.
-async fn reconcile_new(
-    connection: &mut PgConnection,
-    items: &[NewEvent<'_>],
-    outcomes: &[InsertOutcome],
-    settings: &ReconciliationSettings,
-    jetstream: bool,
-) -> Result<(), sqlx::Error> {
-    let new: Vec<(&ProviderName, &NormalizedEvent)> = items
-        .iter()
-        .zip(outcomes)
-        .filter(|(_, outcome)| matches!(outcome, InsertOutcome::Inserted(_)))
-        .map(|(item, _)| (item.provider, item.event))
-        .collect();
-    let emitted = live::on_events(&mut *connection, &new, settings).await?;
-    outbox::store_own_events(connection, &emitted, jetstream).await
-}
-
-impl Job {
-    fn items(&self) -> impl Iterator<Item = NewEvent<'_>> {
-        self.events.iter().map(|event| NewEvent {
-            provider: &self.provider,
-            event,
-            raw: &self.raw,
-        })
     }
 }
 
@@ -372,18 +222,4 @@ fn record_metrics(provider: &ProviderName, outcome: &Ingested) {
                 .increment(1);
         }
     }
-}
-
-fn kept_headers(headers: &HeaderMap) -> serde_json::Value {
-    let kept: serde_json::Map<String, serde_json::Value> = KEPT_HEADERS
-        .iter()
-        .filter_map(|name| {
-            let value = headers.get(*name)?.to_str().ok()?;
-            Some((
-                (*name).to_owned(),
-                serde_json::Value::String(value.to_owned()),
-            ))
-        })
-        .collect();
-    serde_json::Value::Object(kept)
 }

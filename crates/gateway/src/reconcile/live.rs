@@ -12,11 +12,10 @@ use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 
 use chrono::{DateTime, Duration, Utc};
 use providers::{
-    DedupKey, Document, EventType, Money, NormalizedEvent, ProviderName, ReconciliationItemId,
-    ResourceKind, ResourceRef,
+    DedupKey, Document, EventData, EventType, Money, NormalizedEvent, ProviderName,
+    ReconciliationData, ReconciliationItemId, ResourceKind, ResourceRef,
 };
 use rust_decimal::Decimal;
-use serde_json::Value;
 use sqlx::PgConnection;
 
 use crate::config::ReconciliationSettings;
@@ -44,16 +43,13 @@ pub async fn on_events(
     // Payee documents of the receipts, and whether any of their receipts is from a credit payer.
     let mut receipt_documents: BTreeMap<String, bool> = BTreeMap::new();
     for &(provider, event) in events {
-        let data = &event.data;
         match &event.event_type {
             EventType::CustomerCreated
             | EventType::CustomerUnderReview
             | EventType::CustomerKycUpdated
             | EventType::CustomerActive
             | EventType::CustomerDenied => {
-                let customer_id =
-                    text(data, "customer_id").unwrap_or_else(|| event.resource.id.clone());
-                if let Some(document) = data.get("document").and_then(document_of) {
+                if let Some((customer_id, document)) = customer_fact(event) {
                     documents.insert(document.clone());
                     customers.push((provider, customer_id, document));
                 }
@@ -68,19 +64,7 @@ pub async fn on_events(
             | EventType::LoanFinished
             | EventType::LoanCancelled
             | EventType::LoanError => {
-                let disbursed = matches!(
-                    event.event_type,
-                    EventType::LoanDisbursing | EventType::LoanActive
-                );
-                let fact = LoanFact {
-                    provider: provider.to_string(),
-                    loan_id: text(data, "loan_id").unwrap_or_else(|| event.resource.id.clone()),
-                    customer_id: text(data, "customer_id"),
-                    requested_amount: amount(data, "requested_amount"),
-                    net_amount: amount(data, "net_amount"),
-                    disbursed_at: disbursed.then_some(event.occurred_at),
-                    cancelled: event.event_type == EventType::LoanCancelled,
-                };
+                let fact = loan_fact(provider, event);
                 let key = (fact.provider.clone(), fact.loan_id.clone());
                 match loan_index.get(&key) {
                     Some(&index) => loans[index].merge(fact),
@@ -91,43 +75,22 @@ pub async fn on_events(
                 }
             }
             EventType::PixReceived => {
-                let end_to_end_id =
-                    text(data, "end_to_end_id").unwrap_or_else(|| event.resource.id.clone());
-                let Some(received) = amount(data, "amount") else {
+                let Some(receipt) = receipt_fact(event) else {
                     continue;
                 };
                 // The first report of a receipt wins, as `on conflict do nothing` does across batches.
-                if !receipt_ids.insert(end_to_end_id.clone()) {
+                if !receipt_ids.insert(receipt.end_to_end_id.clone()) {
                     continue;
                 }
-                let payee_document = data.pointer("/payee/document").and_then(document_of);
-                let payer_document = data.pointer("/payer/document").and_then(document_of);
-                let payer_ispb = data
-                    .pointer("/payer/ispb")
-                    .and_then(Value::as_str)
-                    .map(str::to_owned);
-                if let Some(document) = &payee_document {
-                    let from_credit_payer =
-                        is_credit_payer(settings, payer_document.as_deref(), payer_ispb.as_deref());
+                if let Some(document) = &receipt.payee_document {
+                    let from_credit_payer = is_credit_payer(
+                        settings,
+                        receipt.payer_document.as_deref(),
+                        receipt.payer_ispb.as_deref(),
+                    );
                     *receipt_documents.entry(document.clone()).or_default() |= from_credit_payer;
                 }
-                receipts.push(ReceiptFact {
-                    end_to_end_id,
-                    payee_document,
-                    payee_account: serde_json::json!({
-                        "branch": data.pointer("/payee/branch"),
-                        "account": data.pointer("/payee/account"),
-                        "ispb": data.pointer("/payee/ispb"),
-                    }),
-                    amount: received,
-                    payer_document,
-                    payer_ispb,
-                    payer_name: data
-                        .pointer("/payer/name")
-                        .and_then(Value::as_str)
-                        .map(str::to_owned),
-                    received_at: event.occurred_at,
-                });
+                receipts.push(receipt);
             }
             _ => {}
         }
@@ -161,6 +124,74 @@ pub async fn on_events(
         .await?;
     }
     Ok(emitted)
+}
+
+/// A customer event's borrower: their customer id and (valid, whole) document, if it carries one.
+fn customer_fact(event: &NormalizedEvent) -> Option<(String, String)> {
+    let document = event.data.document()?.expose().to_owned();
+    let customer_id = event
+        .data
+        .customer_id()
+        .map_or_else(|| event.resource.id.clone(), str::to_owned);
+    Some((customer_id, document))
+}
+
+/// What a loan event says about its loan.
+fn loan_fact(provider: &ProviderName, event: &NormalizedEvent) -> LoanFact {
+    let disbursed = matches!(
+        event.event_type,
+        EventType::LoanDisbursing | EventType::LoanActive
+    );
+    LoanFact {
+        provider: provider.to_string(),
+        loan_id: event
+            .data
+            .loan_id()
+            .map_or_else(|| event.resource.id.clone(), str::to_owned),
+        customer_id: event.data.customer_id().map(str::to_owned),
+        requested_amount: event.data.requested_amount().map(|money| money.amount()),
+        net_amount: event.data.net_amount().map(|money| money.amount()),
+        disbursed_at: disbursed.then_some(event.occurred_at),
+        cancelled: event.event_type == EventType::LoanCancelled,
+    }
+}
+
+/// The account a Pix was received into, as the receipt keeps it.
+#[derive(serde::Serialize)]
+struct PayeeAccount<'a> {
+    branch: Option<&'a str>,
+    account: Option<&'a str>,
+    ispb: Option<&'a str>,
+}
+
+/// What a received Pix says, as reconciliation keeps it; `None` without an amount.
+fn receipt_fact(event: &NormalizedEvent) -> Option<ReceiptFact> {
+    let amount = event.data.amount()?.amount();
+    let payee = event.data.payee();
+    let payer = event.data.payer();
+    let party_document = |party: Option<&providers::EventParty>| {
+        party
+            .and_then(providers::EventParty::valid_document)
+            .map(|document| document.expose().to_owned())
+    };
+    let payee_account = PayeeAccount {
+        branch: payee.and_then(|p| p.branch.as_deref()),
+        account: payee.and_then(|p| p.account.as_deref()),
+        ispb: payee.and_then(|p| p.ispb.as_deref()),
+    };
+    Some(ReceiptFact {
+        end_to_end_id: event
+            .data
+            .end_to_end_id()
+            .map_or_else(|| event.resource.id.clone(), str::to_owned),
+        payee_document: party_document(payee),
+        payee_account: serde_json::to_value(payee_account).unwrap_or_default(),
+        amount,
+        payer_document: party_document(payer),
+        payer_ispb: payer.and_then(|p| p.ispb.clone()),
+        payer_name: payer.and_then(|p| p.name.clone()),
+        received_at: event.occurred_at,
+    })
 }
 
 /// The receipts' payee documents that reconciliation must recompute: a receipt from a credit payer
@@ -479,12 +510,12 @@ pub fn event_of(
     )) else {
         return None;
     };
-    let data = serde_json::json!({
-        "item_id": id,
-        "status": status.as_str(),
-        "document": document_masked(document),
-        "expected_amount": expected.map(Money::brl),
-        "observed_amount": observed.map(Money::brl),
+    let data = EventData::Reconciliation(ReconciliationData {
+        document: document_masked(document),
+        expected_amount: expected.map(Money::brl),
+        item_id: ReconciliationItemId::from_uuid(item_id),
+        observed_amount: observed.map(Money::brl),
+        status: status.into(),
     });
     let event = NormalizedEvent {
         event_type,
@@ -504,33 +535,4 @@ pub fn event_of(
 /// The masked form of a bare document, for events and logs.
 pub fn document_masked(document: &str) -> String {
     Document::parse(document).map_or_else(|_| "***".to_owned(), |parsed| parsed.masked())
-}
-
-fn text(data: &Value, key: &str) -> Option<String> {
-    data.get(key).and_then(Value::as_str).map(str::to_owned)
-}
-
-/// A `Money` object (`{"amount": "12.10", "currency": "BRL"}`) or a decimal string, exactly.
-fn amount(data: &Value, key: &str) -> Option<Decimal> {
-    let value = data.get(key)?;
-    let text = value.get("amount").unwrap_or(value).as_str()?;
-    text.parse().ok()
-}
-
-/// A document given as a bare string or as `{"value": ..., "masked": false}`; masked ones are
-/// useless for matching.
-fn document_of(value: &Value) -> Option<String> {
-    let text = match value {
-        Value::String(text) => text.as_str(),
-        Value::Object(map) => {
-            if map.get("masked").and_then(Value::as_bool) == Some(true) {
-                return None;
-            }
-            map.get("value")?.as_str()?
-        }
-        _ => return None,
-    };
-    Document::parse(text)
-        .ok()
-        .map(|document| document.expose().to_owned())
 }

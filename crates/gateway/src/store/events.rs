@@ -135,7 +135,11 @@ pub async fn insert_many(
     .bind(rows.iter().map(|r| r.event.resource.id.as_str()).collect::<Vec<_>>())
     .bind(rows.iter().map(|r| r.event.resource.correlation_id.as_deref()).collect::<Vec<_>>())
     .bind(rows.iter().map(|r| r.event.occurred_at).collect::<Vec<_>>())
-    .bind(rows.iter().map(|r| &r.event.data).collect::<Vec<_>>())
+    .bind(
+        rows.iter()
+            .map(|r| sqlx::types::Json(&r.event.data))
+            .collect::<Vec<_>>(),
+    )
     .bind(rows.iter().map(|r| r.raw).collect::<Vec<_>>())
     .fetch_all(&mut *connection)
     .await?;

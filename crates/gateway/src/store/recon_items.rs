@@ -73,6 +73,23 @@ impl std::str::FromStr for ItemStatus {
     }
 }
 
+impl From<ItemStatus> for providers::ReconciliationStatus {
+    fn from(status: ItemStatus) -> providers::ReconciliationStatus {
+        use providers::ReconciliationStatus as Event;
+        match status {
+            ItemStatus::Pending => Event::Pending,
+            ItemStatus::Matched => Event::Matched,
+            ItemStatus::AmountMismatch => Event::AmountMismatch,
+            ItemStatus::Overdue => Event::Overdue,
+            ItemStatus::NeedsReview => Event::NeedsReview,
+            ItemStatus::UnexpectedReceipt => Event::UnexpectedReceipt,
+            ItemStatus::Cancelled => Event::Cancelled,
+            ItemStatus::Confirmed => Event::Confirmed,
+            ItemStatus::WrittenOff => Event::WrittenOff,
+        }
+    }
+}
+
 use ItemStatus as Status;
 
 /// An item as stored.

@@ -7,6 +7,26 @@ use sqlx::{FromRow, PgConnection, PgPool};
 
 use crate::store::Page;
 
+/// A subscription's state (the `subscription.status` column).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, sqlx::Type)]
+#[sqlx(type_name = "text", rename_all = "snake_case")]
+pub enum SubscriptionStatus {
+    /// Matching events are delivered.
+    Active,
+    /// Nothing is delivered until it is enabled again.
+    Disabled,
+}
+
+impl SubscriptionStatus {
+    /// The stored name.
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            SubscriptionStatus::Active => "active",
+            SubscriptionStatus::Disabled => "disabled",
+        }
+    }
+}
+
 /// A subscription row.
 #[derive(Debug, Clone, FromRow)]
 pub struct SubscriptionRow {
@@ -22,8 +42,8 @@ pub struct SubscriptionRow {
     pub resource_kind_filter: Option<String>,
     /// Free text.
     pub description: Option<String>,
-    /// `active` or `disabled`.
-    pub status: String,
+    /// Active, or disabled (by an operator, a 410, or a long failure streak).
+    pub status: SubscriptionStatus,
     /// Why it was disabled (by an operator, a 410, or a long failure streak).
     pub disabled_reason: Option<String>,
     /// Deliveries per resource key go strictly in order.

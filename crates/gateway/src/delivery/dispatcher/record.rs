@@ -4,7 +4,10 @@
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
-use providers::{DedupKey, EventType, NormalizedEvent, ResourceKind, ResourceRef};
+use providers::{
+    DedupKey, EventData, EventType, NormalizedEvent, ResourceKind, ResourceRef,
+    SubscriptionDisabledData,
+};
 use rand::Rng;
 
 use std::collections::HashSet;
@@ -122,8 +125,11 @@ impl Dispatcher {
     ) -> Result<(), sqlx::Error> {
         let id = subscription.id().to_string();
         tracing::warn!(subscription = %id, reason, "subscription disabled");
-        let data =
-            serde_json::json!({"subscription_id": id, "url": subscription.url, "reason": reason});
+        let data = EventData::SubscriptionDisabled(SubscriptionDisabledData {
+            reason: reason.to_owned(),
+            subscription_id: subscription.id(),
+            url: subscription.url.clone(),
+        });
         let Ok(dedup_key) = DedupKey::parse(&format!(
             "subscription.disabled:{id}:{}",
             Utc::now().timestamp_micros()

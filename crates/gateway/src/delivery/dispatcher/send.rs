@@ -15,7 +15,7 @@ use crate::delivery::ssrf;
 use crate::store::deliveries;
 use crate::store::deliveries::{AttemptRecord, Claimed, Outcome, Recording};
 use crate::store::events::StoredEvent;
-use crate::store::subscriptions::SubscriptionRow;
+use crate::store::subscriptions::{SubscriptionRow, SubscriptionStatus};
 
 impl Dispatcher {
     pub(super) async fn deliver_logged<'b>(
@@ -51,7 +51,7 @@ impl Dispatcher {
         ) else {
             return Ok(None);
         };
-        if subscription.status != "active" {
+        if subscription.status != SubscriptionStatus::Active {
             // Disabled since it was enqueued claimed: it waits, pending, like the rest.
             deliveries::release(pool, &[claimed.delivery_id], Utc::now()).await?;
             return Ok(None);

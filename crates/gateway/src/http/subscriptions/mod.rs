@@ -148,7 +148,7 @@ impl SubscriptionBody {
             provider: row.provider_filter,
             resource_kind: row.resource_kind_filter,
             description: row.description,
-            status: row.status,
+            status: row.status.as_str().to_owned(),
             disabled_reason: row.disabled_reason,
             ordered: row.ordered,
             rate_limit_per_second: row.rate_limit_per_second,
