@@ -52,6 +52,28 @@ pub enum ResolveError {
     Sqlx(#[from] sqlx::Error),
 }
 
+/// Recomputes `document` (when there is one) and stores, through the outbox, the events already
+/// `emitted` and those the recompute emits, in the caller's transaction.
+async fn recompute_and_store(
+    connection: &mut PgConnection,
+    document: Option<&str>,
+    settings: &ReconciliationSettings,
+    jetstream: bool,
+    mut emitted: Vec<providers::NormalizedEvent>,
+) -> Result<(), sqlx::Error> {
+    if let Some(document) = document {
+        live::recompute(
+            &mut *connection,
+            document,
+            settings,
+            Utc::now(),
+            &mut emitted,
+        )
+        .await?;
+    }
+    outbox::store_own_events(connection, &emitted, jetstream).await
+}
+
 /// Learns a borrower's document and (reconciliation enabled) recomputes it, in one transaction: a
 /// loan of theirs that arrived before their document gets its item now.
 pub async fn learn_customer(
@@ -64,18 +86,16 @@ pub async fn learn_customer(
     jetstream: bool,
 ) -> Result<(), sqlx::Error> {
     let mut transaction = pool.begin().await?;
-    live::remember_customer(&mut transaction, provider, customer_id, document, source).await?;
+    recon_facts::upsert_customer(&mut transaction, provider, customer_id, document, source).await?;
     if settings.enabled {
-        let mut emitted = Vec::new();
-        live::recompute(
+        recompute_and_store(
             &mut transaction,
-            document,
+            Some(document),
             settings,
-            Utc::now(),
-            &mut emitted,
+            jetstream,
+            Vec::new(),
         )
         .await?;
-        outbox::store_own_events(&mut transaction, &emitted, jetstream).await?;
     }
     transaction.commit().await
 }
@@ -145,7 +165,7 @@ pub async fn resolve(
     )
     .await?;
     let document = item.document.clone().unwrap_or_default();
-    let mut emitted: Vec<_> = live::event_of(
+    let emitted: Vec<_> = live::event_of(
         id.uuid(),
         status,
         &document,
@@ -153,17 +173,8 @@ pub async fn resolve(
     )
     .into_iter()
     .collect();
-    if !document.is_empty() {
-        live::recompute(
-            &mut transaction,
-            &document,
-            settings,
-            Utc::now(),
-            &mut emitted,
-        )
-        .await?;
-    }
-    outbox::store_own_events(&mut transaction, &emitted, jetstream).await?;
+    let document = (!document.is_empty()).then_some(document.as_str());
+    recompute_and_store(&mut transaction, document, settings, jetstream, emitted).await?;
     transaction.commit().await?;
     get(pool, id).await?.ok_or(ResolveError::NotFound)
 }
@@ -342,16 +353,14 @@ pub async fn periodic_pass(
     let due = recon_items::documents_past_deadline(pool).await?;
     for document in due {
         let mut transaction = pool.begin().await?;
-        let mut emitted = Vec::new();
-        live::recompute(
+        recompute_and_store(
             &mut transaction,
-            &document,
+            Some(&document),
             settings,
-            Utc::now(),
-            &mut emitted,
+            jetstream,
+            Vec::new(),
         )
         .await?;
-        outbox::store_own_events(&mut transaction, &emitted, jetstream).await?;
         transaction.commit().await?;
     }
     Ok(())

@@ -106,7 +106,8 @@ pub async fn on_events(
     );
     lock_customers(&mut *connection, borrowers.collect()).await?;
     for (provider, customer_id, document) in &customers {
-        remember_customer(&mut *connection, provider, customer_id, document, "event").await?;
+        facts_store::upsert_customer(&mut *connection, provider, customer_id, document, "event")
+            .await?;
     }
     documents.extend(documents_of_borrowers(&mut *connection, &loan_borrowers).await?);
     record_receipts(&mut *connection, &receipts).await?;
@@ -225,18 +226,6 @@ async fn documents_receipts_concern(
     let borrowers = facts_store::known_documents(&mut *connection, &unsure).await?;
     concerned.extend(borrowers);
     Ok(concerned)
-}
-
-/// Stores a borrower's document (from the gateway's own records, an event, or the provider's API),
-/// under the borrower's lock (see `lock_customers`).
-pub(crate) async fn remember_customer(
-    connection: &mut PgConnection,
-    provider: &ProviderName,
-    customer_id: &str,
-    document: &str,
-    source: &str,
-) -> Result<(), sqlx::Error> {
-    facts_store::upsert_customer(connection, provider, customer_id, document, source).await
 }
 
 /// The facts of one document, as the matcher takes them.
