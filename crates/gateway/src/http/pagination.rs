@@ -1,5 +1,6 @@
-//! Cursor pagination: `limit` (1 to 100, default 25), `starting_after` (the last id of the previous
-//! page), and `has_more` in the answer.
+//! Cursor pagination, one answer shape for every list ([`ListBody`]): `limit` (1 to 100, default
+//! 25), `starting_after` (the last id of the previous page), and `has_more` in the answer; lists
+//! the provider pages also carry its `next_cursor`.
 
 use std::str::FromStr;
 
@@ -20,8 +21,13 @@ pub struct ListBody<T> {
     pub object: &'static str,
     /// The items.
     pub data: Vec<T>,
-    /// True when another page follows; ask for it with `starting_after` = the last item's id.
+    /// True when another page follows; ask for it with `starting_after` = the last item's id (or,
+    /// on lists the provider pages, with `cursor` = `next_cursor`).
     pub has_more: bool,
+    /// On lists the provider pages (the banking lists): pass it as `cursor` for the next page;
+    /// absent on the last page and on lists paged by `starting_after`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub next_cursor: Option<String>,
 }
 
 impl<T> ListBody<T> {
@@ -31,6 +37,17 @@ impl<T> ListBody<T> {
             object: "list",
             data,
             has_more,
+            next_cursor: None,
+        }
+    }
+
+    /// Wraps a page the provider paged: more follow exactly when it gave a cursor.
+    pub fn with_cursor(data: Vec<T>, next_cursor: Option<String>) -> ListBody<T> {
+        ListBody {
+            object: "list",
+            data,
+            has_more: next_cursor.is_some(),
+            next_cursor,
         }
     }
 }

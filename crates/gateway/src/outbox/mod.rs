@@ -80,7 +80,8 @@ impl Handover {
     }
 }
 
-/// Stores `event` unless it is a duplicate and, when new, enqueues one delivery per matching
+/// Stores `event` unless it is a duplicate (whichever it was, nothing more to do for the caller)
+/// and, when new, enqueues one delivery per matching
 /// active subscription (and the JetStream publication), all in the caller's transaction. The
 /// deliveries are enqueued pending: a lone event's caller hands nothing over.
 pub async fn store_event(
@@ -89,8 +90,8 @@ pub async fn store_event(
     event: &NormalizedEvent,
     raw: &[u8],
     jetstream: bool,
-) -> Result<InsertOutcome, sqlx::Error> {
-    let (outcomes, _) = store_and_fan_out_many(
+) -> Result<(), sqlx::Error> {
+    store_and_fan_out_many(
         connection,
         &[NewEvent {
             provider,
@@ -101,7 +102,7 @@ pub async fn store_event(
         None,
     )
     .await?;
-    outcomes.into_iter().next().ok_or(sqlx::Error::RowNotFound)
+    Ok(())
 }
 
 /// [`store_event`] for many events at once (group commit of inbound webhooks): one statement

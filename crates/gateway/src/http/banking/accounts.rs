@@ -13,10 +13,11 @@ use utoipa::ToSchema;
 
 use crate::http::error::{ApiError, Problem};
 use crate::http::extract::{ApiJson, ApiPath, ApiQuery};
+use crate::http::pagination::ListBody;
 use crate::http::state::AppState;
 use crate::keys::{Caller, Scope};
 
-use super::{MoneyBody, PageBody, PageQuery, invalid, page, provider_key};
+use super::{MoneyBody, PageQuery, invalid, page, provider_key};
 
 /// A white-label account to open.
 #[derive(Debug, Deserialize, ToSchema)]
@@ -246,14 +247,14 @@ pub async fn balance(
     get, path = "/v1/accounts/{id}/statement", tag = "banking",
     params(("id" = String, Path, description = "account id or own account number"), PageQuery),
     security(("api_key" = ["banking:read"])),
-    responses((status = 200, body = PageBody<StatementEntryBody>), (status = 404, body = Problem), (status = 502, body = Problem))
+    responses((status = 200, body = ListBody<StatementEntryBody>), (status = 404, body = Problem), (status = 502, body = Problem))
 )]
 pub async fn statement(
     State(state): State<AppState>,
     caller: Caller,
     ApiPath(id): ApiPath<String>,
     ApiQuery(query): ApiQuery<PageQuery>,
-) -> Result<Json<PageBody<StatementEntryBody>>, ApiError> {
+) -> Result<Json<ListBody<StatementEntryBody>>, ApiError> {
     caller.require(Scope::BankingRead)?;
     let entries = state.banking()?.statement(&id, query.to_request()?).await?;
     Ok(Json(page(entries, StatementEntryBody::from)))

@@ -10,10 +10,11 @@ use utoipa::ToSchema;
 
 use crate::http::error::{ApiError, Problem};
 use crate::http::extract::{ApiJson, ApiPath, ApiQuery};
+use crate::http::pagination::ListBody;
 use crate::http::state::AppState;
 use crate::keys::{Caller, Scope};
 
-use super::{MoneyBody, PageBody, PageQuery, PartyRequest, invalid, page, payable, provider_key};
+use super::{MoneyBody, PageQuery, PartyRequest, invalid, page, payable, provider_key};
 
 /// A charge to create.
 #[derive(Debug, Deserialize, ToSchema)]
@@ -135,13 +136,13 @@ pub async fn create_charge(
     get, path = "/v1/charges", tag = "banking",
     params(PageQuery),
     security(("api_key" = ["banking:read"])),
-    responses((status = 200, body = PageBody<ChargeBody>), (status = 400, body = Problem), (status = 502, body = Problem))
+    responses((status = 200, body = ListBody<ChargeBody>), (status = 400, body = Problem), (status = 502, body = Problem))
 )]
 pub async fn list_charges(
     State(state): State<AppState>,
     caller: Caller,
     ApiQuery(query): ApiQuery<PageQuery>,
-) -> Result<Json<PageBody<ChargeBody>>, ApiError> {
+) -> Result<Json<ListBody<ChargeBody>>, ApiError> {
     caller.require(Scope::BankingRead)?;
     let charges = state.banking()?.list_charges(query.to_request()?).await?;
     Ok(Json(page(charges, ChargeBody::from)))

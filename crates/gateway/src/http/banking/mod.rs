@@ -16,13 +16,14 @@
 
 use axum::http::HeaderMap;
 use providers::{Document, IdempotencyKey, Money, PageRequest, Party};
-use serde::{Deserialize, Serialize};
+use serde::Deserialize;
 use sha2::{Digest, Sha256};
 use utoipa::{IntoParams, ToSchema};
 
 use crate::http::error::{ApiError, FieldProblem};
 use crate::http::idempotency;
 pub use crate::http::money::MoneyBody;
+use crate::http::pagination::ListBody;
 use crate::keys::Caller;
 
 pub mod accounts;
@@ -37,26 +38,8 @@ pub const MAX_PAGE_SIZE: u32 = 50;
 
 // ---- DTOs. ----
 
-/// A page of a banking list.
-#[derive(Debug, Serialize, ToSchema)]
-pub struct PageBody<T> {
-    /// Always `list`.
-    pub object: &'static str,
-    /// The items.
-    pub data: Vec<T>,
-    /// True when another page follows.
-    pub has_more: bool,
-    /// Pass as `cursor` to get the next page.
-    pub next_cursor: Option<String>,
-}
-
-fn page<T, U>(page: providers::Page<T>, map: impl Fn(T) -> U) -> PageBody<U> {
-    PageBody {
-        object: "list",
-        has_more: page.next_cursor.is_some(),
-        next_cursor: page.next_cursor,
-        data: page.items.into_iter().map(map).collect(),
-    }
+fn page<T, U>(page: providers::Page<T>, map: impl Fn(T) -> U) -> ListBody<U> {
+    ListBody::with_cursor(page.items.into_iter().map(map).collect(), page.next_cursor)
 }
 
 /// Paging of the banking lists.

@@ -13,10 +13,11 @@ use utoipa::ToSchema;
 
 use crate::http::error::{ApiError, Problem};
 use crate::http::extract::{ApiJson, ApiPath, ApiQuery};
+use crate::http::pagination::ListBody;
 use crate::http::state::AppState;
 use crate::keys::{Caller, Scope};
 
-use super::{MoneyBody, PageBody, PageQuery, PartyRequest, invalid, page, payable, provider_key};
+use super::{MoneyBody, PageQuery, PartyRequest, invalid, page, payable, provider_key};
 
 /// Where a Pix goes: exactly one of `key` and `account`.
 #[derive(Debug, Deserialize, ToSchema)]
@@ -172,13 +173,13 @@ pub async fn send_pix(
     get, path = "/v1/pix/transfers", tag = "banking",
     params(PageQuery),
     security(("api_key" = ["banking:read"])),
-    responses((status = 200, body = PageBody<PixTransferBody>), (status = 502, body = Problem))
+    responses((status = 200, body = ListBody<PixTransferBody>), (status = 502, body = Problem))
 )]
 pub async fn list_transfers(
     State(state): State<AppState>,
     caller: Caller,
     ApiQuery(query): ApiQuery<PageQuery>,
-) -> Result<Json<PageBody<PixTransferBody>>, ApiError> {
+) -> Result<Json<ListBody<PixTransferBody>>, ApiError> {
     caller.require(Scope::BankingRead)?;
     let transfers = state
         .banking()?
