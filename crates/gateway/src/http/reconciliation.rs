@@ -259,8 +259,8 @@ pub async fn get(
             .map(|h| HistoryBody {
                 at: h.at,
                 actor: h.actor,
-                from: h.from_status,
-                to: h.to_status,
+                from: h.from_status.map(|status| status.as_str().to_owned()),
+                to: h.to_status.as_str().to_owned(),
                 note: h.note,
             })
             .collect(),

@@ -159,7 +159,7 @@ pub async fn resolve(
         &mut transaction,
         id.uuid(),
         actor,
-        Some(item.status.as_str()),
+        Some(item.status),
         status,
         Some(note),
     )
@@ -272,8 +272,8 @@ async fn disbursements_in(
     Ok(rows
         .into_iter()
         .map(|row| {
-            let locked = match (row.locked, row.status.as_deref().map(str::parse::<Status>)) {
-                (Some(true), Some(Ok(status))) => Some(matcher::Locked {
+            let locked = match (row.locked, row.status) {
+                (Some(true), Some(status)) => Some(matcher::Locked {
                     status,
                     end_to_end_id: row.end_to_end_id,
                 }),

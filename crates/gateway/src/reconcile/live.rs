@@ -240,11 +240,8 @@ async fn facts(
         .into_iter()
         .filter_map(|loan| {
             let disbursed_at = loan.disbursed_at?;
-            let locked = match (
-                loan.locked,
-                loan.status.as_deref().map(str::parse::<Status>),
-            ) {
-                (Some(true), Some(Ok(status))) => Some(Locked {
+            let locked = match (loan.locked, loan.status) {
+                (Some(true), Some(status)) => Some(Locked {
                     status,
                     end_to_end_id: loan.end_to_end_id,
                 }),
@@ -382,7 +379,7 @@ impl Current<'_> {
             // Finance's decisions are final here: only a new decision changes a locked item.
             let unchanged = previous.is_some_and(|p| {
                 p.locked
-                    || (p.status == item.status.as_str()
+                    || (p.status == item.status
                         && p.end_to_end_id == item.end_to_end_id
                         && p.difference == item.difference
                         && p.candidates == item.candidates)
@@ -410,16 +407,8 @@ impl Current<'_> {
                 },
             )
             .await?;
-            let from = previous.map(|p| p.status.clone());
-            record_change(
-                &mut *connection,
-                item_id,
-                "system",
-                from.as_deref(),
-                item.status,
-                None,
-            )
-            .await?;
+            let from = previous.map(|p| p.status);
+            record_change(&mut *connection, item_id, "system", from, item.status, None).await?;
             let amounts = (Some(loan.amount), receipt.map(|r| r.amount));
             emitted.extend(event_of(item_id, item.status, document, amounts));
         }

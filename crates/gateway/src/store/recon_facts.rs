@@ -203,7 +203,7 @@ pub struct LoanFacts {
     pub disbursed_at: Option<DateTime<Utc>>,
     pub cancelled: bool,
     pub locked: Option<bool>,
-    pub status: Option<String>,
+    pub status: Option<Status>,
     pub end_to_end_id: Option<String>,
 }
 
@@ -221,7 +221,7 @@ pub struct CurrentItem {
     pub item_id: uuid::Uuid,
     pub kind: String,
     pub item_key: String,
-    pub status: String,
+    pub status: Status,
     pub end_to_end_id: Option<String>,
     pub difference: Option<Decimal>,
     pub candidates: Vec<String>,
@@ -233,7 +233,7 @@ pub async fn record_change(
     connection: &mut PgConnection,
     item_id: uuid::Uuid,
     actor: &str,
-    from: Option<&str>,
+    from: Option<Status>,
     to: Status,
     note: Option<&str>,
 ) -> Result<(), sqlx::Error> {
@@ -245,7 +245,7 @@ pub async fn record_change(
     .bind(item_id)
     .bind(actor)
     .bind(from)
-    .bind(to.as_str())
+    .bind(to)
     .bind(note)
     .execute(connection)
     .await?;

@@ -222,9 +222,9 @@ pub struct HistoryRow {
     /// Who: `system` or the API key's name.
     pub actor: String,
     /// From status.
-    pub from_status: Option<String>,
+    pub from_status: Option<Status>,
     /// To status.
-    pub to_status: String,
+    pub to_status: Status,
     /// The note.
     pub note: Option<String>,
 }
@@ -351,7 +351,7 @@ pub struct BatchLoan {
     pub disbursed_at: DateTime<Utc>,
     pub cancelled: bool,
     pub locked: Option<bool>,
-    pub status: Option<String>,
+    pub status: Option<Status>,
     pub end_to_end_id: Option<String>,
 }
 

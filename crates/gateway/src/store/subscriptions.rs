@@ -27,6 +27,17 @@ impl SubscriptionStatus {
     }
 }
 
+impl std::str::FromStr for SubscriptionStatus {
+    type Err = ();
+
+    fn from_str(input: &str) -> Result<SubscriptionStatus, ()> {
+        [SubscriptionStatus::Active, SubscriptionStatus::Disabled]
+            .into_iter()
+            .find(|status| status.as_str() == input)
+            .ok_or(())
+    }
+}
+
 /// A subscription row.
 #[derive(Debug, Clone, FromRow)]
 pub struct SubscriptionRow {

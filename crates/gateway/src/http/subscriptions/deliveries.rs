@@ -126,7 +126,9 @@ pub async fn deliveries(
     let row = find(&state, &id).await?;
     let page = PageParams::<DeliveryId>::parse(query.limit, query.starting_after.as_deref())?;
     if let Some(status) = query.status.as_deref()
-        && !["pending", "delivering", "succeeded", "dead"].contains(&status)
+        && status
+            .parse::<crate::store::deliveries::DeliveryStatus>()
+            .is_err()
     {
         return Err(ApiError::InvalidQuery(
             "status: expected pending, delivering, succeeded or dead".into(),

@@ -298,7 +298,7 @@ pub async fn list(
     caller.require(Scope::SubscriptionsRead)?;
     let page = PageParams::<SubscriptionId>::parse(query.limit, query.starting_after.as_deref())?;
     if let Some(status) = query.status.as_deref()
-        && !["active", "disabled"].contains(&status)
+        && status.parse::<subscriptions::SubscriptionStatus>().is_err()
     {
         return Err(ApiError::InvalidQuery(
             "status: expected active or disabled".into(),
@@ -379,7 +379,7 @@ pub async fn update(
         check_resource_kind(&mut problems, kind.as_deref());
     }
     if let Some(status) = body.status.as_deref()
-        && !["active", "disabled"].contains(&status)
+        && status.parse::<subscriptions::SubscriptionStatus>().is_err()
     {
         problems.add("/status", "expected active or disabled");
     }
