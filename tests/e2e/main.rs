@@ -10,6 +10,7 @@
 
 mod auth;
 mod cluster;
+mod compression;
 mod delbank;
 mod delivery;
 mod demo;

@@ -165,13 +165,15 @@ pub fn router(state: AppState) -> Router {
         .merge(SwaggerUi::new("/docs").url("/openapi.json", ApiDoc::openapi()))
         .fallback(error::route_not_found)
         .method_not_allowed_fallback(error::method_not_allowed)
-        .layer(CompressionLayer::new())
         .layer(middleware::from_fn_with_state(timeout, enforce_timeout))
         .layer(middleware::from_fn(error::render_problem))
         .layer(middleware::from_fn(record_metrics))
         .layer(CatchPanicLayer::custom(|_| {
             ApiError::Internal("handler panicked".into()).into_response()
         }))
+        // Outside every layer that renders or replaces a body (problems, timeouts, panics): a
+        // body is compressed only once it is final, so `content-encoding` is always true.
+        .layer(CompressionLayer::new())
         .layer(
             ServiceBuilder::new()
                 .layer(SetSensitiveRequestHeadersLayer::new([
