@@ -299,6 +299,25 @@ async fn a_retry_after_from_the_partner_is_honoured() {
 }
 
 #[tokio::test]
+async fn a_retry_after_given_as_an_http_date_is_honoured() {
+    let app = TestApp::spawn_with(|settings| short_schedule(settings, &[0, 0, 0])).await;
+    let receiver = Receiver::start().await;
+    // Three seconds ahead at second resolution: at least two seconds of waiting.
+    receiver.set_script(Script::RetryAfterDateOnce { secs: 3 });
+    subscribe(&app, json!({"url": receiver.url, "event_types": ["*"]})).await;
+    ingest(&app, "ra-date-1", "loan.active", "ln").await;
+
+    let received = receiver.wait_for_successes(1, WAIT).await;
+
+    assert_eq!(received.len(), 2);
+    let waited = received[1].at - received[0].at;
+    assert!(
+        waited >= Duration::from_millis(1900),
+        "retried after {waited:?}"
+    );
+}
+
+#[tokio::test]
 async fn a_410_disables_the_subscription_and_emits_subscription_disabled() {
     let app = TestApp::spawn().await;
     let gone = Receiver::start().await;

@@ -50,6 +50,12 @@ pub enum Script {
         /// Seconds.
         secs: u64,
     },
+    /// The first attempt of each delivery answers 429 with `Retry-After` as an HTTP-date `secs`
+    /// seconds ahead; later ones 200.
+    RetryAfterDateOnce {
+        /// Seconds ahead.
+        secs: u64,
+    },
 }
 
 #[derive(Default)]
@@ -196,7 +202,19 @@ async fn receive(
         }
         Script::RetryAfterOnce { secs } => {
             if seen == 1 {
-                (429, Some(secs))
+                (429, Some(secs.to_string()))
+            } else {
+                (200, None)
+            }
+        }
+        Script::RetryAfterDateOnce { secs } => {
+            if seen == 1 {
+                let at = chrono::Utc::now()
+                    + chrono::Duration::seconds(i64::try_from(secs).unwrap_or(60));
+                (
+                    429,
+                    Some(at.format("%a, %d %b %Y %H:%M:%S GMT").to_string()),
+                )
             } else {
                 (200, None)
             }
@@ -217,7 +235,7 @@ async fn receive(
     });
     let status = StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
     match retry_after {
-        Some(secs) => (status, [("retry-after", secs.to_string())], "slow down").into_response(),
+        Some(value) => (status, [("retry-after", value)], "slow down").into_response(),
         None => (status, "ok").into_response(),
     }
 }

@@ -900,8 +900,7 @@ pub(crate) fn error_from_response(
             retry_after: headers
                 .get("retry-after")
                 .and_then(|value| value.to_str().ok())
-                .and_then(|value| value.trim().parse::<u64>().ok())
-                .map(Duration::from_secs),
+                .and_then(|value| providers::retry_after(value, chrono::Utc::now())),
         },
         500..=599 => ProviderError::Unavailable {
             status: Some(status.as_u16()),

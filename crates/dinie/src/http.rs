@@ -441,13 +441,7 @@ pub(crate) fn retry_after(headers: &HeaderMap) -> Option<Duration> {
     else {
         return reset_wait(headers);
     };
-    let value = value.trim();
-    if let Ok(seconds) = value.parse::<u64>() {
-        return Some(Duration::from_secs(seconds));
-    }
-    let at = chrono::DateTime::parse_from_rfc2822(value).ok()?;
-    let seconds = (at.with_timezone(&Utc) - Utc::now()).num_seconds().max(0);
-    Some(Duration::from_secs(u64::try_from(seconds).ok()?))
+    providers::retry_after(value, Utc::now())
 }
 
 /// Maps a non-2xx answer to a [`ProviderError`], keeping Dinie's `code`, `param` and field errors.

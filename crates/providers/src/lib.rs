@@ -44,6 +44,7 @@ pub mod idempotency;
 pub mod money;
 pub mod pix;
 pub mod registry;
+pub mod retry;
 pub mod webhook;
 
 pub use banking::{
@@ -81,6 +82,7 @@ pub use idempotency::{IdempotencyKey, InvalidIdempotencyKey};
 pub use money::{Currency, Money, MoneyError};
 pub use pix::{EndToEndIdError, EndToEndKind, PixEndToEndId};
 pub use registry::{ProviderRegistrar, RegistrationError};
+pub use retry::retry_after;
 pub use webhook::{
     ConfiguredCredentialsOnly, CredentialStore, CredentialStoreError, InboundCredential,
     InboundRequest, NormalizeError, RegisteredWebhook, VerifyError, WebhookCredential,

@@ -157,8 +157,8 @@ impl Dispatcher {
             .headers()
             .get("retry-after")
             .and_then(|value| value.to_str().ok())
-            .and_then(|value| value.trim().parse::<u64>().ok())
-            .map(Duration::from_secs);
+            // Delta-seconds or an HTTP-date, as RFC 9110 allows.
+            .and_then(|value| providers::retry_after(value, Utc::now()));
         let body = read_prefix(response, self.inner.settings.response_body_max_bytes).await;
         let error = (!(200..300).contains(&status)).then(|| format!("endpoint answered {status}"));
         PostResult {
