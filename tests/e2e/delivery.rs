@@ -371,6 +371,62 @@ async fn an_endpoint_failing_longer_than_the_limit_is_disabled() {
     assert_eq!(events["data"].as_array().unwrap().len(), 1);
 }
 
+/// Starts a replay of everything since 2020 to `subscription` and waits for it to complete.
+async fn replay_everything(app: &TestApp, subscription: &str) -> Value {
+    let replay = app
+        .post_json(
+            &format!("/v1/subscriptions/{subscription}/replay"),
+            Some(&app.admin_key),
+            Some(&format!("replay-all-{subscription}")),
+            &json!({"since": "2020-01-01T00:00:00Z"}),
+        )
+        .await;
+    let replay = expect_json(replay, StatusCode::ACCEPTED).await;
+    let replay_id = replay["id"].as_str().unwrap().to_owned();
+    e2e::eventually(WAIT, || async {
+        let status = expect_json(
+            app.get(&format!("/v1/replays/{replay_id}"), Some(&app.admin_key))
+                .await,
+            StatusCode::OK,
+        )
+        .await;
+        (status["status"] == "completed").then_some(status)
+    })
+    .await
+    .expect("the replay did not complete")
+}
+
+#[tokio::test]
+async fn a_replay_applies_the_subscriptions_provider_and_resource_kind_filters_as_live_matching_does()
+ {
+    let app = TestApp::spawn().await;
+    ingest(&app, "f1", "loan.active", "ln_1").await;
+    let pix =
+        json!({"events": [{"id": "f2", "type": "pix.received", "resource": "E1", "kind": "pix"}]});
+    expect_json(
+        app.send_webhook("", Some(TOKEN), pix.to_string()).await,
+        StatusCode::OK,
+    )
+    .await;
+    let receiver = Receiver::start().await;
+    let loans = subscribe(
+        &app,
+        json!({"url": receiver.url, "event_types": ["*"], "resource_kind": "loan"}),
+    )
+    .await;
+    let dinie = subscribe(
+        &app,
+        json!({"url": receiver.url, "event_types": ["*"], "provider": "dinie"}),
+    )
+    .await;
+
+    let loans = replay_everything(&app, loans["id"].as_str().unwrap()).await;
+    let dinie = replay_everything(&app, dinie["id"].as_str().unwrap()).await;
+
+    assert_eq!(loans["enqueued"], 1, "only the loan event: {loans}");
+    assert_eq!(dinie["enqueued"], 0, "no event is Dinie's: {dinie}");
+}
+
 #[tokio::test]
 async fn a_replay_redelivers_a_window_of_events_of_the_chosen_types() {
     let app = TestApp::spawn().await;

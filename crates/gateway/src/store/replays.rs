@@ -5,6 +5,8 @@ use chrono::{DateTime, Utc};
 use providers::{ReplayId, SubscriptionId};
 use sqlx::{FromRow, PgConnection, PgPool};
 
+use crate::store::subscriptions::{FILTERS_MATCH, patterns_match};
+
 /// A replay's state (the `replay.status` column).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, sqlx::Type)]
 #[sqlx(type_name = "text", rename_all = "snake_case")]
@@ -121,21 +123,25 @@ pub async fn next_events(
     job: &ReplayJob,
     limit: i64,
 ) -> Result<Vec<(uuid::Uuid, String)>, sqlx::Error> {
-    // language=PostgreSQL
-    sqlx::query_as(
-        "select event_id, resource_kind || ':' || resource_id from event
-         where received_at >= $1 and received_at < $2
-           and ($3::uuid is null or event_id > $3)
-           and exists (select 1 from unnest($4::text[]) as p(pattern) where event_type_matches(pattern, event_type))
-         order by event_id limit $5",
-    )
-    .bind(job.since)
-    .bind(job.until)
-    .bind(job.cursor)
-    .bind(&job.event_types)
-    .bind(limit)
-    .fetch_all(connection)
-    .await
+    // The subscription's filters apply as in live matching; the patterns are the replay's.
+    let query = format!(
+        "select e.event_id, e.resource_kind || ':' || e.resource_id from event e
+         join subscription s on s.subscription_id = $6
+         where e.received_at >= $1 and e.received_at < $2
+           and ($3::uuid is null or e.event_id > $3)
+           and {FILTERS_MATCH} and {}
+         order by e.event_id limit $5",
+        patterns_match("$4::text[]"),
+    );
+    sqlx::query_as(&query)
+        .bind(job.since)
+        .bind(job.until)
+        .bind(job.cursor)
+        .bind(&job.event_types)
+        .bind(limit)
+        .bind(job.subscription_id)
+        .fetch_all(connection)
+        .await
 }
 
 /// Moves a replay's cursor to `last` (when some events were enqueued), counts them, and completes

@@ -7,6 +7,21 @@ use sqlx::{FromRow, PgConnection, PgPool};
 
 use crate::store::Page;
 
+/// The one definition of "event `e` is for subscription `s`", besides its type patterns: the
+/// subscription's provider and resource-kind filters. Live matching and replays both use it, so a
+/// replay sends exactly what live matching would have (`e` has `provider` and `resource_kind`).
+pub(crate) const FILTERS_MATCH: &str =
+    "(s.provider_filter is null or s.provider_filter = e.provider)
+           and (s.resource_kind_filter is null or s.resource_kind_filter = e.resource_kind)";
+
+/// "Event `e`'s type matches one of `patterns`" (a `text[]` expression): the subscription's own
+/// patterns live, a replay's (by default the subscription's) in a replay.
+pub(crate) fn patterns_match(patterns: &str) -> String {
+    format!(
+        "exists (select 1 from unnest({patterns}) as p(pattern) where event_type_matches(p.pattern, e.event_type))"
+    )
+}
+
 /// A subscription's state (the `subscription.status` column).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, sqlx::Type)]
 #[sqlx(type_name = "text", rename_all = "snake_case")]
@@ -344,30 +359,36 @@ pub async fn matching_many(
     if events.is_empty() {
         return Ok(Vec::new());
     }
-    let rows: Vec<(i64, uuid::Uuid, bool)> = sqlx::query_as(
+    let query = format!(
         "select e.ordinality, s.subscription_id, s.ordered
-         from unnest($1::text[], $2::text[], $3::text[]) with ordinality as e(event_type, provider, kind, ordinality)
-         join subscription s on s.status = 'active'
-           and (s.provider_filter is null or s.provider_filter = e.provider)
-           and (s.resource_kind_filter is null or s.resource_kind_filter = e.kind)
-           and exists (select 1 from unnest(s.event_types) as p(pattern) where event_type_matches(p.pattern, e.event_type))
+         from unnest($1::text[], $2::text[], $3::text[])
+              with ordinality as e(event_type, provider, resource_kind, ordinality)
+         join subscription s on s.status = 'active' and {FILTERS_MATCH}
+           and {}
          order by e.ordinality, s.subscription_id",
-    )
-    .bind(
-        events
-            .iter()
-            .map(|(_, event)| event.event_type.to_string())
-            .collect::<Vec<_>>(),
-    )
-    .bind(events.iter().map(|(provider, _)| provider.as_str()).collect::<Vec<_>>())
-    .bind(
-        events
-            .iter()
-            .map(|(_, event)| event.resource.kind.as_str())
-            .collect::<Vec<_>>(),
-    )
-    .fetch_all(connection)
-    .await?;
+        patterns_match("s.event_types"),
+    );
+    let rows: Vec<(i64, uuid::Uuid, bool)> = sqlx::query_as(&query)
+        .bind(
+            events
+                .iter()
+                .map(|(_, event)| event.event_type.to_string())
+                .collect::<Vec<_>>(),
+        )
+        .bind(
+            events
+                .iter()
+                .map(|(provider, _)| provider.as_str())
+                .collect::<Vec<_>>(),
+        )
+        .bind(
+            events
+                .iter()
+                .map(|(_, event)| event.resource.kind.as_str())
+                .collect::<Vec<_>>(),
+        )
+        .fetch_all(connection)
+        .await?;
     Ok(rows
         .into_iter()
         .filter_map(|(ordinality, subscription_id, ordered)| {
