@@ -720,3 +720,25 @@ async fn the_banking_api_is_in_the_openapi_document() {
         );
     }
 }
+
+#[tokio::test]
+async fn an_unknown_account_is_a_404_not_a_provider_credential_failure() {
+    let sim = sim().await;
+    let app = gateway_with(delbank_config(&sim, AuthScheme::Bearer)).await;
+
+    // Delbank answers 401 for an account the API key does not own; the key itself is good.
+    let unknown = app
+        .get("/v1/accounts/99999/balance", Some(&app.admin_key))
+        .await;
+    expect_problem(unknown, StatusCode::NOT_FOUND, "provider_not_found").await;
+
+    // A key Delbank does not know is still the gateway's credential failure.
+    let mut wrong = delbank_config(&sim, AuthScheme::Bearer);
+    wrong.api_key = SecretString::from("not-a-key");
+    let misconfigured = gateway_with(wrong).await;
+    let refused = misconfigured
+        .get("/v1/accounts/99999/balance", Some(&misconfigured.admin_key))
+        .await;
+    expect_problem(refused, StatusCode::BAD_GATEWAY, "provider_unauthorized").await;
+    sim.shutdown().await;
+}

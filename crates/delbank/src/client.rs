@@ -167,6 +167,24 @@ impl Client {
 
     /// Sends `call`, retrying per [`retry_delay`].
     pub(crate) async fn execute(&self, call: &Call) -> Result<Reply, ProviderError> {
+        match self.execute_retried(call).await {
+            // Delbank answers 401 both for a bad API key and for an account the key does not own:
+            // when the key still opens its own account, the caller named an unknown account.
+            Err(ProviderError::Unauthorized { message }) if call.account.is_some() => {
+                let own = Call::new("balance", Method::GET, "/baas/api/v1/balances", "account");
+                match self.attempt(&own).await {
+                    Ok(_) => Err(ProviderError::NotFound {
+                        resource: call.resource.to_owned(),
+                    }),
+                    Err(_) => Err(ProviderError::Unauthorized { message }),
+                }
+            }
+            outcome => outcome,
+        }
+    }
+
+    /// [`Client::execute`] before telling an unknown account from a bad key.
+    async fn execute_retried(&self, call: &Call) -> Result<Reply, ProviderError> {
         let mut attempt = 0;
         loop {
             let error = match self.attempt(call).await {
