@@ -142,6 +142,23 @@ async fn the_delbank_story_lands_every_webhook_in_postgres_exactly_once_despite_
         })
         .await;
     assert_eq!(event["data"]["holder"]["document"]["value"], "52998224725");
+    // The payload has no time of its own: the event's time is its receipt, and a time filter finds it.
+    assert_eq!(event["occurred_at_source"], "received");
+    let since = (chrono::Utc::now() - chrono::Duration::minutes(5))
+        .to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
+    let recent = gateway
+        .get(&format!(
+            "/v1/events?provider=delbank&type=account.approved&from={since}"
+        ))
+        .await;
+    assert!(
+        recent["data"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|e| e["id"] == event["id"]),
+        "{recent}"
+    );
     let account = gateway.get(&format!("/v1/accounts/{account_id}")).await;
     assert_eq!(account["status"], "approved");
     assert_eq!(account["number"], number.as_str());

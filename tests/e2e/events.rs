@@ -175,3 +175,35 @@ async fn an_unknown_event_is_404() {
     let response = app.get("/v1/events/not-an-id", Some(&app.admin_key)).await;
     expect_problem(response, StatusCode::NOT_FOUND, "not_found").await;
 }
+
+#[tokio::test]
+async fn an_event_with_no_time_of_its_own_is_found_by_time_and_says_its_time_is_the_receipt() {
+    let app = TestApp::spawn().await;
+    let before = chrono::Utc::now() - chrono::Duration::seconds(60);
+    ingest(&app, "no-time", "loan.active", "ln_t").await;
+    let timed = json!({"events": [{"id": "timed", "type": "loan.signed", "resource": "ln_t",
+                                   "occurred_at": "2026-01-15T12:30:00Z"}]});
+    expect_json(
+        app.send_webhook("", Some(TOKEN), timed.to_string()).await,
+        StatusCode::OK,
+    )
+    .await;
+
+    let since = before.to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
+    let recent = app.list_events(&format!("?from={since}")).await;
+
+    assert_eq!(ids(&recent).len(), 1, "{recent}");
+    let event = &recent["data"][0];
+    assert_eq!(event["dedup_key"], "no-time");
+    assert_eq!(event["occurred_at_source"], "received");
+    assert_eq!(event["occurred_at"], event["received_at"]);
+    let all = app.list_events("?resource_id=ln_t").await;
+    let timed = all["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|e| e["dedup_key"] == "timed")
+        .unwrap();
+    assert_eq!(timed["occurred_at_source"], "provider");
+    assert_eq!(timed["occurred_at"], "2026-01-15T12:30:00Z");
+}

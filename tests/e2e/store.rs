@@ -18,7 +18,7 @@ fn event(dedup_key: &str) -> NormalizedEvent {
             id: "ln_1".into(),
             correlation_id: None,
         },
-        occurred_at: Utc::now(),
+        occurred_at: Some(Utc::now()),
         data: providers::EventData::Loan(providers::LoanData::new("ln_1")),
     }
 }

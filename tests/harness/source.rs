@@ -223,8 +223,12 @@ impl WebhookSource for TestSource {
                     .event_type
                     .parse::<EventType>()
                     .unwrap_or_else(|_| EventType::Unrecognized(provider()));
-                let occurred_at = event.occurred_at.unwrap_or_else(Utc::now);
-                let data = typed_data(&event_type, &event, occurred_at)?;
+                // An event given no time has none of its own: the gateway uses its time of receipt.
+                let data = typed_data(
+                    &event_type,
+                    &event,
+                    event.occurred_at.unwrap_or_else(Utc::now),
+                )?;
                 Ok(NormalizedEvent {
                     event_type,
                     provider_event_type: event.event_type,
@@ -236,7 +240,7 @@ impl WebhookSource for TestSource {
                         id: event.resource,
                         correlation_id: None,
                     },
-                    occurred_at,
+                    occurred_at: event.occurred_at,
                     data,
                 })
             })

@@ -212,15 +212,14 @@ fn account_state(status: &CustomerStatus) -> Reported<AccountState> {
     Reported::Known(known)
 }
 
-/// When the event happened: its own timestamp, else the end-to-end id's minute, else the Unix
-/// epoch (normalization has no clock; the gateway records `received_at` separately).
-fn occurred(time: Option<DateTime<Utc>>, end_to_end_id: Option<&str>) -> DateTime<Utc> {
+/// When the event happened: its own timestamp, else the end-to-end id's minute, else unknown
+/// (`None`: the gateway uses the time it received the event, and says so).
+fn occurred(time: Option<DateTime<Utc>>, end_to_end_id: Option<&str>) -> Option<DateTime<Utc>> {
     time.or_else(|| {
         end_to_end_id
             .and_then(|id| PixEndToEndId::parse(id).ok())
             .map(|id| id.timestamp().and_utc())
     })
-    .unwrap_or(DateTime::<Utc>::UNIX_EPOCH)
 }
 
 fn event(
@@ -228,7 +227,7 @@ fn event(
     provider_type: &str,
     dedup_key: DedupKey,
     resource: ResourceRef,
-    occurred_at: DateTime<Utc>,
+    occurred_at: Option<DateTime<Utc>>,
     data: EventData,
 ) -> NormalizedEvent {
     NormalizedEvent {
@@ -266,7 +265,7 @@ fn unrecognized(
             id: format!("body-{}", hash.get(..24).unwrap_or_default()),
             correlation_id: None,
         },
-        DateTime::<Utc>::UNIX_EPOCH,
+        None,
         EventData::Unrecognized(data),
     ))
 }

@@ -238,7 +238,7 @@ pub(crate) fn normalize(
         provider_event_type: envelope.event_type.clone(),
         dedup_key,
         resource,
-        occurred_at,
+        occurred_at: Some(occurred_at),
         data,
     }])
 }
@@ -566,7 +566,7 @@ mod tests {
             assert_eq!(event.dedup_key.as_str(), "evt_0123");
             assert_eq!(
                 event.occurred_at,
-                Utc.with_ymd_and_hms(2026, 3, 4, 12, 0, 0).unwrap(),
+                Some(Utc.with_ymd_and_hms(2026, 3, 4, 12, 0, 0).unwrap()),
                 "{body}"
             );
             let data = serde_json::to_value(&event.data).unwrap();

@@ -637,8 +637,10 @@ pub struct NormalizedEvent {
     pub dedup_key: DedupKey,
     /// The resource the event is about.
     pub resource: ResourceRef,
-    /// When the provider says the event happened.
-    pub occurred_at: DateTime<Utc>,
+    /// When the provider says the event happened; `None` when the payload carries no time of its
+    /// own (Delbank's white-label account events): the gateway then stores the time it received
+    /// the event, and says so (`occurred_at_source: "received"`).
+    pub occurred_at: Option<DateTime<Utc>>,
     /// Provider-neutral fields: amounts as [`Money`](crate::Money), documents as
     /// [`Document`](crate::Document)s, parties, statuses, in the shape of the event's type.
     pub data: EventData,
@@ -654,7 +656,8 @@ impl<'de> Deserialize<'de> for NormalizedEvent {
             provider_event_type: String,
             dedup_key: DedupKey,
             resource: ResourceRef,
-            occurred_at: DateTime<Utc>,
+            #[serde(default)]
+            occurred_at: Option<DateTime<Utc>>,
             data: serde_json::Value,
         }
         let stored = Stored::deserialize(deserializer)?;
@@ -975,7 +978,7 @@ mod tests {
                 id: "ln_123".to_owned(),
                 correlation_id: None,
             },
-            occurred_at: Utc.with_ymd_and_hms(2026, 1, 15, 12, 30, 0).unwrap(),
+            occurred_at: Some(Utc.with_ymd_and_hms(2026, 1, 15, 12, 30, 0).unwrap()),
             data: EventData::Loan(LoanData {
                 // Any data field: here an id that looks like a CPF, which `Debug` must not show.
                 customer_id: Some("52998224725".to_owned()),

@@ -1,6 +1,5 @@
 //! Accounts: white-label onboarding outcomes, status changes, internal transfers.
 
-use chrono::{DateTime, Utc};
 use providers::{
     AccountData, AccountHolder, AccountStatus, AccountStatusUpdatedData, AccountTransferData,
     EventData, EventType, PartyDocument, ResourceKind, ResourceRef,
@@ -53,7 +52,7 @@ pub(super) fn onboarding(
             id: payload.bank_account_number.unwrap_or(holder_ref),
             correlation_id: None,
         },
-        DateTime::<Utc>::UNIX_EPOCH,
+        None,
         EventData::Account(data),
     ))
 }

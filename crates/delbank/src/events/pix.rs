@@ -1,5 +1,6 @@
 //! Pix: received, sent (payments and refunds), refunded to the gateway, infractions.
 
+use chrono::{DateTime, Utc};
 use providers::{
     EventData, EventType, PixFailure, PixInfractionData, PixOperation, PixReceivedData,
     PixRefundData, PixTransferData, ResourceKind, ResourceRef,
@@ -27,7 +28,8 @@ pub(super) fn received(provider_type: &str, payload: wire::PixReceivedPayload) -
         end_to_end_id: end_to_end_id.clone(),
         payee: party(proof.payee.or(proof.beneficiary)),
         payer: party(proof.payer),
-        received_at: occurred_at,
+        // Only an id that is not an end-to-end id leaves it unknown; the data keeps its old epoch.
+        received_at: occurred_at.unwrap_or(DateTime::<Utc>::UNIX_EPOCH),
         status: proof.status.as_ref().map(settlement),
     };
     Ok(event(

@@ -234,7 +234,11 @@ fn a_received_pix_carries_what_reconciliation_needs() {
     assert_eq!(data["payer"]["document"]["masked"], true);
     assert_eq!(
         event.occurred_at,
-        DateTime::parse_from_rfc3339("2025-07-11T15:32:41.0613001Z").unwrap()
+        Some(
+            DateTime::parse_from_rfc3339("2025-07-11T15:32:41.0613001Z")
+                .unwrap()
+                .to_utc()
+        )
     );
     assert_eq!(
         event.resource.correlation_id.as_deref(),
@@ -259,7 +263,7 @@ fn a_failed_pix_keeps_its_error_code_and_idempotency_key() {
     // `finishedAt` has no offset: read as UTC.
     assert_eq!(
         refund.occurred_at,
-        Utc.with_ymd_and_hms(2025, 5, 15, 12, 36, 48).unwrap()
+        Some(Utc.with_ymd_and_hms(2025, 5, 15, 12, 36, 48).unwrap())
     );
 }
 
@@ -353,4 +357,14 @@ fn an_unknown_status_is_kept_as_unrecognized_not_fatal() {
 fn a_body_that_is_not_json_cannot_be_normalized() {
     assert!(crate::events::normalize_body(Some("PIX_RECEIVED"), b"<xml/>").is_err());
     assert!(crate::events::normalize_body(Some("PIX_RECEIVED"), b"[1,2]").is_err());
+}
+
+#[test]
+fn a_white_label_event_has_no_time_of_its_own_and_says_so() {
+    let approved = normalize(
+        Some("WHITELABEL_CUSTOMER_APPROVED"),
+        &fixture("whitelabel_approved"),
+    );
+    // Not the Unix epoch: unknown, so the gateway uses the time it received the event.
+    assert_eq!(approved.occurred_at, None);
 }

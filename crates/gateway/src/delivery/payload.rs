@@ -26,8 +26,12 @@ pub struct EventBody {
     pub dedup_key: String,
     /// What the event is about.
     pub resource: ResourceBody,
-    /// When it happened, per the provider.
+    /// When it happened: per the provider, or, when the provider's payload carries no time of its
+    /// own, when the gateway received it (see `occurred_at_source`).
     pub occurred_at: DateTime<Utc>,
+    /// Whose time `occurred_at` is: `provider` or `received`.
+    #[schema(example = "provider")]
+    pub occurred_at_source: String,
     /// When the gateway stored it.
     pub received_at: DateTime<Utc>,
     /// Provider-neutral fields; money as `{amount: "12.10", currency: "BRL"}`.
@@ -61,6 +65,7 @@ impl From<StoredEvent> for EventBody {
                 correlation_id: event.correlation_id,
             },
             occurred_at: event.occurred_at,
+            occurred_at_source: event.occurred_at_source,
             received_at: event.received_at,
             data: event.data,
         }

@@ -137,6 +137,12 @@ fn customer_fact(event: &NormalizedEvent) -> Option<(String, String)> {
     Some((customer_id, document))
 }
 
+/// When the event happened; an event with no time of its own is stored with its time of receipt,
+/// which is now, in the transaction that stores it.
+fn occurred_at(event: &NormalizedEvent) -> DateTime<Utc> {
+    event.occurred_at.unwrap_or_else(Utc::now)
+}
+
 /// What a loan event says about its loan.
 fn loan_fact(provider: &ProviderName, event: &NormalizedEvent) -> LoanFact {
     let disbursed = matches!(
@@ -152,7 +158,7 @@ fn loan_fact(provider: &ProviderName, event: &NormalizedEvent) -> LoanFact {
         customer_id: event.data.customer_id().map(str::to_owned),
         requested_amount: event.data.requested_amount().map(|money| money.amount()),
         net_amount: event.data.net_amount().map(|money| money.amount()),
-        disbursed_at: disbursed.then_some(event.occurred_at),
+        disbursed_at: disbursed.then(|| occurred_at(event)),
         cancelled: event.event_type == EventType::LoanCancelled,
     }
 }
@@ -191,7 +197,7 @@ fn receipt_fact(event: &NormalizedEvent) -> Option<ReceiptFact> {
         payer_document: party_document(payer),
         payer_ispb: payer.and_then(|p| p.ispb.clone()),
         payer_name: payer.and_then(|p| p.name.clone()),
-        received_at: event.occurred_at,
+        received_at: occurred_at(event),
     })
 }
 
@@ -504,7 +510,7 @@ pub fn event_of(
             id,
             correlation_id: None,
         },
-        occurred_at: Utc::now(),
+        occurred_at: Some(Utc::now()),
         data,
     };
     Some(event)

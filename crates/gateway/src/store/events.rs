@@ -45,8 +45,10 @@ pub struct StoredEvent {
     pub resource_id: String,
     /// Provider correlation id, when it has one.
     pub correlation_id: Option<String>,
-    /// When it happened, per the provider.
+    /// When it happened: per the provider, or when the gateway received it (`occurred_at_source`).
     pub occurred_at: DateTime<Utc>,
+    /// `provider`, or `received` when the payload carried no time of its own.
+    pub occurred_at_source: String,
     /// When the gateway stored it.
     pub received_at: DateTime<Utc>,
     /// Provider-neutral fields.
@@ -120,9 +122,13 @@ pub async fn insert_many(
     // language=PostgreSQL
     let inserted: Vec<uuid::Uuid> = sqlx::query_scalar(
         "insert into event (event_id, provider, event_type, provider_event_type, dedup_key,
-                            resource_kind, resource_id, correlation_id, occurred_at, data, raw)
-         select * from unnest($1::uuid[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[],
-                              $7::text[], $8::text[], $9::timestamptz[], $10::jsonb[], $11::bytea[])
+                            resource_kind, resource_id, correlation_id, occurred_at, occurred_at_source,
+                            data, raw)
+         select i, p, t, pt, k, rk, ri, c, coalesce(o, now()),
+                case when o is null then 'received' else 'provider' end, d, r
+         from unnest($1::uuid[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[],
+                     $7::text[], $8::text[], $9::timestamptz[], $10::jsonb[], $11::bytea[])
+              as u(i, p, t, pt, k, rk, ri, c, o, d, r)
          on conflict on constraint event_provider_dedup_key_key do nothing
          returning event_id",
     )
@@ -210,7 +216,7 @@ pub struct EventFilter {
 
 const COLUMNS: &str =
     "event_id, provider, event_type, provider_event_type, dedup_key, resource_kind, resource_id,
-                       correlation_id, occurred_at, received_at, data";
+                       correlation_id, occurred_at, occurred_at_source, received_at, data";
 
 /// Newest first; `starting_after` is the last id of the previous page. Ids are unique and the order
 /// is by id alone, so pages neither repeat nor skip an event while others are being inserted.

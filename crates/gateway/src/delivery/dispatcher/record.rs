@@ -145,7 +145,7 @@ impl Dispatcher {
                 id: id.clone(),
                 correlation_id: None,
             },
-            occurred_at: failing_since.max(Utc::now()),
+            occurred_at: Some(failing_since.max(Utc::now())),
             data: data.clone(),
         };
         let raw = serde_json::to_vec(&data).unwrap_or_default();
