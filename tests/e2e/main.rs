@@ -24,6 +24,7 @@ mod inbound;
 mod jetstream;
 mod logs;
 mod providers;
+mod quarantine;
 mod reconciliation;
 mod reconciliation_sims;
 mod secrets;

@@ -29,6 +29,16 @@ pub const TOKEN: &str = "test-token-0123456789";
 
 /// Markers of slow verifications in progress (see `x-test-marker`).
 static SLOW_IN_FLIGHT: Mutex<BTreeSet<String>> = Mutex::new(BTreeSet::new());
+/// Markers of events the source now understands (see `WireEvent::understood_after`).
+static UNDERSTOOD: Mutex<BTreeSet<String>> = Mutex::new(BTreeSet::new());
+
+/// From now on, events marked `understood_after: marker` normalize instead of being refused.
+pub fn understand(marker: &str) {
+    UNDERSTOOD
+        .lock()
+        .expect("understood set")
+        .insert(marker.to_owned());
+}
 
 /// Whether a slow verification with this `x-test-marker` is in progress.
 pub fn is_in_flight(marker: &str) -> bool {
@@ -133,6 +143,10 @@ struct WireEvent {
     document: Option<Document>,
     #[serde(default)]
     occurred_at: Option<DateTime<Utc>>,
+    /// Not understood (quarantined) until a test calls [`understand`] with this marker: the code
+    /// "learns" to read it, for replays of quarantined webhooks.
+    #[serde(default)]
+    understood_after: Option<String>,
     /// Extra provider-neutral fields copied into the event's data as given (reconciliation tests
     /// use the shapes the real normalizers produce).
     #[serde(default)]
@@ -219,6 +233,13 @@ impl WebhookSource for TestSource {
             .events
             .into_iter()
             .map(|event| {
+                if let Some(marker) = &event.understood_after
+                    && !UNDERSTOOD.lock().expect("understood set").contains(marker)
+                {
+                    return Err(NormalizeError {
+                        reason: format!("not understood yet ({marker})"),
+                    });
+                }
                 let event_type = event
                     .event_type
                     .parse::<EventType>()

@@ -119,6 +119,9 @@ pub enum ApiError {
         /// The delivery's status.
         status: String,
     },
+    /// A quarantined webhook still cannot be made into events.
+    #[error("the quarantined webhook is still not understood: {0}")]
+    QuarantineUnreadable(String),
     /// A provider call failed.
     #[error("{0}")]
     Provider(#[from] ProviderError),
@@ -217,6 +220,7 @@ impl ApiError {
             ApiError::RegistrationUnsupported(_) => "registration_unsupported",
             ApiError::VerifierUnavailable => "webhook_verifier_unavailable",
             ApiError::DeliveryNotRetryable { .. } => "delivery_not_retryable",
+            ApiError::QuarantineUnreadable(_) => "quarantine_unreadable",
             ApiError::Provider(error) => error.code(),
             ApiError::Internal(_) => "internal_error",
         }
@@ -250,6 +254,7 @@ impl ApiError {
             | ApiError::VerifierUnavailable => StatusCode::SERVICE_UNAVAILABLE,
             ApiError::RegistrationUnsupported(_) => StatusCode::NOT_FOUND,
             ApiError::DeliveryNotRetryable { .. } => StatusCode::CONFLICT,
+            ApiError::QuarantineUnreadable(_) => StatusCode::UNPROCESSABLE_ENTITY,
             ApiError::Provider(error) => provider_status(error),
             ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
@@ -512,6 +517,7 @@ mod tests {
             ApiError::RegistrationUnsupported("x".into()),
             ApiError::VerifierUnavailable,
             ApiError::DeliveryNotRetryable { status: "x".into() },
+            ApiError::QuarantineUnreadable("x".into()),
             ApiError::Internal("x".into()),
         ];
         let mut codes: Vec<&str> = errors.iter().map(ApiError::code).collect();

@@ -23,6 +23,7 @@ pub mod keys;
 pub mod money;
 pub mod pagination;
 pub mod providers;
+pub mod quarantine;
 pub mod reconciliation;
 pub mod state;
 pub mod subscriptions;
@@ -62,6 +63,7 @@ const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
     paths(
         health::healthz, health::readyz, health::metrics,
         events::list, events::get, events::raw,
+        quarantine::list, quarantine::get, quarantine::replay,
         keys::create, keys::list, keys::revoke,
         providers::register, providers::rotate,
         credit::customers::create_customer, credit::customers::list_customers, credit::customers::get_customer, credit::customers::upload_document,
@@ -122,6 +124,9 @@ pub fn router(state: AppState) -> Router {
         .merge(reconciliation_routes())
         .route("/events/{id}", get(events::get))
         .route("/events/{id}/raw", get(events::raw))
+        .route("/quarantine", get(quarantine::list))
+        .route("/quarantine/{id}", get(quarantine::get))
+        .route("/quarantine/{id}/replay", post(quarantine::replay))
         .route("/api-keys", post(keys::create).get(keys::list))
         .route("/api-keys/{id}/revoke", post(keys::revoke))
         // Dinie has one endpoint ("webhook"), Delbank one per event type ("webhooks"): both spellings.

@@ -23,7 +23,7 @@ use crate::credentials::PgCredentialStore;
 use crate::outbox::Sinks;
 use crate::store::events::InsertOutcome;
 
-mod quarantine;
+pub mod quarantine;
 mod writer;
 
 use writer::{Job, store_alone, writer};
