@@ -1,0 +1,209 @@
+//! Every input to Delbank's normalizer becomes events or a typed refusal: arbitrary bytes, and the
+//! reference payloads mutated field by field (types swapped, amounts with many decimals, missing and
+//! extra fields, huge strings, deep nesting, NUL). None may panic, and no amount is ever rounded.
+
+#![allow(
+    clippy::expect_used,
+    clippy::unwrap_used,
+    clippy::panic,
+    reason = "a test: a failed set-up must abort it"
+)]
+
+use std::sync::Arc;
+
+use delbank::webhook::slug;
+use delbank::{AuthScheme, Config, DelbankWebhooks};
+use http::HeaderMap;
+use proptest::prelude::*;
+use providers::{
+    ConfiguredCredentialsOnly, InboundRequest, NormalizeError, NormalizedEvent, WebhookSource,
+};
+use rust_decimal::Decimal;
+use secrecy::SecretString;
+use serde_json::Value;
+
+/// Each reference payload and the event type of the registration it arrives at.
+const FIXTURES: [(&str, &str); 14] = [
+    ("pix_received", "PIX_RECEIVED"),
+    ("pix_payment_effective", "PIX_PAYMENT_UPDATED"),
+    ("pix_payment_error", "PIX_PAYMENT_UPDATED"),
+    ("pix_refunded", "PIX_REFUNDED"),
+    ("pix_refund_payment_effective", "PIX_REFUND_PAYMENT_UPDATED"),
+    ("pix_refund_payment_error", "PIX_REFUND_PAYMENT_UPDATED"),
+    ("charge_paid_v1", "CHARGE_PAID"),
+    ("charge_paid_v2", "CHARGE_PAID"),
+    ("whitelabel_approved", "WHITELABEL_CUSTOMER_APPROVED"),
+    (
+        "whitelabel_rejected",
+        "WHITELABEL_CUSTOMER_DOCUMENTATION_REJECTED",
+    ),
+    ("account_status_updated", "ACCOUNT_STATUS_UPDATED"),
+    ("transfer_internal_credited", "TRANSFER_INTERNAL_CREDITED"),
+    ("transfer_internal_debited", "TRANSFER_INTERNAL_DEBITED"),
+    ("infraction_created", "INFRACTION_CREATED"),
+];
+
+fn source() -> DelbankWebhooks {
+    let config = Config {
+        enabled: true,
+        base_url: "http://127.0.0.1:1".to_owned(),
+        api_key: SecretString::from("key"),
+        account_id: "29823".to_owned(),
+        timeout_secs: 1,
+        retries: 0,
+        retry_base_delay_ms: 1,
+        webhook_scheme: AuthScheme::Bearer,
+        webhooks: Vec::new(),
+    };
+    DelbankWebhooks::new(&config, Arc::new(ConfiguredCredentialsOnly))
+}
+
+fn fixture(name: &str) -> Value {
+    let path = format!("{}/fixtures/{name}.json", env!("CARGO_MANIFEST_DIR"));
+    serde_json::from_slice(&std::fs::read(&path).unwrap()).unwrap()
+}
+
+fn normalize(registered: &str, body: &[u8]) -> Result<Vec<NormalizedEvent>, NormalizeError> {
+    let path = format!("/{}-0a1b2c3d4e5f", slug(registered));
+    let headers = HeaderMap::new();
+    source().normalize(&InboundRequest {
+        path: &path,
+        headers: &headers,
+        body,
+    })
+}
+
+/// The leaf paths of a JSON value (object keys and array indexes).
+fn paths(value: &Value, prefix: &mut Vec<String>, out: &mut Vec<Vec<String>>) {
+    match value {
+        Value::Object(map) => {
+            for (key, child) in map {
+                prefix.push(key.clone());
+                out.push(prefix.clone());
+                paths(child, prefix, out);
+                prefix.pop();
+            }
+        }
+        Value::Array(items) => {
+            for (index, child) in items.iter().enumerate() {
+                prefix.push(index.to_string());
+                out.push(prefix.clone());
+                paths(child, prefix, out);
+                prefix.pop();
+            }
+        }
+        _ => {}
+    }
+}
+
+/// What a mutated field becomes.
+#[derive(Debug, Clone)]
+enum Mutation {
+    Remove,
+    Replace(Value),
+    Extra(String, Value),
+}
+
+fn deep(depth: usize) -> Value {
+    (0..depth).fold(Value::Null, |inner, _| serde_json::json!({"a": [inner]}))
+}
+
+fn replacement() -> impl Strategy<Value = Value> {
+    prop_oneof![
+        Just(Value::Null),
+        any::<bool>().prop_map(Value::Bool),
+        any::<i64>().prop_map(Value::from),
+        "[1-9][0-9]{0,19}\\.[0-9]{1,30}"
+            .prop_map(|text| serde_json::from_str::<Value>(&text).unwrap()),
+        "[0-9]{1,12}(\\.[0-9]{1,12})?".prop_map(Value::String),
+        ".{0,40}".prop_map(Value::String),
+        Just(Value::String("nul \u{0000} here".to_owned())),
+        Just(Value::String("x".repeat(100_000))),
+        (0usize..200).prop_map(deep),
+        Just(serde_json::json!([])),
+        Just(serde_json::json!({})),
+    ]
+}
+
+fn mutation() -> impl Strategy<Value = Mutation> {
+    prop_oneof![
+        Just(Mutation::Remove),
+        replacement().prop_map(Mutation::Replace),
+        ("[a-zA-Z]{1,12}", replacement()).prop_map(|(key, value)| Mutation::Extra(key, value)),
+    ]
+}
+
+fn apply(value: &mut Value, path: &[String], mutation: &Mutation) {
+    let Some((last, parents)) = path.split_last() else {
+        return;
+    };
+    let mut target = value;
+    for key in parents {
+        target = match target {
+            Value::Object(map) => map.get_mut(key).unwrap(),
+            Value::Array(items) => &mut items[key.parse::<usize>().unwrap()],
+            _ => return,
+        };
+    }
+    match (target, mutation) {
+        (Value::Object(map), Mutation::Remove) => {
+            map.remove(last);
+        }
+        (Value::Object(map), Mutation::Replace(new)) => {
+            map.insert(last.clone(), new.clone());
+        }
+        (Value::Object(map), Mutation::Extra(key, new)) => {
+            map.insert(format!("{last}{key}"), new.clone());
+        }
+        (Value::Array(items), Mutation::Replace(new)) => {
+            items[last.parse::<usize>().unwrap()] = new.clone();
+        }
+        _ => {}
+    }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(256))]
+
+    #[test]
+    fn arbitrary_bytes_become_events_or_a_refusal_and_never_a_panic(
+        fixture in 0..FIXTURES.len(),
+        body in proptest::collection::vec(any::<u8>(), 0..2048),
+    ) {
+        let _ = normalize(FIXTURES[fixture].1, &body);
+    }
+
+    #[test]
+    fn a_reference_payload_mutated_field_by_field_becomes_events_or_a_refusal(
+        fixture_index in 0..FIXTURES.len(),
+        pick in any::<prop::sample::Index>(),
+        mutation in mutation(),
+    ) {
+        let (name, registered) = FIXTURES[fixture_index];
+        let mut payload = fixture(name);
+        let mut all = Vec::new();
+        paths(&payload, &mut Vec::new(), &mut all);
+        prop_assume!(!all.is_empty());
+        let path = all[pick.index(all.len())].clone();
+        apply(&mut payload, &path, &mutation);
+        let _ = normalize(registered, payload.to_string().as_bytes());
+    }
+
+    #[test]
+    fn a_received_pix_amount_is_kept_exactly_or_refused_never_rounded(
+        units in 0u64..1_000_000_000,
+        decimals in "[0-9]{0,12}",
+        as_string in any::<bool>(),
+    ) {
+        let text = if decimals.is_empty() { units.to_string() } else { format!("{units}.{decimals}") };
+        let mut payload = fixture("pix_received");
+        let amount: Value = if as_string { Value::String(text.clone()) } else { serde_json::from_str(&text).unwrap() };
+        payload["amount"] = amount.clone();
+        payload["proof"]["amount"] = amount;
+        if let Ok(events) = normalize("PIX_RECEIVED", payload.to_string().as_bytes()) {
+            let sent: Decimal = text.parse().unwrap();
+            let kept = events[0].data.amount().expect("a received Pix has an amount").amount();
+            prop_assert_eq!(kept, sent, "{} became {}", text, kept);
+        }
+    }
+}

@@ -1,0 +1,178 @@
+//! Every input to Dinie's normalizer becomes events or a typed refusal: arbitrary bytes, and
+//! reference payloads mutated field by field (types swapped, amounts with many decimals, missing and
+//! extra fields, huge strings, deep nesting, NUL). None may panic, and no amount is ever rounded.
+
+#![allow(
+    clippy::expect_used,
+    clippy::unwrap_used,
+    clippy::panic,
+    reason = "a test: a failed set-up must abort it"
+)]
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use dinie::DinieWebhooks;
+use http::{HeaderMap, HeaderValue};
+use proptest::prelude::*;
+use providers::{
+    ConfiguredCredentialsOnly, InboundRequest, NormalizeError, NormalizedEvent, WebhookSource,
+};
+use rust_decimal::Decimal;
+use serde_json::Value;
+
+/// Reference payloads of each family (customer, credit offer, loan, a payment, unknown).
+const BODIES: [&str; 5] = [
+    r#"{"type":"customer.created","timestamp":"2026-03-04T12:00:00Z","data":{"id":"cust_2","status":"creating","cpf":"52998224725","cnpj":"11.222.333/0001-81","external_id":"user-1","kyc":[{"kind":"document","requirement_type":"cnh","status":"pending"},{"type":"proof_of_address"},{}]}}"#,
+    r#"{"type":"credit_offer.available","timestamp":"2026-03-04T12:00:00Z","data":{"id":"co_1","customer_id":"cust_1","status":"available","approved_amount":"50000.00","min_amount":"1000.00","interest_rate":3.5,"installments":12,"due_date_rule":null,"valid_until":"2026-04-01T23:59:59Z"}}"#,
+    r#"{"type":"loan.active","timestamp":"2026-03-04T12:00:00Z","data":{"id":"ln_1","status":"active","customer_id":"cust_1","requested_amount":"25000.00","net_amount":"24250.01"}}"#,
+    r#"{"type":"loan.payment_received","timestamp":"2026-03-04T12:00:00Z","data":{"id":"ln_1","status":"active","payment":{"amount":"2291.67","paid_at":"2026-03-04T11:59:58Z","installment_number":1}}}"#,
+    r#"{"type":"loan.restructured","timestamp":"2026-03-04T12:00:00Z","data":{"id":"ln_1"}}"#,
+];
+
+fn normalize(body: &[u8]) -> Result<Vec<NormalizedEvent>, NormalizeError> {
+    let source = DinieWebhooks::new(
+        Vec::new(),
+        Arc::new(ConfiguredCredentialsOnly),
+        Duration::from_secs(300),
+    )
+    .unwrap();
+    let mut headers = HeaderMap::new();
+    headers.insert("webhook-id", HeaderValue::from_static("evt_fuzz"));
+    headers.insert("webhook-timestamp", HeaderValue::from_static("1772625600"));
+    source.normalize(&InboundRequest {
+        path: "",
+        headers: &headers,
+        body,
+    })
+}
+
+/// The leaf paths of a JSON value (object keys and array indexes).
+fn paths(value: &Value, prefix: &mut Vec<String>, out: &mut Vec<Vec<String>>) {
+    match value {
+        Value::Object(map) => {
+            for (key, child) in map {
+                prefix.push(key.clone());
+                out.push(prefix.clone());
+                paths(child, prefix, out);
+                prefix.pop();
+            }
+        }
+        Value::Array(items) => {
+            for (index, child) in items.iter().enumerate() {
+                prefix.push(index.to_string());
+                out.push(prefix.clone());
+                paths(child, prefix, out);
+                prefix.pop();
+            }
+        }
+        _ => {}
+    }
+}
+
+/// What a mutated field becomes.
+#[derive(Debug, Clone)]
+enum Mutation {
+    Remove,
+    Replace(Value),
+    Extra(String, Value),
+}
+
+fn deep(depth: usize) -> Value {
+    (0..depth).fold(Value::Null, |inner, _| serde_json::json!({"a": [inner]}))
+}
+
+fn replacement() -> impl Strategy<Value = Value> {
+    prop_oneof![
+        Just(Value::Null),
+        any::<bool>().prop_map(Value::Bool),
+        any::<i64>().prop_map(Value::from),
+        "[1-9][0-9]{0,19}\\.[0-9]{1,30}"
+            .prop_map(|text| serde_json::from_str::<Value>(&text).unwrap()),
+        "[0-9]{1,12}(\\.[0-9]{1,12})?".prop_map(Value::String),
+        ".{0,40}".prop_map(Value::String),
+        Just(Value::String("nul \u{0000} here".to_owned())),
+        Just(Value::String("x".repeat(100_000))),
+        (0usize..200).prop_map(deep),
+        Just(serde_json::json!([])),
+        Just(serde_json::json!({})),
+    ]
+}
+
+fn mutation() -> impl Strategy<Value = Mutation> {
+    prop_oneof![
+        Just(Mutation::Remove),
+        replacement().prop_map(Mutation::Replace),
+        ("[a-zA-Z]{1,12}", replacement()).prop_map(|(key, value)| Mutation::Extra(key, value)),
+    ]
+}
+
+fn apply(value: &mut Value, path: &[String], mutation: &Mutation) {
+    let Some((last, parents)) = path.split_last() else {
+        return;
+    };
+    let mut target = value;
+    for key in parents {
+        target = match target {
+            Value::Object(map) => map.get_mut(key).unwrap(),
+            Value::Array(items) => &mut items[key.parse::<usize>().unwrap()],
+            _ => return,
+        };
+    }
+    match (target, mutation) {
+        (Value::Object(map), Mutation::Remove) => {
+            map.remove(last);
+        }
+        (Value::Object(map), Mutation::Replace(new)) => {
+            map.insert(last.clone(), new.clone());
+        }
+        (Value::Object(map), Mutation::Extra(key, new)) => {
+            map.insert(format!("{last}{key}"), new.clone());
+        }
+        (Value::Array(items), Mutation::Replace(new)) => {
+            items[last.parse::<usize>().unwrap()] = new.clone();
+        }
+        _ => {}
+    }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(256))]
+
+    #[test]
+    fn arbitrary_bytes_become_events_or_a_refusal_and_never_a_panic(
+        body in proptest::collection::vec(any::<u8>(), 0..2048),
+    ) {
+        let _ = normalize(&body);
+    }
+
+    #[test]
+    fn a_reference_payload_mutated_field_by_field_becomes_events_or_a_refusal(
+        body in 0..BODIES.len(),
+        pick in any::<prop::sample::Index>(),
+        mutation in mutation(),
+    ) {
+        let mut payload: Value = serde_json::from_str(BODIES[body]).unwrap();
+        let mut all = Vec::new();
+        paths(&payload, &mut Vec::new(), &mut all);
+        let path = all[pick.index(all.len())].clone();
+        apply(&mut payload, &path, &mutation);
+        let _ = normalize(payload.to_string().as_bytes());
+    }
+
+    #[test]
+    fn a_loans_net_amount_is_kept_exactly_or_refused_never_rounded(
+        units in 0u64..1_000_000_000,
+        decimals in "[0-9]{0,12}",
+        as_string in any::<bool>(),
+    ) {
+        let text = if decimals.is_empty() { units.to_string() } else { format!("{units}.{decimals}") };
+        let mut payload: Value = serde_json::from_str(BODIES[2]).unwrap();
+        payload["data"]["net_amount"] = if as_string { Value::String(text.clone()) } else { serde_json::from_str(&text).unwrap() };
+        if let Ok(events) = normalize(payload.to_string().as_bytes()) {
+            let sent: Decimal = text.parse().unwrap();
+            let kept = events[0].data.net_amount().expect("the loan keeps its net amount").amount();
+            prop_assert_eq!(kept, sent, "{} became {}", text, kept);
+        }
+    }
+}
