@@ -280,18 +280,24 @@ async fn a_failing_endpoint_walks_the_schedule_to_dead_letter_then_a_manual_retr
     expect_problem(again, StatusCode::CONFLICT, "delivery_not_retryable").await;
 }
 
-#[tokio::test]
-async fn a_retry_after_from_the_partner_is_honoured() {
+/// How long after its first attempt a delivery was retried, when the partner first answers as
+/// `script` says and the retry schedule alone would retry at once.
+async fn retried_after(script: Script) -> Duration {
     let app = TestApp::spawn_with(|settings| short_schedule(settings, &[0, 0, 0])).await;
     let receiver = Receiver::start().await;
-    receiver.set_script(Script::RetryAfterOnce { secs: 2 });
+    receiver.set_script(script);
     subscribe(&app, json!({"url": receiver.url, "event_types": ["*"]})).await;
     ingest(&app, "ra-1", "loan.active", "ln").await;
 
     let received = receiver.wait_for_successes(1, WAIT).await;
 
     assert_eq!(received.len(), 2);
-    let waited = received[1].at - received[0].at;
+    received[1].at - received[0].at
+}
+
+#[tokio::test]
+async fn a_retry_after_from_the_partner_is_honoured() {
+    let waited = retried_after(Script::RetryAfterOnce { secs: 2 }).await;
     assert!(
         waited >= Duration::from_millis(1900),
         "retried after {waited:?}"
@@ -300,17 +306,8 @@ async fn a_retry_after_from_the_partner_is_honoured() {
 
 #[tokio::test]
 async fn a_retry_after_given_as_an_http_date_is_honoured() {
-    let app = TestApp::spawn_with(|settings| short_schedule(settings, &[0, 0, 0])).await;
-    let receiver = Receiver::start().await;
     // Three seconds ahead at second resolution: at least two seconds of waiting.
-    receiver.set_script(Script::RetryAfterDateOnce { secs: 3 });
-    subscribe(&app, json!({"url": receiver.url, "event_types": ["*"]})).await;
-    ingest(&app, "ra-date-1", "loan.active", "ln").await;
-
-    let received = receiver.wait_for_successes(1, WAIT).await;
-
-    assert_eq!(received.len(), 2);
-    let waited = received[1].at - received[0].at;
+    let waited = retried_after(Script::RetryAfterDateOnce { secs: 3 }).await;
     assert!(
         waited >= Duration::from_millis(1900),
         "retried after {waited:?}"
