@@ -231,3 +231,93 @@ async fn a_secret_under_a_key_no_longer_configured_is_reported_and_left_alone() 
     )
     .await;
 }
+
+/// Every secret value shown once, searched for in every text, bytea and jsonb column of every
+/// table: none may be there in the clear.
+#[tokio::test]
+async fn no_secret_shown_once_is_stored_in_the_clear_in_any_column() {
+    let app = app_with_registration().await;
+    register(&app).await;
+    rotate(&app).await;
+    let post = |path: &'static str, key: &'static str, body: serde_json::Value| {
+        let app = &app;
+        async move {
+            let response = app
+                .post_json(path, Some(&app.admin_key), Some(key), &body)
+                .await;
+            let status = response.status();
+            assert!(status.is_success(), "{path}: {status}");
+            response.json::<serde_json::Value>().await.unwrap()
+        }
+    };
+    let subscription = post(
+        "/v1/subscriptions",
+        "scan-sub",
+        json!({"url": "http://127.0.0.1:9/hook", "event_types": ["*"]}),
+    )
+    .await;
+    let id = subscription["id"].as_str().unwrap().to_owned();
+    let rotated = expect_json(
+        app.post_json(
+            &format!("/v1/subscriptions/{id}/secret/rotate"),
+            Some(&app.admin_key),
+            Some("scan-rotate"),
+            &json!({}),
+        )
+        .await,
+        StatusCode::OK,
+    )
+    .await;
+    let key = post(
+        "/v1/api-keys",
+        "scan-key",
+        json!({"name": "scan", "scopes": ["events:read"]}),
+    )
+    .await;
+    let mut secrets: Vec<String> = vec![
+        subscription["secret"].as_str().unwrap().to_owned(),
+        rotated["secret"].as_str().unwrap().to_owned(),
+        key["key"].as_str().unwrap().to_owned(),
+        app.admin_key.clone(),
+    ];
+    // The test provider's credentials registered and rotated through the gateway.
+    secrets.extend((0..4).map(|n| format!("registered-token-{n}")));
+    assert!(secrets[0].starts_with("whsec_") && secrets[2].starts_with("pgk_"));
+
+    let columns: Vec<(String, String, String)> = sqlx::query_as(
+        "select table_name::text, column_name::text, data_type::text from information_schema.columns
+         where table_schema = 'public' and data_type in ('text', 'character varying', 'bytea', 'jsonb')
+           and table_name not like '\\_sqlx%'",
+    )
+    .fetch_all(&app.db.pool)
+    .await
+    .unwrap();
+    assert!(
+        columns
+            .iter()
+            .any(|(table, ..)| table == "idempotency_record")
+    );
+    let mut found = Vec::new();
+    for (table, column, data_type) in &columns {
+        let haystack = match data_type.as_str() {
+            "bytea" => format!("encode(\"{column}\", 'escape')"),
+            _ => format!("\"{column}\"::text"),
+        };
+        for secret in &secrets {
+            let hits: i64 = sqlx::query_scalar(&format!(
+                "select count(*) from \"{table}\" where position($1 in {haystack}) > 0"
+            ))
+            .bind(secret)
+            .fetch_one(&app.db.pool)
+            .await
+            .unwrap();
+            if hits > 0 {
+                found.push(format!(
+                    "{table}.{column} holds {}…",
+                    &secret[..10.min(secret.len())]
+                ));
+            }
+        }
+    }
+    assert!(found.is_empty(), "secrets in the clear: {found:?}");
+}

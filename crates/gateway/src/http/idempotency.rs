@@ -16,8 +16,10 @@ use axum::http::{HeaderName, HeaderValue, Method, StatusCode};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use providers::IdempotencyKey;
+use secrecy::ExposeSecret;
 use sha2::{Digest, Sha256};
 
+use crate::crypto::{CryptoError, Keyring};
 use crate::http::error::{ApiError, InternalCause};
 use crate::http::state::AppState;
 use crate::keys::Caller;
@@ -81,7 +83,7 @@ pub async fn idempotent_post(
         Claim::Acquired => {}
         Claim::Replay(stored) => {
             metrics::counter!("paygate_idempotent_replays_total").increment(1);
-            return Ok(replay(stored));
+            return replay(&state.keyring, stored);
         }
         Claim::InFlight => return Err(ApiError::IdempotencyKeyInUse),
         Claim::Mismatch => return Err(ApiError::IdempotencyKeyReused),
@@ -120,7 +122,13 @@ pub async fn idempotent_post(
                 Some(((*name).to_owned(), value.to_owned()))
             })
             .collect(),
-        body: body.to_vec(),
+        // Sealed like every secret at rest: a stored response may show a secret once.
+        body: state
+            .keyring
+            .encrypt(&String::from_utf8_lossy(&body))
+            .map_err(|error| {
+                ApiError::Internal(InternalCause::new("sealing the stored response", error))
+            })?,
     };
     idempotency::complete(&state.pool, caller.api_key_id, key.as_str(), &stored).await?;
     Ok(Response::from_parts(parts, Body::from(body)))
@@ -137,9 +145,20 @@ pub fn fingerprint(method: &Method, path_and_query: &str, body: &[u8]) -> Vec<u8
     hasher.finalize().to_vec()
 }
 
-fn replay(stored: StoredResponse) -> Response {
+fn replay(keyring: &Keyring, stored: StoredResponse) -> Result<Response, ApiError> {
     let status = StatusCode::from_u16(stored.status).unwrap_or(StatusCode::OK);
-    let mut response = (status, stored.body).into_response();
+    // Stored before responses were sealed: plaintext, replayed as it is until it expires.
+    let body = match keyring.decrypt(&stored.body) {
+        Ok(body) => body.expose_secret().to_owned(),
+        Err(CryptoError::NotEncrypted) => stored.body,
+        Err(error) => {
+            return Err(ApiError::Internal(InternalCause::new(
+                "unsealing a stored response",
+                error,
+            )));
+        }
+    };
+    let mut response = (status, body.into_bytes()).into_response();
     for (name, value) in stored.headers {
         if let (Ok(name), Ok(value)) = (HeaderName::try_from(name), HeaderValue::try_from(value)) {
             response.headers_mut().insert(name, value);
@@ -148,5 +167,5 @@ fn replay(stored: StoredResponse) -> Response {
     response
         .headers_mut()
         .insert("idempotent-replayed", HeaderValue::from_static("true"));
-    response
+    Ok(response)
 }

@@ -3,7 +3,8 @@
 //! A key is first *claimed* (`in_flight`, with a lock that expires so a crashed owner does not hold
 //! it forever), then *completed* with the response, which is replayed byte for byte until the
 //! record expires. A 5xx *releases* the claim instead: the request did not take effect and may be
-//! retried with the same key.
+//! retried with the same key. Bodies are stored as the caller gives them: the HTTP layer seals them
+//! with the keyring (they can hold secrets shown once).
 
 use std::time::Duration;
 
@@ -17,8 +18,8 @@ pub struct StoredResponse {
     pub status: u16,
     /// Headers worth replaying (content type, location), as name → value.
     pub headers: Vec<(String, String)>,
-    /// The exact body bytes.
-    pub body: Vec<u8>,
+    /// The body as stored: sealed (`enc:v1:...`) by the caller, or plaintext from before sealing.
+    pub body: String,
 }
 
 #[derive(sqlx::FromRow)]
@@ -27,7 +28,7 @@ struct RecordRow {
     state: String,
     response_status: Option<i16>,
     response_headers: Option<serde_json::Value>,
-    response_body: Option<Vec<u8>>,
+    response_body: Option<String>,
 }
 
 /// The result of trying to claim a key.

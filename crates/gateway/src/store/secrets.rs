@@ -27,6 +27,12 @@ pub const SECRET_COLUMNS: &[SecretTable] = &[
         id_column: "subscription_id",
         secret_columns: &["secret", "previous_secret"],
     },
+    // Stored responses: the whsec_ secret of a new subscription, a new pgk_ key, a rotation's.
+    SecretTable {
+        table: "idempotency_record",
+        id_column: "record_id",
+        secret_columns: &["response_body"],
+    },
 ];
 
 /// One secret column of one table.
