@@ -23,15 +23,16 @@
     reason = "a test: a failed set-up must abort it"
 )]
 
-use std::collections::BTreeSet;
-use std::path::PathBuf;
-use std::sync::Arc;
+mod support;
 
+use std::path::PathBuf;
+use support::source;
+
+use delbank::DelbankWebhooks;
 use delbank::webhook::slug;
-use delbank::{AuthScheme, Config, DelbankWebhooks};
 use http::HeaderMap;
-use providers::{ConfiguredCredentialsOnly, InboundRequest, NormalizedEvent, WebhookSource};
-use secrecy::SecretString;
+use providers::{InboundRequest, NormalizedEvent, WebhookSource};
+use providers_testkit::{GoldenCase, assert_golden};
 
 /// Where a case's body comes from.
 enum Body {
@@ -236,21 +237,6 @@ const EVERY_TYPE: [&str; 12] = [
     "delbank.unrecognized",
 ];
 
-fn source() -> DelbankWebhooks {
-    let config = Config {
-        enabled: true,
-        base_url: "http://127.0.0.1:1".to_owned(),
-        api_key: SecretString::from("key"),
-        account_id: "29823".to_owned(),
-        timeout_secs: 1,
-        retries: 0,
-        retry_base_delay_ms: 1,
-        webhook_scheme: AuthScheme::Bearer,
-        webhooks: Vec::new(),
-    };
-    DelbankWebhooks::new(&config, Arc::new(ConfiguredCredentialsOnly))
-}
-
 fn body(case: &Case) -> Vec<u8> {
     match case.body {
         Body::Inline(text) => text.as_bytes().to_vec(),
@@ -282,47 +268,20 @@ fn normalize(source: &DelbankWebhooks, case: &Case) -> NormalizedEvent {
     events.remove(0)
 }
 
-fn golden_path(name: &str) -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("tests/golden")
-        .join(format!("{name}.json"))
+fn golden_dir() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/golden")
 }
 
 #[test]
 fn every_event_type_serializes_its_data_to_the_golden_bytes() {
-    let update = std::env::var_os("GOLDEN_UPDATE").is_some();
     let source = source();
-    let mut covered = BTreeSet::new();
-    let mut names = BTreeSet::new();
-    let mut failures = Vec::new();
-    for case in CASES {
-        assert!(names.insert(case.name), "duplicate case {}", case.name);
-        let event = normalize(&source, case);
-        assert_eq!(event.event_type.as_str(), case.event_type, "{}", case.name);
-        covered.insert(event.event_type.as_str().into_owned());
-        let actual = serde_json::to_string(&event.data).unwrap();
-        let canonical = serde_json::to_string(&serde_json::to_value(&event.data).unwrap()).unwrap();
-        let path = golden_path(case.name);
-        if update {
-            std::fs::create_dir_all(path.parent().unwrap()).unwrap();
-            std::fs::write(&path, format!("{canonical}\n")).unwrap();
-            continue;
-        }
-        let golden = std::fs::read_to_string(&path)
-            .unwrap_or_else(|error| panic!("{}: {error}", path.display()));
-        let golden = golden.strip_suffix('\n').unwrap_or(&golden);
-        if actual != golden || canonical != golden {
-            failures.push(format!(
-                "{}:\n  golden:    {golden}\n  actual:    {actual}\n  canonical: {canonical}",
-                case.name
-            ));
-        }
-    }
-    let every: BTreeSet<String> = EVERY_TYPE.iter().map(|&text| text.to_owned()).collect();
-    assert_eq!(covered, every, "every event type must have a golden case");
-    assert!(
-        failures.is_empty(),
-        "data differs from the golden files:\n{}",
-        failures.join("\n")
-    );
+    let cases = CASES
+        .iter()
+        .map(|case| GoldenCase {
+            name: case.name,
+            event_type: case.event_type,
+            event: normalize(&source, case),
+        })
+        .collect();
+    assert_golden(&golden_dir(), &EVERY_TYPE, cases);
 }

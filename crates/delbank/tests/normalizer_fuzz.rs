@@ -9,18 +9,16 @@
     reason = "a test: a failed set-up must abort it"
 )]
 
-use std::sync::Arc;
+mod support;
+
+use support::source;
 
 use delbank::webhook::slug;
-use delbank::{AuthScheme, Config, DelbankWebhooks};
 use http::HeaderMap;
 use proptest::prelude::*;
-use providers::{
-    ConfiguredCredentialsOnly, InboundRequest, NormalizeError, NormalizedEvent, WebhookSource,
-};
+use providers::{InboundRequest, NormalizeError, NormalizedEvent, WebhookSource};
 use providers_testkit::{apply, mutation, paths};
 use rust_decimal::Decimal;
-use secrecy::SecretString;
 use serde_json::Value;
 
 /// Each reference payload and the event type of the registration it arrives at.
@@ -43,21 +41,6 @@ const FIXTURES: [(&str, &str); 14] = [
     ("transfer_internal_debited", "TRANSFER_INTERNAL_DEBITED"),
     ("infraction_created", "INFRACTION_CREATED"),
 ];
-
-fn source() -> DelbankWebhooks {
-    let config = Config {
-        enabled: true,
-        base_url: "http://127.0.0.1:1".to_owned(),
-        api_key: SecretString::from("key"),
-        account_id: "29823".to_owned(),
-        timeout_secs: 1,
-        retries: 0,
-        retry_base_delay_ms: 1,
-        webhook_scheme: AuthScheme::Bearer,
-        webhooks: Vec::new(),
-    };
-    DelbankWebhooks::new(&config, Arc::new(ConfiguredCredentialsOnly))
-}
 
 fn fixture(name: &str) -> Value {
     let path = format!("{}/fixtures/{name}.json", env!("CARGO_MANIFEST_DIR"));

@@ -22,14 +22,12 @@
     reason = "a test: a failed set-up must abort it"
 )]
 
-use std::collections::BTreeSet;
-use std::path::PathBuf;
-use std::sync::Arc;
-use std::time::Duration;
+mod support;
 
-use dinie::DinieWebhooks;
-use http::{HeaderMap, HeaderValue};
-use providers::{ConfiguredCredentialsOnly, InboundRequest, NormalizedEvent, WebhookSource};
+use std::path::PathBuf;
+
+use providers::NormalizedEvent;
+use providers_testkit::{GoldenCase, assert_golden};
 
 /// The customer template of the catalogue, `%S` its status.
 const CUSTOMER: &str = r#""id":"cust_1","status":"%S","cpf":"529.982.247-25","cnpj":null,"name":"Maria","email":"m@x.com","phone":"+5511999999999","trading_name":null,"external_id":"user-1","kyc":[{"kind":"document","type":"identity_card_front","description":"RG","message":null,"uploaded_at":null}]"#;
@@ -242,65 +240,24 @@ const EVERY_TYPE: [&str; 18] = [
 ];
 
 fn normalize(body: &str) -> NormalizedEvent {
-    let source = DinieWebhooks::new(
-        Vec::new(),
-        Arc::new(ConfiguredCredentialsOnly),
-        Duration::from_secs(300),
-    )
-    .unwrap();
-    let mut headers = HeaderMap::new();
-    headers.insert("webhook-id", HeaderValue::from_static("evt_0123"));
-    headers.insert("webhook-timestamp", HeaderValue::from_static("1772625600"));
-    let request = InboundRequest {
-        path: "",
-        headers: &headers,
-        body: body.as_bytes(),
-    };
-    let mut events = source.normalize(&request).unwrap();
+    let mut events = support::normalize(body.as_bytes()).unwrap();
     assert_eq!(events.len(), 1, "{body}");
     events.remove(0)
 }
 
-fn golden_path(name: &str) -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("tests/golden")
-        .join(format!("{name}.json"))
+fn golden_dir() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/golden")
 }
 
 #[test]
 fn every_event_type_serializes_its_data_to_the_golden_bytes() {
-    let update = std::env::var_os("GOLDEN_UPDATE").is_some();
-    let mut covered = BTreeSet::new();
-    let mut names = BTreeSet::new();
-    let mut failures = Vec::new();
-    for case in cases() {
-        assert!(names.insert(case.name), "duplicate case {}", case.name);
-        let event = normalize(&case.body);
-        assert_eq!(event.event_type.as_str(), case.event_type, "{}", case.name);
-        covered.insert(event.event_type.as_str().into_owned());
-        let actual = serde_json::to_string(&event.data).unwrap();
-        let canonical = serde_json::to_string(&serde_json::to_value(&event.data).unwrap()).unwrap();
-        let path = golden_path(case.name);
-        if update {
-            std::fs::create_dir_all(path.parent().unwrap()).unwrap();
-            std::fs::write(&path, format!("{canonical}\n")).unwrap();
-            continue;
-        }
-        let golden = std::fs::read_to_string(&path)
-            .unwrap_or_else(|error| panic!("{}: {error}", path.display()));
-        let golden = golden.strip_suffix('\n').unwrap_or(&golden);
-        if actual != golden || canonical != golden {
-            failures.push(format!(
-                "{}:\n  golden:    {golden}\n  actual:    {actual}\n  canonical: {canonical}",
-                case.name
-            ));
-        }
-    }
-    let every: BTreeSet<String> = EVERY_TYPE.iter().map(|&text| text.to_owned()).collect();
-    assert_eq!(covered, every, "every event type must have a golden case");
-    assert!(
-        failures.is_empty(),
-        "data differs from the golden files:\n{}",
-        failures.join("\n")
-    );
+    let cases = cases()
+        .into_iter()
+        .map(|case| GoldenCase {
+            name: case.name,
+            event_type: case.event_type,
+            event: normalize(&case.body),
+        })
+        .collect();
+    assert_golden(&golden_dir(), &EVERY_TYPE, cases);
 }

@@ -9,15 +9,11 @@
     reason = "a test: a failed set-up must abort it"
 )]
 
-use std::sync::Arc;
-use std::time::Duration;
+mod support;
 
-use dinie::DinieWebhooks;
-use http::{HeaderMap, HeaderValue};
+use support::normalize;
+
 use proptest::prelude::*;
-use providers::{
-    ConfiguredCredentialsOnly, InboundRequest, NormalizeError, NormalizedEvent, WebhookSource,
-};
 use providers_testkit::{apply, mutation, paths};
 use rust_decimal::Decimal;
 use serde_json::Value;
@@ -30,23 +26,6 @@ const BODIES: [&str; 5] = [
     r#"{"type":"loan.payment_received","timestamp":"2026-03-04T12:00:00Z","data":{"id":"ln_1","status":"active","payment":{"amount":"2291.67","paid_at":"2026-03-04T11:59:58Z","installment_number":1}}}"#,
     r#"{"type":"loan.restructured","timestamp":"2026-03-04T12:00:00Z","data":{"id":"ln_1"}}"#,
 ];
-
-fn normalize(body: &[u8]) -> Result<Vec<NormalizedEvent>, NormalizeError> {
-    let source = DinieWebhooks::new(
-        Vec::new(),
-        Arc::new(ConfiguredCredentialsOnly),
-        Duration::from_secs(300),
-    )
-    .unwrap();
-    let mut headers = HeaderMap::new();
-    headers.insert("webhook-id", HeaderValue::from_static("evt_fuzz"));
-    headers.insert("webhook-timestamp", HeaderValue::from_static("1772625600"));
-    source.normalize(&InboundRequest {
-        path: "",
-        headers: &headers,
-        body,
-    })
-}
 
 proptest! {
     #![proptest_config(ProptestConfig::with_cases(256))]
