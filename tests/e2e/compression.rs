@@ -59,6 +59,15 @@ async fn every_class_of_answer_decodes_for_a_client_that_accepts_gzip() {
         (StatusCode::OK, Some("list"))
     );
 
+    // A new API key, under `key`, with `body` as it is.
+    let create_key = |key: &str, body: String| {
+        app.client
+            .post(v1("/api-keys"))
+            .header("authorization", &bearer)
+            .header("idempotency-key", key)
+            .header("content-type", "application/json")
+            .body(body)
+    };
     let cases: Vec<(reqwest::RequestBuilder, StatusCode, &str)> = vec![
         (
             app.client.get(v1("/events")),
@@ -66,12 +75,7 @@ async fn every_class_of_answer_decodes_for_a_client_that_accepts_gzip() {
             "api_key_missing",
         ),
         (
-            app.client
-                .post(v1("/api-keys"))
-                .header("authorization", &bearer)
-                .header("idempotency-key", "gz-400")
-                .header("content-type", "application/json")
-                .body("{not json"),
+            create_key("gz-400", "{not json".to_owned()),
             StatusCode::BAD_REQUEST,
             "malformed_body",
         ),
@@ -88,24 +92,18 @@ async fn every_class_of_answer_decodes_for_a_client_that_accepts_gzip() {
             "method_not_allowed",
         ),
         (
-            app.client
-                .post(v1("/api-keys"))
-                .header("authorization", &bearer)
-                .header("idempotency-key", "gz-413")
-                .header("content-type", "application/json")
-                .body(
-                    serde_json::json!({"name": "x".repeat(4096), "scopes": ["admin"]}).to_string(),
-                ),
+            create_key(
+                "gz-413",
+                serde_json::json!({"name": "x".repeat(4096), "scopes": ["admin"]}).to_string(),
+            ),
             StatusCode::PAYLOAD_TOO_LARGE,
             "payload_too_large",
         ),
         (
-            app.client
-                .post(v1("/api-keys"))
-                .header("authorization", &bearer)
-                .header("idempotency-key", "gz-422")
-                .header("content-type", "application/json")
-                .body(r#"{"name": "x", "scopes": ["admin"], "colour": "blue"}"#),
+            create_key(
+                "gz-422",
+                r#"{"name": "x", "scopes": ["admin"], "colour": "blue"}"#.to_owned(),
+            ),
             StatusCode::UNPROCESSABLE_ENTITY,
             "validation_failed",
         ),
