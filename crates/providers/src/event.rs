@@ -360,6 +360,12 @@ const MAX_PATTERN_LENGTH: usize = 128;
 
 impl EventPattern {
     /// Validates a pattern.
+    /// The patterns [`EventPattern::parse`] accepts, as a regular expression (for the OpenAPI
+    /// schema), together with [`EventPattern::MAX_LENGTH`].
+    pub const PATTERN: &str = "^(\\*|[a-z0-9_-]+(\\.[a-z0-9_-]+)*(\\.\\*)?)$";
+    /// The longest pattern, in bytes.
+    pub const MAX_LENGTH: usize = MAX_PATTERN_LENGTH;
+
     pub fn parse(input: &str) -> Result<EventPattern, InvalidEventPattern> {
         let error = |reason| Err(InvalidEventPattern { reason });
         if input.is_empty() {

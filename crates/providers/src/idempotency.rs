@@ -8,7 +8,10 @@ use serde::de::{self, Visitor};
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
 /// The longest key accepted, in characters.
-const MAX_LENGTH: usize = 255;
+/// The longest key, in bytes.
+pub const MAX_LENGTH: usize = 255;
+/// A valid key as a regular expression: 1 to 255 visible ASCII characters (0x21 to 0x7E).
+pub const PATTERN: &str = "^[!-~]{1,255}$";
 
 /// An idempotency key: 1 to 255 visible ASCII characters (`!` to `~`, no spaces).
 ///

@@ -13,7 +13,8 @@ use serde::ser::SerializeStruct;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
 /// The key under which serde_json (with `arbitrary_precision`) hands a number to `visit_map`.
-const JSON_NUMBER_TOKEN: &str = "$serde_json::private::Number";
+/// The key under which serde_json (with `arbitrary_precision`) hands a number over as its exact text.
+pub const JSON_NUMBER_TOKEN: &str = "$serde_json::private::Number";
 
 /// An ISO 4217 currency accepted by the gateway.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -316,6 +317,96 @@ pub mod exact_decimal {
     /// Reads a decimal string or an exact JSON number.
     pub fn deserialize<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Decimal, D::Error> {
         deserializer.deserialize_any(crate::money::DecimalVisitor)
+    }
+}
+
+/// Serde helper for an amount a caller asks to pay: BRL, written as a decimal string (`"12.10"`)
+/// in the strict grammar of [`payment_amount::PATTERN`]: no sign, no exponent, no leading zeros,
+/// at most two decimal places, at most 15 integer digits, and greater than zero. A JSON number is
+/// refused, whatever its digits: a client that sends numbers has had them in a float somewhere.
+/// Use with `#[serde(deserialize_with = "providers::money::payment_amount::deserialize")]`.
+pub mod payment_amount {
+    use std::fmt;
+
+    use serde::Deserializer;
+    use serde::de::{self, MapAccess, Visitor};
+
+    use super::{Money, MoneyError};
+
+    const NOT_A_STRING: &str = "send the amount as a decimal string, e.g. \"12.10\"";
+
+    /// The amounts accepted, as a regular expression (for the OpenAPI schema): `0.01` to
+    /// `999999999999999.99`.
+    pub const PATTERN: &str = "^([1-9][0-9]{0,14}(\\.[0-9]{1,2})?|0\\.(0[1-9]|[1-9][0-9]?))$";
+
+    /// Reads a payment amount from a JSON string.
+    pub fn deserialize<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Money, D::Error> {
+        deserializer.deserialize_any(PaymentAmountVisitor)
+    }
+
+    /// Parses `text` as a payment amount.
+    pub fn parse(text: &str) -> Result<Money, MoneyError> {
+        let (integer, fraction) = match text.split_once('.') {
+            Some((integer, fraction)) => (integer, Some(fraction)),
+            None => (text, None),
+        };
+        let digits = |part: &str| !part.is_empty() && part.bytes().all(|b| b.is_ascii_digit());
+        if text.is_empty() {
+            return Err(MoneyError::Empty);
+        }
+        if !digits(integer) || fraction.is_some_and(|fraction| !digits(fraction)) {
+            return match text.starts_with('-') {
+                true => Err(MoneyError::Negative),
+                false => Err(MoneyError::NotANumber),
+            };
+        }
+        if integer.len() > 1 && integer.starts_with('0') {
+            return Err(MoneyError::NotANumber);
+        }
+        if integer.len() > 15 {
+            return Err(MoneyError::OutOfRange);
+        }
+        if let Some(fraction) = fraction
+            && fraction.len() > 2
+        {
+            return Err(MoneyError::TooManyDecimals {
+                max: 2,
+                found: u32::try_from(fraction.len()).unwrap_or(u32::MAX),
+            });
+        }
+        let amount = super::parse_decimal(text)?;
+        Money::brl(amount).ensure_payment_amount()
+    }
+
+    struct PaymentAmountVisitor;
+
+    impl<'de> Visitor<'de> for PaymentAmountVisitor {
+        type Value = Money;
+
+        fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+            f.write_str("an amount as a decimal string such as \"12.10\", at most two decimals")
+        }
+
+        fn visit_str<E: de::Error>(self, value: &str) -> Result<Money, E> {
+            parse(value).map_err(E::custom)
+        }
+
+        fn visit_u64<E: de::Error>(self, _value: u64) -> Result<Money, E> {
+            Err(E::custom(NOT_A_STRING))
+        }
+
+        fn visit_i64<E: de::Error>(self, _value: i64) -> Result<Money, E> {
+            Err(E::custom(NOT_A_STRING))
+        }
+
+        fn visit_f64<E: de::Error>(self, _value: f64) -> Result<Money, E> {
+            Err(E::custom(NOT_A_STRING))
+        }
+
+        fn visit_map<A: MapAccess<'de>>(self, _map: A) -> Result<Money, A::Error> {
+            // serde_json's arbitrary-precision numbers arrive as a one-entry map.
+            Err(de::Error::custom(NOT_A_STRING))
+        }
     }
 }
 
@@ -1054,6 +1145,79 @@ mod tests {
         #[test]
         fn parse_never_panics_on_arbitrary_text(input in ".{0,40}") {
             let _ = Money::parse(&input, Currency::Brl);
+        }
+    }
+
+    mod payment_amounts {
+        use proptest::prelude::*;
+
+        use crate::money::payment_amount::{PATTERN, parse};
+        use crate::money::{Money, MoneyError};
+
+        fn pattern() -> regex::Regex {
+            regex::Regex::new(PATTERN).unwrap()
+        }
+
+        #[test]
+        fn the_strict_grammar_takes_plain_positive_amounts_with_two_decimals_at_most() {
+            for text in [
+                "0.01",
+                "0.1",
+                "0.10",
+                "1",
+                "12.1",
+                "12.10",
+                "999999999999999.99",
+            ] {
+                assert!(parse(text).is_ok(), "{text}");
+            }
+            assert_eq!(parse("0.00"), Err(MoneyError::Zero));
+            assert_eq!(parse("0"), Err(MoneyError::Zero));
+            assert_eq!(parse("-1.00"), Err(MoneyError::Negative));
+            assert!(matches!(
+                parse("1.005"),
+                Err(MoneyError::TooManyDecimals { max: 2, found: 3 })
+            ));
+            assert_eq!(parse("1000000000000000"), Err(MoneyError::OutOfRange));
+            for text in ["", "1e2", "01.00", "1.", ".5", "+1", " 1", "1,00", "NaN"] {
+                assert!(parse(text).is_err(), "{text:?}");
+            }
+        }
+
+        #[test]
+        fn an_amount_is_a_string_and_a_json_number_is_refused() {
+            #[derive(serde::Deserialize)]
+            struct Body {
+                #[serde(deserialize_with = "crate::money::payment_amount::deserialize")]
+                amount: Money,
+            }
+            let text: Body = serde_json::from_str(r#"{"amount": "12.10"}"#).unwrap();
+            assert_eq!(text.amount.to_minor_units_string(), "12.10");
+            for number in ["12.10", "2000", "1.5e2", "-1"] {
+                let error = serde_json::from_str::<Body>(&format!(r#"{{"amount": {number}}}"#))
+                    .err()
+                    .unwrap();
+                assert!(
+                    error.to_string().contains("decimal string"),
+                    "{number}: {error}"
+                );
+            }
+            assert!(
+                serde_json::from_str::<Body>(r#"{"amount": {"amount": "1", "currency": "BRL"}}"#)
+                    .is_err()
+            );
+        }
+
+        proptest! {
+            #[test]
+            fn every_amount_the_published_pattern_allows_is_accepted(text in proptest::string::string_regex(PATTERN.trim_start_matches('^').trim_end_matches('$')).unwrap()) {
+                prop_assert!(parse(&text).is_ok(), "{text:?}");
+            }
+
+            #[test]
+            fn an_amount_is_accepted_exactly_when_the_published_pattern_matches(text in "[-+0-9.eE ]{0,20}") {
+                prop_assert_eq!(parse(&text).is_ok(), pattern().is_match(&text), "{:?}", text);
+            }
         }
     }
 }
