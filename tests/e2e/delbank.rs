@@ -748,6 +748,14 @@ async fn an_unknown_account_is_a_404_not_a_provider_credential_failure() {
         .get("/v1/accounts/99999/balance", Some(&app.admin_key))
         .await;
     expect_problem(unknown, StatusCode::NOT_FOUND, "provider_not_found").await;
+    // An id with control characters or non-ASCII text (it travels in a header) names no account:
+    // 404 as well, never a 502 from a request that could not be built.
+    for id in ["a%0Eb", "%C3%A7", "a%20b"] {
+        let impossible = app
+            .get(&format!("/v1/accounts/{id}/balance"), Some(&app.admin_key))
+            .await;
+        expect_problem(impossible, StatusCode::NOT_FOUND, "provider_not_found").await;
+    }
 
     // A key Delbank does not know is still the gateway's credential failure.
     let mut wrong = delbank_config(&sim, AuthScheme::Bearer);

@@ -79,6 +79,12 @@ impl Client {
             return Ok(None);
         }
         let Ok(document) = Document::parse(account_id) else {
+            // The number travels in a header: text that cannot be one names no account.
+            if account_id.is_empty() || !account_id.bytes().all(|byte| byte.is_ascii_graphic()) {
+                return Err(ProviderError::NotFound {
+                    resource: "bank account".to_owned(),
+                });
+            }
             return Ok(Some(account_id.to_owned()));
         };
         let accounts = self.bank_accounts(&document).await?;
