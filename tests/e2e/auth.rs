@@ -82,6 +82,44 @@ async fn a_revoked_key_is_401_api_key_revoked() {
 }
 
 #[tokio::test]
+async fn a_key_cannot_revoke_itself_and_keeps_working() {
+    let app = TestApp::spawn().await;
+    let key = app.key_with(&[Scope::KeysWrite]).await;
+    let listed = expect_json(app.get("/v1/api-keys", Some(&key)).await, StatusCode::OK).await;
+    let own_id = listed["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|k| k["name"] == "test-key")
+        .unwrap()["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+
+    let refused = app
+        .post_json(
+            &format!("/v1/api-keys/{own_id}/revoke"),
+            Some(&key),
+            Some("revoke-self"),
+            &json!({}),
+        )
+        .await;
+    expect_problem(refused, StatusCode::CONFLICT, "api_key_revokes_itself").await;
+    expect_json(app.get("/v1/api-keys", Some(&key)).await, StatusCode::OK).await;
+
+    // Another key with keys:write may revoke it.
+    let revoked = app
+        .post_json(
+            &format!("/v1/api-keys/{own_id}/revoke"),
+            Some(&app.admin_key),
+            Some("revoke-other"),
+            &json!({}),
+        )
+        .await;
+    expect_json(revoked, StatusCode::OK).await;
+}
+
+#[tokio::test]
 async fn a_key_without_the_scope_is_403_insufficient_scope() {
     let app = TestApp::spawn().await;
     let key = app.key_with(&[Scope::KeysWrite]).await;

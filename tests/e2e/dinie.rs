@@ -501,7 +501,7 @@ async fn provider_refusals_come_back_as_problems_with_the_gateway_code_and_the_p
             &app,
             &format!("/v1/credit-offers/{offer_id}/simulations"),
             "s-2",
-            &json!({"amount": 2000, "installments": 12}),
+            &json!({"amount": "2000.00", "installments": 12}),
         )
         .await,
         StatusCode::CREATED,

@@ -35,6 +35,11 @@ pub enum ApiError {
     /// The key was revoked.
     #[error("the API key has been revoked")]
     ApiKeyRevoked,
+    /// A key asked to revoke itself: the caller would lock itself out mid-operation.
+    #[error(
+        "a key cannot revoke itself: revoke it with another key that holds keys:write, or with `paygate keys revoke`"
+    )]
+    ApiKeyRevokesItself,
     /// The key lacks a scope.
     #[error("the API key lacks the `{scope}` scope")]
     InsufficientScope {
@@ -197,6 +202,7 @@ impl ApiError {
             ApiError::ApiKeyMissing => "api_key_missing",
             ApiError::ApiKeyInvalid => "api_key_invalid",
             ApiError::ApiKeyRevoked => "api_key_revoked",
+            ApiError::ApiKeyRevokesItself => "api_key_revokes_itself",
             ApiError::InsufficientScope { .. } => "insufficient_scope",
             ApiError::NotFound { .. } => "not_found",
             ApiError::RouteNotFound => "route_not_found",
@@ -253,7 +259,9 @@ impl ApiError {
             | ApiError::CapabilityUnavailable { .. }
             | ApiError::VerifierUnavailable => StatusCode::SERVICE_UNAVAILABLE,
             ApiError::RegistrationUnsupported(_) => StatusCode::NOT_FOUND,
-            ApiError::DeliveryNotRetryable { .. } => StatusCode::CONFLICT,
+            ApiError::DeliveryNotRetryable { .. } | ApiError::ApiKeyRevokesItself => {
+                StatusCode::CONFLICT
+            }
             ApiError::QuarantineUnreadable(_) => StatusCode::UNPROCESSABLE_ENTITY,
             ApiError::Provider(error) => provider_status(error),
             ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
@@ -489,6 +497,7 @@ mod tests {
     fn every_variant_has_a_distinct_code() {
         let errors = [
             ApiError::ApiKeyMissing,
+            ApiError::ApiKeyRevokesItself,
             ApiError::ApiKeyInvalid,
             ApiError::ApiKeyRevoked,
             ApiError::InsufficientScope { scope: "x" },

@@ -35,8 +35,10 @@ pub struct EventsQuery {
     /// Occurred before (RFC 3339).
     pub to: Option<DateTime<Utc>>,
     /// Page size, 1 to 100 (default 25).
+    #[param(minimum = 1, maximum = 100)]
     pub limit: Option<u32>,
     /// The last id of the previous page.
+    #[param(pattern = "^evt_[0-9a-f]{32}$")]
     pub starting_after: Option<String>,
 }
 

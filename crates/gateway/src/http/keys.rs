@@ -22,8 +22,10 @@ use crate::store::api_keys::{self, ApiKeyRecord};
 pub struct NewApiKey {
     /// Who or what will use it (shown in audit trails).
     #[schema(example = "loan-service")]
+    #[schema(max_length = 100)]
     pub name: String,
     /// Scopes granted.
+    #[schema(min_items = 1)]
     pub scopes: Vec<Scope>,
 }
 
@@ -117,12 +119,18 @@ pub async fn list(
     )))
 }
 
-/// Revokes a key; requests with it get 401 `api_key_revoked` from then on.
+/// Revokes a key; requests with it get 401 `api_key_revoked` from then on. A key cannot revoke
+/// itself (409 `api_key_revokes_itself`): an operator revoking keys would otherwise lock
+/// themselves out halfway, or revoke the last admin key by mistake.
 #[utoipa::path(
     post, path = "/v1/api-keys/{id}/revoke", tag = "api keys",
     params(("id" = String, Path, description = "key_ id"), ("Idempotency-Key" = String, Header, description = "unique per logical request")),
     security(("api_key" = ["keys:write"])),
-    responses((status = 200, body = ApiKeyBody), (status = 404, body = crate::http::error::Problem))
+    responses(
+        (status = 200, body = ApiKeyBody),
+        (status = 404, body = crate::http::error::Problem),
+        (status = 409, body = crate::http::error::Problem, description = "`api_key_revokes_itself`"),
+    )
 )]
 pub async fn revoke(
     State(state): State<AppState>,
@@ -134,6 +142,9 @@ pub async fn revoke(
         resource: format!("api key {id}"),
     };
     let key_id: ApiKeyId = id.parse().map_err(|_| not_found())?;
+    if key_id == caller.api_key_id {
+        return Err(ApiError::ApiKeyRevokesItself);
+    }
     let record = api_keys::revoke(&state.pool, key_id)
         .await?
         .ok_or_else(not_found)?;

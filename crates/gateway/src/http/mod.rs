@@ -21,6 +21,7 @@ pub mod health;
 pub mod idempotency;
 pub mod keys;
 pub mod money;
+pub mod openapi;
 pub mod pagination;
 pub mod providers;
 pub mod quarantine;
@@ -44,10 +45,10 @@ use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetReques
 use tower_http::sensitive_headers::SetSensitiveRequestHeadersLayer;
 use tower_http::trace::TraceLayer;
 use utoipa::OpenApi;
-use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa_swagger_ui::SwaggerUi;
 
 use crate::http::error::ApiError;
+use crate::http::openapi::{BearerAuth, SharedResponses};
 use crate::http::state::AppState;
 
 const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
@@ -81,7 +82,7 @@ const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
         webhooks::receive_root, webhooks::receive_path,
     ),
     components(schemas(error::Problem, error::FieldProblem, crate::keys::Scope)),
-    modifiers(&BearerAuth),
+    modifiers(&BearerAuth, &SharedResponses),
     tags(
         (name = "events", description = "Normalized provider events"),
         (name = "api keys", description = "Keys for internal services"),
@@ -95,23 +96,6 @@ const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
     )
 )]
 pub struct ApiDoc;
-
-struct BearerAuth;
-
-impl utoipa::Modify for BearerAuth {
-    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
-        let components = openapi.components.get_or_insert_with(Default::default);
-        components.add_security_scheme(
-            "api_key",
-            SecurityScheme::Http(
-                HttpBuilder::new()
-                    .scheme(HttpAuthScheme::Bearer)
-                    .bearer_format("pgk_...")
-                    .build(),
-            ),
-        );
-    }
-}
 
 /// The whole application router.
 pub fn router(state: AppState) -> Router {

@@ -30,3 +30,16 @@ impl From<&Money> for MoneyBody {
         MoneyBody::from(*money)
     }
 }
+
+/// The schema of an amount a caller asks to pay (`providers::money::payment_amount`): a decimal
+/// string from `0.01` to `999999999999999.99`, at most two decimals, never a JSON number.
+pub fn payment_amount_schema() -> utoipa::openapi::Object {
+    utoipa::openapi::ObjectBuilder::new()
+        .schema_type(utoipa::openapi::Type::String)
+        .pattern(Some(providers::money::payment_amount::PATTERN))
+        .description(Some(
+            "A decimal string, BRL, from `0.01` to `999999999999999.99`, at most two decimal \
+             places, no sign or exponent (`\"12.10\"`). A JSON number is refused.",
+        ))
+        .build()
+}

@@ -49,7 +49,11 @@ impl From<RegisteredWebhook> for RegistrationBody {
 #[serde(deny_unknown_fields)]
 pub struct RotateRequest {
     /// How long the previous credential stays valid, in seconds (default 3600, at most 86400).
-    #[serde(default = "default_grace")]
+    #[serde(
+        default = "default_grace",
+        deserialize_with = "crate::http::extract::whole_number::deserialize"
+    )]
+    #[schema(maximum = 86400)]
     pub grace_seconds: u64,
     /// Rotate only this registration; all of the provider's when absent.
     #[serde(default)]

@@ -78,10 +78,13 @@ pub struct QuarantineQuery {
     /// Provider name.
     pub provider: Option<String>,
     /// `quarantined` (the default: still waiting) or `all`.
+    #[param(pattern = "^(quarantined|all)$")]
     pub status: Option<String>,
     /// Page size, 1 to 100 (default 25).
+    #[param(minimum = 1, maximum = 100)]
     pub limit: Option<u32>,
     /// The last id of the previous page.
+    #[param(pattern = "^qua_[0-9a-f]{32}$")]
     pub starting_after: Option<String>,
 }
 
@@ -132,8 +135,10 @@ pub async fn list(
 }
 
 fn quarantine_id(id: &str) -> Result<QuarantineId, ApiError> {
-    id.parse()
-        .map_err(|_| ApiError::InvalidPath(format!("`{id}` is not a qua_ id")))
+    // A malformed id cannot name a quarantined webhook: 404, as for events, keeps ids opaque.
+    id.parse().map_err(|_| ApiError::NotFound {
+        resource: format!("quarantined webhook {id}"),
+    })
 }
 
 async fn find(state: &AppState, id: QuarantineId) -> Result<QuarantineRow, ApiError> {
@@ -149,7 +154,7 @@ async fn find(state: &AppState, id: QuarantineId) -> Result<QuarantineRow, ApiEr
     get, path = "/v1/quarantine/{id}", tag = "operations",
     params(("id" = String, Path, description = "qua_ id")),
     security(("api_key" = ["events:read"])),
-    responses((status = 200, body = QuarantinedBody), (status = 400, body = Problem), (status = 404, body = Problem))
+    responses((status = 200, body = QuarantinedBody), (status = 404, body = Problem))
 )]
 pub async fn get(
     State(state): State<AppState>,

@@ -141,6 +141,9 @@ fn money(amount: rust_decimal::Decimal) -> String {
 #[serde(deny_unknown_fields)]
 pub struct ItemsQuery {
     /// Status.
+    #[param(
+        pattern = "^(pending|matched|amount_mismatch|overdue|needs_review|unexpected_receipt|cancelled|confirmed|written_off)$"
+    )]
     pub status: Option<String>,
     /// Disbursed or received at or after.
     pub from: Option<DateTime<Utc>>,
@@ -149,8 +152,10 @@ pub struct ItemsQuery {
     /// Payee CPF/CNPJ, formatted or bare.
     pub document: Option<String>,
     /// Page size.
+    #[param(minimum = 1, maximum = 100)]
     pub limit: Option<u32>,
     /// The last id of the previous page.
+    #[param(pattern = "^rcn_[0-9a-f]{32}$")]
     pub starting_after: Option<String>,
 }
 
@@ -273,8 +278,10 @@ pub async fn get(
 #[serde(deny_unknown_fields)]
 pub struct ResolveBody {
     /// `confirm`, `rematch` or `write_off`.
+    #[schema(pattern = "^(confirm|rematch|write_off)$")]
     pub action: String,
     /// Why (mandatory; kept in the audit trail).
+    #[schema(min_length = 1, max_length = 2000)]
     pub note: String,
     /// For `rematch`: the receipt to match with.
     #[serde(default)]

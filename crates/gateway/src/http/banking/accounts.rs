@@ -79,7 +79,7 @@ impl From<Account> for AccountBody {
 pub struct DocumentUploadRequest {
     /// `selfie`, `id_card_full`, `id_card_front`, `id_card_back`, `driver_license_full`,
     /// `driver_license_front`, `driver_license_back`, `articles_of_association`.
-    #[schema(value_type = String, example = "selfie")]
+    #[schema(value_type = String, example = "selfie", pattern = "^(selfie|id_card_full|id_card_front|id_card_back|driver_license_full|driver_license_front|driver_license_back|articles_of_association)$")]
     pub kind: AccountDocumentKind,
     /// The file, base64-encoded.
     pub content_base64: String,

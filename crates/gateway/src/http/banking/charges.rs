@@ -14,17 +14,18 @@ use crate::http::pagination::ListBody;
 use crate::http::state::AppState;
 use crate::keys::{Caller, Scope};
 
-use super::{MoneyBody, PageQuery, PartyRequest, invalid, page, payable, provider_key};
+use super::{MoneyBody, PageQuery, PartyRequest, invalid, page, provider_key};
 
 /// A charge to create.
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CreateChargeRequest {
     /// `pix_dynamic`, `pix_static`, `bankslip`, `bankslip_pix`.
-    #[schema(value_type = String, example = "pix_dynamic")]
+    #[schema(value_type = String, example = "pix_dynamic", pattern = "^(pix_dynamic|pix_static|bankslip|bankslip_pix)$")]
     pub kind: ChargeKind,
-    /// Amount, a decimal string with at most two decimals.
-    #[schema(value_type = String, example = "150.00")]
+    /// The amount to charge.
+    #[serde(deserialize_with = "providers::money::payment_amount::deserialize")]
+    #[schema(schema_with = crate::http::money::payment_amount_schema, example = "150.00")]
     pub amount: Money,
     /// Who pays (required for bank slips).
     pub payer: Option<PartyRequest>,
@@ -105,7 +106,7 @@ pub async fn create_charge(
     ApiJson(request): ApiJson<CreateChargeRequest>,
 ) -> Result<(StatusCode, Json<ChargeBody>), ApiError> {
     caller.require(Scope::BankingWrite)?;
-    let amount = payable(request.amount, "/amount")?;
+    let amount = request.amount;
     let is_slip = matches!(request.kind, ChargeKind::Bankslip | ChargeKind::BankslipPix);
     if is_slip && request.payer.is_none() {
         return Err(invalid("/payer", "a bank slip needs a payer"));

@@ -20,7 +20,7 @@ use super::{invalid, provider_key};
 #[serde(deny_unknown_fields)]
 pub struct CreatePixKeyRequest {
     /// `cpf`, `cnpj`, `email`, `phone`, `evp`.
-    #[schema(value_type = String, example = "evp")]
+    #[schema(value_type = String, example = "evp", pattern = "^(cpf|cnpj|email|phone|evp)$")]
     pub kind: PixKeyKind,
     /// The key, for `email` and `phone`.
     pub value: Option<String>,

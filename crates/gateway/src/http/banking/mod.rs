@@ -15,7 +15,7 @@
 //!   this module holds what they share (money, paging, parties, idempotency keys for the provider).
 
 use axum::http::HeaderMap;
-use providers::{Document, IdempotencyKey, Money, PageRequest, Party};
+use providers::{Document, IdempotencyKey, PageRequest, Party};
 use serde::Deserialize;
 use sha2::{Digest, Sha256};
 use utoipa::{IntoParams, ToSchema};
@@ -48,6 +48,7 @@ fn page<T, U>(page: providers::Page<T>, map: impl Fn(T) -> U) -> ListBody<U> {
 #[serde(deny_unknown_fields)]
 pub struct PageQuery {
     /// Page size, 1 to 50 (default 10).
+    #[param(minimum = 1, maximum = 50)]
     pub limit: Option<u32>,
     /// The `next_cursor` of the previous page.
     pub cursor: Option<String>,
@@ -104,14 +105,6 @@ fn invalid(pointer: &str, message: impl Into<String>) -> ApiError {
         pointer: pointer.to_owned(),
         message: message.into(),
     }])
-}
-
-/// A payable amount: positive, at most two decimals.
-fn payable(amount: Money, pointer: &str) -> Result<Money, ApiError> {
-    amount
-        .ensure_payment_amount()
-        .and_then(|amount| amount.with_max_scale(2))
-        .map_err(|error| invalid(pointer, error.to_string()))
 }
 
 /// The provider idempotency key of a request: derived from the caller and its `Idempotency-Key`,

@@ -17,7 +17,7 @@ use crate::http::pagination::ListBody;
 use crate::http::state::AppState;
 use crate::keys::{Caller, Scope};
 
-use super::{MoneyBody, PageQuery, PartyRequest, invalid, page, payable, provider_key};
+use super::{MoneyBody, PageQuery, PartyRequest, invalid, page, provider_key};
 
 /// Where a Pix goes: exactly one of `key` and `account`.
 #[derive(Debug, Deserialize, ToSchema)]
@@ -33,8 +33,9 @@ pub struct DestinationRequest {
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct SendPixRequest {
-    /// Amount, a decimal string with at most two decimals.
-    #[schema(value_type = String, example = "12.12")]
+    /// The amount to send.
+    #[serde(deserialize_with = "providers::money::payment_amount::deserialize")]
+    #[schema(schema_with = crate::http::money::payment_amount_schema, example = "12.12")]
     pub amount: Money,
     /// Where to.
     pub destination: DestinationRequest,
@@ -85,7 +86,8 @@ impl From<PixTransfer> for PixTransferBody {
 #[serde(deny_unknown_fields)]
 pub struct RefundRequest {
     /// How much to give back (all or part of what remains).
-    #[schema(value_type = String, example = "10.00")]
+    #[serde(deserialize_with = "providers::money::payment_amount::deserialize")]
+    #[schema(schema_with = crate::http::money::payment_amount_schema, example = "10.00")]
     pub amount: Money,
     /// Why, shown to the payer.
     pub reason: Option<String>,
@@ -134,7 +136,7 @@ pub async fn send_pix(
     ApiJson(request): ApiJson<SendPixRequest>,
 ) -> Result<(StatusCode, Json<PixTransferBody>), ApiError> {
     caller.require(Scope::BankingWrite)?;
-    let amount = payable(request.amount, "/amount")?;
+    let amount = request.amount;
     let destination = match (request.destination.key, request.destination.account) {
         (Some(key), None) if !key.trim().is_empty() => PixDestination::Key(key.trim().to_owned()),
         (None, Some(account)) => {
@@ -224,7 +226,7 @@ pub async fn refund(
     let end_to_end_id = PixEndToEndId::parse(&id).map_err(|_| ApiError::NotFound {
         resource: format!("pix {id}"),
     })?;
-    let amount = payable(request.amount, "/amount")?;
+    let amount = request.amount;
     let key = provider_key(&caller, &headers)?;
     let refund = state
         .banking()?

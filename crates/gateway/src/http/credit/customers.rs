@@ -82,6 +82,7 @@ pub struct UploadDocumentRequest {
     /// The original file name.
     pub file_name: String,
     /// `application/pdf`, `image/jpeg` or `image/png`.
+    #[schema(pattern = "^(application/pdf|image/jpeg|image/png)$")]
     pub content_type: String,
     /// The file, base64 (standard alphabet, padded).
     pub content_base64: String,
@@ -114,6 +115,7 @@ impl From<KycDocument> for KycDocumentBody {
 #[serde(deny_unknown_fields)]
 pub struct CustomersQuery {
     /// Page size, 1 to 100 (default 25).
+    #[param(minimum = 1, maximum = 100)]
     pub limit: Option<u32>,
     /// The last id of the previous page.
     pub starting_after: Option<String>,

@@ -13,7 +13,7 @@
 
 use axum::extract::OriginalUri;
 use axum::http::HeaderMap;
-use providers::{CreditOfferStatus, CustomerStatus, IdempotencyKey, LoanStatus, Money};
+use providers::{CreditOfferStatus, CustomerStatus, IdempotencyKey, LoanStatus};
 use sha2::{Digest, Sha256};
 
 use crate::http::error::{ApiError, FieldProblem, InternalCause};
@@ -91,13 +91,4 @@ fn provider_key(
         .collect();
     IdempotencyKey::parse(&format!("paygate-{digest}"))
         .map_err(|error| ApiError::Internal(InternalCause::new("derived idempotency key", error)))
-}
-
-fn validate_amount(amount: Money) -> Result<Money, ApiError> {
-    let amount = amount
-        .ensure_payment_amount()
-        .map_err(|error| field("/amount", error.to_string()))?;
-    amount
-        .with_max_scale(2)
-        .map_err(|error| field("/amount", error.to_string()))
 }

@@ -8,7 +8,7 @@ use providers::{CreditOffer, Money, Simulation, SimulationRequest};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
-use super::{field, offer_status, provider_key, validate_amount};
+use super::{field, offer_status, provider_key};
 use crate::http::error::ApiError;
 use crate::http::extract::{ApiJson, ApiPath, ApiQuery};
 pub use crate::http::money::MoneyBody;
@@ -57,11 +57,13 @@ impl From<CreditOffer> for CreditOfferBody {
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct SimulateRequest {
-    /// The amount to borrow: a decimal string (`"25000.00"`) or an exact JSON number, BRL, at
-    /// most two decimal places.
-    #[schema(value_type = String, example = "25000.00")]
+    /// The amount to borrow, BRL.
+    #[serde(deserialize_with = "providers::money::payment_amount::deserialize")]
+    #[schema(schema_with = crate::http::money::payment_amount_schema, example = "25000.00")]
     pub amount: Money,
     /// The number of monthly installments.
+    #[serde(deserialize_with = "crate::http::extract::whole_number::deserialize")]
+    #[schema(minimum = 1)]
     pub installments: u32,
     /// The first due date, when the borrower chooses it.
     #[serde(default)]
@@ -113,6 +115,7 @@ impl From<Simulation> for SimulationBody {
 #[serde(deny_unknown_fields)]
 pub struct CreditOffersQuery {
     /// The borrower (required).
+    #[param(required = true, min_length = 1)]
     pub customer_id: Option<String>,
 }
 
@@ -181,7 +184,7 @@ pub async fn simulate(
     ApiJson(request): ApiJson<SimulateRequest>,
 ) -> Result<(StatusCode, Json<SimulationBody>), ApiError> {
     caller.require(Scope::CreditWrite)?;
-    let amount = validate_amount(request.amount)?;
+    let amount = request.amount;
     if request.installments == 0 {
         return Err(field("/installments", "must be at least 1"));
     }

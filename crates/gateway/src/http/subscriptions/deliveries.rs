@@ -102,10 +102,13 @@ impl DeliveryBody {
 #[serde(deny_unknown_fields)]
 pub struct DeliveriesQuery {
     /// `pending`, `delivering`, `succeeded`, `dead`.
+    #[param(pattern = "^(pending|delivering|succeeded|dead)$")]
     pub status: Option<String>,
     /// Page size.
+    #[param(minimum = 1, maximum = 100)]
     pub limit: Option<u32>,
     /// The last id of the previous page.
+    #[param(pattern = "^dlv_[0-9a-f]{32}$")]
     pub starting_after: Option<String>,
 }
 

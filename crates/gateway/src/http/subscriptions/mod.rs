@@ -39,12 +39,16 @@ pub struct NewSubscriptionBody {
     pub url: String,
     /// Event type patterns: `loan.*`, `pix.received`, `*`.
     #[schema(example = json!(["loan.*", "pix.received"]))]
+    #[schema(min_items = 1)]
     pub event_types: Vec<String>,
     /// Only events of this provider.
     #[serde(default)]
     pub provider: Option<String>,
     /// Only events about this resource kind (`loan`, `pix`, `charge`, ...).
     #[serde(default)]
+    #[schema(
+        pattern = "^(customer|credit_offer|loan|charge|pix|pix_refund|transfer|account|pix_key|infraction|subscription|reconciliation_item|other)$"
+    )]
     pub resource_kind: Option<String>,
     /// Free text.
     #[serde(default)]
@@ -53,7 +57,11 @@ pub struct NewSubscriptionBody {
     #[serde(default)]
     pub ordered: bool,
     /// Deliveries per second, at most.
-    #[serde(default)]
+    #[serde(
+        default,
+        deserialize_with = "crate::http::extract::whole_number::option"
+    )]
+    #[schema(minimum = 1, maximum = 10000)]
     pub rate_limit_per_second: Option<u32>,
     /// Partner metadata, returned as given.
     #[serde(default)]
@@ -75,19 +83,23 @@ pub struct SubscriptionPatchBody {
     pub provider: Option<Option<String>>,
     /// New resource kind filter (`null` clears).
     #[serde(default, deserialize_with = "nullable")]
-    #[schema(value_type = Option<String>)]
+    #[schema(value_type = Option<String>, pattern = "^(customer|credit_offer|loan|charge|pix|pix_refund|transfer|account|pix_key|infraction|subscription|reconciliation_item|other)$")]
     pub resource_kind: Option<Option<String>>,
     /// New description (`null` clears).
     #[serde(default, deserialize_with = "nullable")]
     #[schema(value_type = Option<String>)]
     pub description: Option<Option<String>>,
     /// `active` or `disabled`; enabling clears the failure streak.
+    #[schema(pattern = "^(active|disabled)$")]
     pub status: Option<String>,
     /// Ordered delivery.
     pub ordered: Option<bool>,
     /// Rate limit (`null` removes it).
-    #[serde(default, deserialize_with = "nullable")]
-    #[schema(value_type = Option<u32>)]
+    #[serde(
+        default,
+        deserialize_with = "crate::http::extract::whole_number::nullable"
+    )]
+    #[schema(value_type = Option<u32>, minimum = 1, maximum = 10000)]
     pub rate_limit_per_second: Option<Option<u32>>,
     /// Metadata.
     #[schema(value_type = Option<Object>)]
@@ -277,10 +289,13 @@ pub async fn create(
 #[serde(deny_unknown_fields)]
 pub struct SubscriptionsQuery {
     /// `active` or `disabled`.
+    #[param(pattern = "^(active|disabled)$")]
     pub status: Option<String>,
     /// Page size, 1 to 100.
+    #[param(minimum = 1, maximum = 100)]
     pub limit: Option<u32>,
     /// The last id of the previous page.
+    #[param(pattern = "^sub_[0-9a-f]{32}$")]
     pub starting_after: Option<String>,
 }
 
@@ -435,7 +450,11 @@ pub async fn delete(
 #[serde(deny_unknown_fields)]
 pub struct RotateSecretBody {
     /// Seconds during which deliveries are signed with both secrets (default 86400, at most 7 days).
-    #[serde(default = "default_grace")]
+    #[serde(
+        default = "default_grace",
+        deserialize_with = "crate::http::extract::whole_number::deserialize"
+    )]
+    #[schema(maximum = 604800)]
     pub grace_seconds: u64,
 }
 
