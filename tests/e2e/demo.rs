@@ -9,9 +9,11 @@ async fn the_demo_story_runs_end_to_end_against_both_simulators() {
     let db = TestDb::new().await;
     let mut settings = test_settings(&db);
     settings.server.port = 0;
+    let ready_file = std::env::temp_dir().join(format!("{}_ready.json", db.name()));
     let options = paygate_demo::DemoOptions {
         exit: true,
         database: format!("{}_demo", db.name()),
+        ready_file: Some(ready_file.clone()),
     };
     let database = options.database.clone();
 
@@ -21,6 +23,18 @@ async fn the_demo_story_runs_end_to_end_against_both_simulators() {
     let server = gateway::db::server_url_of(secrecy::ExposeSecret::expose_secret(&db.url));
     drop_database(&server, &database).await;
     outcome.expect("the demo story completes");
+
+    // Tools that drive the serving demo (CI's schemathesis run) read its URL and admin key here;
+    // only the owner may read it, since it holds a key.
+    let ready: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(&ready_file).expect("the ready file is written"))
+            .unwrap();
+    assert!(ready["base_url"].as_str().unwrap().starts_with("http://127.0.0.1:"));
+    assert!(ready["admin_key"].as_str().unwrap().starts_with("pgk_"));
+    use std::os::unix::fs::PermissionsExt as _;
+    let mode = std::fs::metadata(&ready_file).unwrap().permissions().mode();
+    assert_eq!(mode & 0o777, 0o600);
+    std::fs::remove_file(&ready_file).unwrap();
 }
 
 async fn drop_database(server: &str, name: &str) {

@@ -44,6 +44,8 @@ pub struct DemoOptions {
     pub exit: bool,
     /// The throw-away database (dropped and created again at start).
     pub database: String,
+    /// Where to write the gateway's URL and the admin key once the story is done.
+    pub ready_file: Option<std::path::PathBuf>,
 }
 
 /// Runs the demo from the command line (logs to stdout per the configuration).
@@ -152,6 +154,11 @@ pub async fn run_story(mut settings: Settings, options: DemoOptions) -> anyhow::
         demo.key
     );
 
+    if outcome.is_ok()
+        && let Some(path) = &options.ready_file
+    {
+        write_ready_file(path, &base, &demo.key)?;
+    }
     if outcome.is_ok() && !exit {
         println!("\nServing until Ctrl-C.");
         startup::shutdown_signal().await;
@@ -162,6 +169,22 @@ pub async fn run_story(mut settings: Settings, options: DemoOptions) -> anyhow::
     dinie_sim.shutdown().await;
     pool.close().await;
     outcome
+}
+
+/// Writes `{"base_url", "admin_key"}` to `path`, readable by its owner only: it holds a key.
+fn write_ready_file(path: &std::path::Path, base: &str, key: &str) -> anyhow::Result<()> {
+    use std::io::Write as _;
+    use std::os::unix::fs::OpenOptionsExt as _;
+    let body = json!({"base_url": base, "admin_key": key}).to_string();
+    let mut file = std::fs::OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .mode(0o600)
+        .open(path)
+        .with_context(|| format!("writing the ready file {}", path.display()))?;
+    file.write_all(body.as_bytes())?;
+    Ok(())
 }
 
 /// The `[providers.*]` sections that point both providers at the simulators: the demo registers

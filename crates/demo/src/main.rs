@@ -13,6 +13,10 @@ struct Args {
     /// End after the story (CI runs it this way).
     #[arg(long)]
     exit: bool,
+    /// Once the story is done and the gateway serves, write `{"base_url", "admin_key"}` here
+    /// (mode 0600), for tools that drive the running demo (CI's schemathesis run).
+    #[arg(long, value_name = "FILE")]
+    ready_file: Option<std::path::PathBuf>,
 }
 
 #[tokio::main]
@@ -23,6 +27,7 @@ async fn main() -> std::process::ExitCode {
         let options = paygate_demo::DemoOptions {
             exit: args.exit,
             database: "paygate_demo".into(),
+            ready_file: args.ready_file,
         };
         paygate_demo::run(settings, options).await
     };
