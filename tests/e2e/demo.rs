@@ -29,7 +29,12 @@ async fn the_demo_story_runs_end_to_end_against_both_simulators() {
     let ready: serde_json::Value =
         serde_json::from_slice(&std::fs::read(&ready_file).expect("the ready file is written"))
             .unwrap();
-    assert!(ready["base_url"].as_str().unwrap().starts_with("http://127.0.0.1:"));
+    assert!(
+        ready["base_url"]
+            .as_str()
+            .unwrap()
+            .starts_with("http://127.0.0.1:")
+    );
     assert!(ready["admin_key"].as_str().unwrap().starts_with("pgk_"));
     use std::os::unix::fs::PermissionsExt as _;
     let mode = std::fs::metadata(&ready_file).unwrap().permissions().mode();

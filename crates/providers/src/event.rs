@@ -1024,4 +1024,13 @@ mod tests {
             prop_assert!(pattern(&event_type).matches(&event_type));
         }
     }
+
+    proptest! {
+        #[test]
+        fn a_pattern_parses_exactly_when_the_published_pattern_matches(text in "[a-z0-9_.*A-Z -]{0,140}") {
+            let pattern = regex::Regex::new(EventPattern::PATTERN).unwrap();
+            let published = pattern.is_match(&text) && text.len() <= EventPattern::MAX_LENGTH;
+            prop_assert_eq!(EventPattern::parse(&text).is_ok(), published, "{:?}", text);
+        }
+    }
 }

@@ -175,4 +175,12 @@ mod tests {
             prop_assert_eq!(key.as_str(), input.as_str());
         }
     }
+
+    proptest! {
+        #[test]
+        fn a_key_is_valid_exactly_when_the_published_pattern_matches(text in "[ -~\\t\u{e9}]{0,260}") {
+            let pattern = regex::Regex::new(crate::idempotency::PATTERN).unwrap();
+            prop_assert_eq!(IdempotencyKey::parse(&text).is_ok(), pattern.is_match(&text));
+        }
+    }
 }
