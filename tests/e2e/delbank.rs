@@ -747,7 +747,9 @@ async fn an_unknown_account_is_a_404_not_a_provider_credential_failure() {
     let unknown = app
         .get("/v1/accounts/99999/balance", Some(&app.admin_key))
         .await;
-    expect_problem(unknown, StatusCode::NOT_FOUND, "provider_not_found").await;
+    let problem = expect_problem(unknown, StatusCode::NOT_FOUND, "provider_not_found").await;
+    // What Delbank itself answered is kept beside the gateway's code.
+    assert_eq!(problem["provider_code"], "http_401", "{problem}");
     // An id with control characters or non-ASCII text (it travels in a header) names no account:
     // 404 as well, never a 502 from a request that could not be built.
     for id in ["a%0Eb", "%C3%A7", "a%20b"] {

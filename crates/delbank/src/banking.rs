@@ -83,6 +83,7 @@ impl Client {
             if account_id.is_empty() || !account_id.bytes().all(|byte| byte.is_ascii_graphic()) {
                 return Err(ProviderError::NotFound {
                     resource: "bank account".to_owned(),
+                    code: None,
                 });
             }
             return Ok(Some(account_id.to_owned()));
@@ -93,6 +94,7 @@ impl Client {
             Some(number) => Ok(Some(number)),
             None => Err(ProviderError::NotFound {
                 resource: "bank account".to_owned(),
+                code: None,
             }),
         }
     }
@@ -137,6 +139,7 @@ impl Client {
 fn parse_account_id(id: &str) -> Result<Document, ProviderError> {
     Document::parse(id).map_err(|_| ProviderError::NotFound {
         resource: "account".to_owned(),
+        code: None,
     })
 }
 
@@ -408,6 +411,7 @@ impl BankingProvider for Client {
         let Some((entry_type, value)) = convert::parse_pix_key_id(id) else {
             return Err(ProviderError::NotFound {
                 resource: "pix key".to_owned(),
+                code: None,
             });
         };
         let call = Call::new(

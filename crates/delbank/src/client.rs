@@ -175,6 +175,7 @@ impl Client {
                 match self.attempt(&own).await {
                     Ok(_) => Err(ProviderError::NotFound {
                         resource: call.resource.to_owned(),
+                        code: Some("http_401".to_owned()),
                     }),
                     Err(_) => Err(ProviderError::Unauthorized { message }),
                 }
@@ -912,6 +913,7 @@ pub(crate) fn error_from_response(
         401 | 403 => ProviderError::Unauthorized { message },
         404 => ProviderError::NotFound {
             resource: resource.to_owned(),
+            code: Some(code),
         },
         409 => ProviderError::Conflict { code, message },
         429 => ProviderError::RateLimited {

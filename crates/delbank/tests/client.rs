@@ -350,7 +350,8 @@ async fn delbank_problem_details_map_to_provider_errors() {
     assert_eq!(
         missing,
         ProviderError::NotFound {
-            resource: "charge".to_owned()
+            resource: "charge".to_owned(),
+            code: Some("http_404".to_owned()),
         }
     );
 

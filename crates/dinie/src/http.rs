@@ -466,6 +466,7 @@ fn map_problem(
         },
         404 => ProviderError::NotFound {
             resource: call.resource.to_owned(),
+            code: Some(code),
         },
         408 => ProviderError::Timeout {
             operation: call.operation.to_owned(),

@@ -58,6 +58,9 @@ pub enum ProviderError {
     NotFound {
         /// What was looked up, e.g. `"loan"`.
         resource: String,
+        /// The provider's own code for the answer, when it gave one (`http_401` when it gave only
+        /// a status), kept for the caller next to the gateway's `provider_not_found`.
+        code: Option<String>,
     },
     /// The request conflicts with the resource's state or with an earlier request under the same
     /// idempotency key (409).
@@ -169,6 +172,7 @@ mod tests {
             },
             ProviderError::NotFound {
                 resource: "loan".to_owned(),
+                code: None,
             },
             ProviderError::Conflict {
                 code: "idempotency_conflict".to_owned(),

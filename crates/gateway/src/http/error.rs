@@ -290,6 +290,7 @@ impl ApiError {
             ApiError::Provider(
                 ProviderError::Rejected { code, .. } | ProviderError::Conflict { code, .. },
             ) => Some(code.clone()),
+            ApiError::Provider(ProviderError::NotFound { code, .. }) => code.clone(),
             _ => None,
         }
     }
@@ -394,7 +395,7 @@ pub struct Problem {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub retry_after: Option<u64>,
     /// The provider's own error code, when a provider refused the request (`provider_rejected`,
-    /// `provider_conflict`), e.g. `offer_expired`. `code` stays the gateway's stable code.
+    /// `provider_conflict`, `provider_not_found`), e.g. `offer_expired`. `code` stays the gateway's stable code.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub provider_code: Option<String>,
 }
