@@ -769,3 +769,72 @@ async fn an_unknown_account_is_a_404_not_a_provider_credential_failure() {
     expect_problem(refused, StatusCode::BAD_GATEWAY, "provider_unauthorized").await;
     sim.shutdown().await;
 }
+
+/// Delbank's onboarding webhooks carry no id and no time: a redelivery of a rejection and a second
+/// rejection after the holder sent documents again have the same body. The first must dedupe, the
+/// second must not.
+#[tokio::test]
+async fn a_second_rejection_after_new_documents_is_a_new_event_and_a_redelivery_is_not() {
+    let sim = sim().await;
+    sim.control()
+        .update_knobs(|knobs| knobs.duplicate_deliveries = true);
+    let app = gateway_with(delbank_config(&sim, AuthScheme::Bearer)).await;
+    let gateway = Gateway { app: &app };
+    register_webhooks(&gateway).await;
+    let opened = expect_json(
+        gateway
+            .post(
+                "/v1/accounts",
+                &json!({"holder_document": "11.444.777/0001-61", "name": "Padaria Pão Quente Ltda"}),
+            )
+            .await,
+        StatusCode::CREATED,
+    )
+    .await;
+    let id = opened["id"].as_str().unwrap().to_owned();
+    let rejections = || async {
+        let listed = gateway
+            .get("/v1/events?provider=delbank&type=account.documentation_rejected")
+            .await;
+        listed["data"].as_array().unwrap().len()
+    };
+    let deliveries_of_rejections = || {
+        sim.control()
+            .deliveries()
+            .into_iter()
+            .filter(|delivery| {
+                delivery.event_type == "WHITELABEL_CUSTOMER_DOCUMENTATION_REJECTED"
+                    && delivery.status.is_some_and(|status| status < 300)
+            })
+            .count()
+    };
+
+    for round in 1..=2 {
+        expect_json(
+            gateway
+                .post(
+                    &format!("/v1/accounts/{id}/documents"),
+                    &json!({"kind": "articles_of_association", "content_base64": "aGVsbG8="}),
+                )
+                .await,
+            StatusCode::CREATED,
+        )
+        .await;
+        sim.control().reject_customer("11444777000161").unwrap();
+        // Both copies of this round's rejection were delivered and acknowledged...
+        eventually(WAIT, || async {
+            (deliveries_of_rejections() >= 2 * round).then_some(())
+        })
+        .await
+        .expect("the simulator delivered the rejection twice");
+        // ...and made exactly one more event.
+        let stored = eventually(WAIT, || async {
+            let count = rejections().await;
+            (count >= round).then_some(count)
+        })
+        .await
+        .expect("the rejection is stored");
+        assert_eq!(stored, round, "round {round}");
+    }
+    sim.shutdown().await;
+}

@@ -13,7 +13,8 @@ use axum::body::Bytes;
 use axum::http::HeaderMap;
 use chrono::Utc;
 use providers::{
-    EventId, InboundRequest, NormalizedEvent, ProviderName, QuarantineId, WebhookSource,
+    DedupKey, EventData, EventId, EventType, InboundRequest, NormalizedEvent, PartyDocument,
+    ProviderName, QuarantineId, WebhookSource,
 };
 use sqlx::PgPool;
 use tokio::sync::{Mutex, mpsc, oneshot};
@@ -22,6 +23,7 @@ use crate::config::IngestSettings;
 use crate::credentials::PgCredentialStore;
 use crate::outbox::Sinks;
 use crate::store::events::InsertOutcome;
+use crate::store::onboarding;
 
 pub mod quarantine;
 mod writer;
@@ -185,6 +187,7 @@ impl Ingestor {
         if events.is_empty() {
             return Ok(Vec::new());
         }
+        let events = self.number_onboarding_rounds(&provider, events).await?;
         let (reply, answer) = oneshot::channel();
         let job = Job {
             provider,
@@ -202,6 +205,39 @@ impl Ingestor {
                 Ok(store_alone(&self.inner.pool, &self.inner.sinks, &job).await?)
             }
         }
+    }
+
+    /// A documentation rejection's body is the same for a redelivery and for a second rejection
+    /// after the holder sent documents again (Delbank's has no id and no time): the onboarding
+    /// round (one per submission through the gateway) goes into its dedup key, so that the
+    /// redelivery is a duplicate and the new rejection a new event. Without a round (documents
+    /// sent elsewhere) the key is the provider's own.
+    async fn number_onboarding_rounds(
+        &self,
+        provider: &ProviderName,
+        mut events: Vec<NormalizedEvent>,
+    ) -> Result<Vec<NormalizedEvent>, IngestError> {
+        for event in &mut events {
+            let EventData::Account(account) = &event.data else {
+                continue;
+            };
+            let PartyDocument::Valid(document) = &account.holder.document else {
+                continue;
+            };
+            if event.event_type != EventType::AccountDocumentationRejected {
+                continue;
+            }
+            let holder = onboarding::holder_hash(document.expose());
+            let round =
+                onboarding::current_round(&self.inner.pool, provider.as_str(), &holder).await?;
+            if round > 0
+                && let Ok(key) =
+                    DedupKey::parse(&format!("{}:round-{round}", event.dedup_key.as_str()))
+            {
+                event.dedup_key = key;
+            }
+        }
+        Ok(events)
     }
 }
 

@@ -7,6 +7,7 @@
 //! - `api_keys`: hashed API keys with scopes.
 //! - `credentials`: inbound webhook credentials from registrations at providers.
 //! - `idempotency`: stored responses for `Idempotency-Key`.
+//! - `onboarding`: white-label onboarding rounds (document submissions) per holder.
 //! - `subscriptions`, `deliveries`: partner subscriptions and the delivery outbox.
 //! - `recon_facts`, `recon_items`: reconciliation's facts and live items (with their locks), and
 //!   items as finance reads and decides them, summaries and batch runs.
@@ -18,6 +19,7 @@ pub mod credentials;
 pub mod deliveries;
 pub mod events;
 pub mod idempotency;
+pub mod onboarding;
 pub mod quarantine;
 pub mod recon_facts;
 pub mod recon_items;

@@ -222,6 +222,13 @@ pub async fn upload_document(
             },
         )
         .await?;
+    // A new round of onboarding: a rejection after it is a new fact, not a redelivery.
+    crate::store::onboarding::next_round(
+        &state.pool,
+        &state.settings.routing.banking,
+        &crate::store::onboarding::holder_hash(account.holder.expose()),
+    )
+    .await?;
     Ok((StatusCode::CREATED, Json(account.into())))
 }
 
