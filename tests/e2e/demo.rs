@@ -17,12 +17,34 @@ async fn the_demo_story_runs_end_to_end_against_both_simulators() {
     };
     let database = options.database.clone();
 
-    let outcome = paygate_demo::run_story(settings, options).await;
+    let outcome = paygate_demo::run_story_keeping_secrets(settings, options).await;
+
+    // After the whole story, no secret it was shown or configured with is in any column in the
+    // clear: API keys, partner secrets, provider credentials, webhook credentials.
+    let server = gateway::db::server_url_of(secrecy::ExposeSecret::expose_secret(&db.url));
+    let in_the_clear = match &outcome {
+        Ok(secrets) => {
+            use std::str::FromStr as _;
+            let options = sqlx::postgres::PgConnectOptions::from_str(&server)
+                .unwrap()
+                .database(&database);
+            let pool = sqlx::PgPool::connect_with(options).await.unwrap();
+            let found = e2e::db::secrets_in_the_clear(&pool, &secrets.0).await;
+            pool.close().await;
+            Some((secrets.0.len(), found))
+        }
+        Err(_) => None,
+    };
 
     // The demo's own database is dropped whatever happened.
-    let server = gateway::db::server_url_of(secrecy::ExposeSecret::expose_secret(&db.url));
     drop_database(&server, &database).await;
     outcome.expect("the demo story completes");
+    let (scanned, found) = in_the_clear.unwrap();
+    assert!(scanned >= 5, "the story saw {scanned} secrets");
+    assert!(
+        found.is_empty(),
+        "secrets in the clear after the story: {found:?}"
+    );
 
     // Tools that drive the serving demo (CI's schemathesis run) read its URL and admin key here;
     // only the owner may read it, since it holds a key.

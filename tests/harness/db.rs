@@ -154,3 +154,61 @@ impl Drop for TestDb {
         let _ = cleanup.join();
     }
 }
+
+/// Searches every text, varchar, bytea and jsonb column of every table for each secret (and for
+/// any full `pgk_` key or `whsec_` secret, whoever it belongs to); returns where each was found,
+/// as `table.column holds <first characters>…`. The tables must include `idempotency_record`.
+pub async fn secrets_in_the_clear(pool: &sqlx::PgPool, secrets: &[String]) -> Vec<String> {
+    let columns: Vec<(String, String, String)> = sqlx::query_as(
+        "select table_name::text, column_name::text, data_type::text from information_schema.columns
+         where table_schema = 'public' and data_type in ('text', 'character varying', 'bytea', 'jsonb')
+           and table_name not like '\\_sqlx%'",
+    )
+    .fetch_all(pool)
+    .await
+    .unwrap();
+    assert!(
+        columns
+            .iter()
+            .any(|(table, ..)| table == "idempotency_record"),
+        "the scan must cover the stored idempotent responses"
+    );
+    // An API key is `pgk_` and 43 URL-safe base64 characters (its first characters are kept as a
+    // display prefix, never the whole); a Standard Webhooks secret is `whsec_` and base64.
+    let shapes = [r"pgk_[A-Za-z0-9_-]{43}", r"whsec_[A-Za-z0-9+/=]{24,}"];
+    let mut found = Vec::new();
+    for (table, column, data_type) in &columns {
+        let haystack = match data_type.as_str() {
+            "bytea" => format!("encode(\"{column}\", 'escape')"),
+            _ => format!("\"{column}\"::text"),
+        };
+        for secret in secrets {
+            let hits: i64 = sqlx::query_scalar(&format!(
+                "select count(*) from \"{table}\" where position($1 in {haystack}) > 0"
+            ))
+            .bind(secret)
+            .fetch_one(pool)
+            .await
+            .unwrap();
+            if hits > 0 {
+                found.push(format!(
+                    "{table}.{column} holds {}…",
+                    &secret[..10.min(secret.len())]
+                ));
+            }
+        }
+        for shape in shapes {
+            let hits: i64 = sqlx::query_scalar(&format!(
+                "select count(*) from \"{table}\" where {haystack} ~ $1"
+            ))
+            .bind(shape)
+            .fetch_one(pool)
+            .await
+            .unwrap();
+            if hits > 0 {
+                found.push(format!("{table}.{column} holds a {}…", &shape[..5]));
+            }
+        }
+    }
+    found
+}

@@ -285,6 +285,25 @@ impl Control {
         self.shared.with(|state| state.requests.clone())
     }
 
+    /// The `authorization` value of every webhook registration, as the gateway registered it
+    /// (for `HEADER`, the value after `Name:` too). A test hook, for checking that no credential
+    /// is stored in the clear.
+    pub fn webhook_authorizations(&self) -> Vec<String> {
+        self.shared.with(|state| {
+            state
+                .webhooks
+                .iter()
+                .flat_map(|webhook| {
+                    let value = webhook
+                        .authorization
+                        .split_once(':')
+                        .map(|(_, value)| value.trim().to_owned());
+                    std::iter::once(webhook.authorization.clone()).chain(value)
+                })
+                .collect()
+        })
+    }
+
     /// Every webhook delivery attempt so far.
     pub fn deliveries(&self) -> Vec<Delivery> {
         self.shared.with(|state| state.deliveries.clone())

@@ -57,8 +57,22 @@ pub async fn run(settings: Settings, options: DemoOptions) -> anyhow::Result<()>
     run_story(settings, options).await
 }
 
+/// What the story was shown or configured with that must never be stored in the clear: the admin
+/// key, every partner secret, both providers' credentials and every webhook credential the
+/// providers hold for the gateway. For the at-rest audit of the demo's database.
+#[derive(Debug, Default)]
+pub struct Secrets(pub Vec<String>);
+
 /// Runs the demo; returns an error when a step of the story fails.
-pub async fn run_story(mut settings: Settings, options: DemoOptions) -> anyhow::Result<()> {
+pub async fn run_story(settings: Settings, options: DemoOptions) -> anyhow::Result<()> {
+    run_story_keeping_secrets(settings, options).await.map(drop)
+}
+
+/// [`run_story`], returning every secret the story saw (see [`Secrets`]).
+pub async fn run_story_keeping_secrets(
+    mut settings: Settings,
+    options: DemoOptions,
+) -> anyhow::Result<Secrets> {
     let exit = options.exit;
     let started = Instant::now();
     println!(
@@ -163,12 +177,31 @@ pub async fn run_story(mut settings: Settings, options: DemoOptions) -> anyhow::
         println!("\nServing until Ctrl-C.");
         startup::shutdown_signal().await;
     }
+    let secrets = secrets_seen(&demo, &dinie_sim, &delbank_sim).await;
     let _ = stop.send(());
     let _ = server.await;
     delbank_sim.shutdown().await;
     dinie_sim.shutdown().await;
     pool.close().await;
-    outcome
+    outcome.map(|()| secrets)
+}
+
+/// Every secret of [`Secrets`]: what the demo holds, and what the simulators hold for the gateway.
+async fn secrets_seen(
+    demo: &Demo,
+    dinie_sim: &dinie_sim::SimHandle,
+    delbank_sim: &delbank_sim::SimHandle,
+) -> Secrets {
+    let mut secrets = vec![
+        demo.key.clone(),
+        dinie_sim.client_secret().to_owned(),
+        DELBANK_API_KEY.to_owned(),
+    ];
+    secrets.extend(demo.partner.secrets_shown());
+    secrets.extend(dinie_sim.every_signing_secret().await);
+    secrets.extend(delbank_sim.control().webhook_authorizations());
+    secrets.retain(|secret| !secret.is_empty());
+    Secrets(secrets)
 }
 
 /// Writes `{"base_url", "admin_key"}` to `path`, readable by its owner only: it holds a key.
@@ -187,6 +220,9 @@ fn write_ready_file(path: &std::path::Path, base: &str, key: &str) -> anyhow::Re
     Ok(())
 }
 
+/// The Delbank simulator's key for the gateway's own account.
+const DELBANK_API_KEY: &str = "sim-key-31712";
+
 /// The `[providers.*]` sections that point both providers at the simulators: the demo registers
 /// them through the same composition root as `paygate serve`, from configuration.
 fn simulated_providers(
@@ -200,7 +236,7 @@ fn simulated_providers(
         .merge(("providers.dinie.client_secret", dinie_sim.client_secret()))
         .merge(("providers.delbank.enabled", true))
         .merge(("providers.delbank.base_url", delbank_sim.base_url()))
-        .merge(("providers.delbank.api_key", "sim-key-31712"))
+        .merge(("providers.delbank.api_key", DELBANK_API_KEY))
         .merge(("providers.delbank.account_id", "31712"))
         .merge(("providers.delbank.timeout_secs", 10))
         .merge(("providers.delbank.retries", 2))
@@ -630,6 +666,7 @@ struct Partner {
 #[derive(Default)]
 struct PartnerState {
     secret: std::sync::Mutex<String>,
+    shown: std::sync::Mutex<Vec<String>>,
     verified: AtomicU64,
     rejected: AtomicU64,
 }
@@ -650,6 +687,18 @@ impl Partner {
         if let Ok(mut current) = self.state.secret.lock() {
             *current = secret.to_owned();
         }
+        if let Ok(mut shown) = self.state.shown.lock() {
+            shown.push(secret.to_owned());
+        }
+    }
+
+    /// Every secret the partner was given.
+    fn secrets_shown(&self) -> Vec<String> {
+        self.state
+            .shown
+            .lock()
+            .map(|shown| shown.clone())
+            .unwrap_or_default()
     }
 
     fn verified(&self) -> u64 {

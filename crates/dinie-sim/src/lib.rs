@@ -433,6 +433,20 @@ impl SimHandle {
         }
     }
 
+    /// Every signing secret of every endpoint right now. A test hook, like
+    /// [`SimHandle::endpoint_secrets`].
+    pub async fn every_signing_secret(&self) -> Vec<String> {
+        let now = self.sim.now();
+        self.sim
+            .state
+            .lock()
+            .await
+            .endpoints
+            .iter()
+            .flat_map(|endpoint| endpoint.signing_secrets(now))
+            .collect()
+    }
+
     /// The secrets signing deliveries to an endpoint right now, newest first (two during a
     /// rotation's grace period). A test hook: Dinie itself never reveals a secret twice.
     pub async fn endpoint_secrets(&self, endpoint_id: &str) -> Vec<String> {
