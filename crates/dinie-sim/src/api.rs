@@ -687,6 +687,13 @@ fn check_url(sim: &Sim, url: &str) -> Result<(), Problem> {
     match parsed.scheme() {
         "https" => Ok(()),
         "http" if loopback && sim.config.allow_http_loopback => Ok(()),
+        "http"
+            if parsed
+                .host_str()
+                .is_some_and(|host| sim.config.allow_http_hosts.iter().any(|h| h == host)) =>
+        {
+            Ok(())
+        }
         _ => Err(invalid()),
     }
 }

@@ -74,6 +74,9 @@ pub struct SimConfig {
     pub sdk_envelope: bool,
     /// Accept `http://` webhook URLs on loopback hosts (Dinie requires HTTPS).
     pub allow_http_loopback: bool,
+    /// Further hosts that webhook endpoints may name over plain HTTP (a compose or cluster
+    /// network, where the gateway is `gateway:8080`). Empty: HTTPS only, as Dinie.
+    pub allow_http_hosts: Vec<String>,
 }
 
 /// The terms of the credit offer made to approved customers.
@@ -113,6 +116,7 @@ impl SimConfig {
             delivery_timeout: Duration::from_secs(5),
             sdk_envelope: false,
             allow_http_loopback: true,
+            allow_http_hosts: Vec::new(),
         }
     }
 
