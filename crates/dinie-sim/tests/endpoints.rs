@@ -1,6 +1,11 @@
 //! Webhook endpoints: HTTPS only, as Dinie, except loopback and the hosts a deployment names
 //! (`DINIE_SIM_ALLOW_HTTP_HOSTS`, e.g. `gateway` on a compose network).
 
+#![allow(
+    clippy::unwrap_used,
+    reason = "test helpers: a failed set-up must abort the test"
+)]
+
 use base64::Engine as _;
 use dinie_sim::SimConfig;
 
