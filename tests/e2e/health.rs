@@ -126,3 +126,43 @@ async fn the_docs_page_is_served_with_its_assets_and_no_internet() {
     assert_eq!(script.status(), StatusCode::OK);
     assert!(script.bytes().await.unwrap().len() > 100_000);
 }
+
+#[tokio::test]
+async fn readyz_verbose_shows_the_doctors_findings_about_this_server() {
+    let app = TestApp::spawn().await;
+    let plain: serde_json::Value = app.get("/readyz", None).await.json().await.unwrap();
+    assert!(plain.get("findings").is_none(), "{plain}");
+
+    let verbose = app.get("/readyz?verbose", None).await;
+    assert_eq!(verbose.status(), reqwest::StatusCode::OK);
+    let verbose: serde_json::Value = verbose.json().await.unwrap();
+    let findings = verbose["findings"].as_array().unwrap();
+    let checks: Vec<&str> = findings
+        .iter()
+        .map(|finding| finding["check"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        checks,
+        [
+            "synchronous_commit",
+            "fsync",
+            "autovacuum",
+            "max_connections",
+            "server_version",
+            "clock_offset"
+        ]
+    );
+    // Judged from what this server says, whatever it is configured with.
+    let autovacuum: String = sqlx::query_scalar("select current_setting('autovacuum')")
+        .fetch_one(&app.db.pool)
+        .await
+        .unwrap();
+    let finding = &findings[2];
+    assert_eq!(finding["found"], autovacuum.as_str());
+    let expected = if autovacuum == "on" { "ok" } else { "warn" };
+    assert_eq!(finding["level"], expected, "{finding}");
+    assert_eq!(
+        finding["advice"].as_str().unwrap().is_empty(),
+        autovacuum == "on"
+    );
+}

@@ -56,6 +56,9 @@ pub enum Command {
         #[command(subcommand)]
         command: SecretsCommand,
     },
+    /// Check the Postgres server for what the gateway's guarantees and speed depend on;
+    /// exits 1 when a finding fails.
+    Doctor,
     /// Inspect the configuration.
     Config {
         /// What to do with the configuration.
@@ -144,6 +147,29 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             Ok(())
         }
         Command::Serve => serve(cli.config, settings).await,
+        Command::Doctor => {
+            let (pool, _cluster) = open_database(&settings).await?;
+            let findings = crate::doctor::examine(&pool, &settings).await?;
+            let mut failed = false;
+            for finding in &findings {
+                let mark = match finding.level {
+                    crate::doctor::Level::Ok => "ok  ",
+                    crate::doctor::Level::Warn => "warn",
+                    crate::doctor::Level::Fail => {
+                        failed = true;
+                        "FAIL"
+                    }
+                };
+                println!("{mark} {:<20} {}", finding.check, finding.found);
+                if !finding.advice.is_empty() {
+                    println!("     {:<20} → {}", "", finding.advice);
+                }
+            }
+            if failed {
+                anyhow::bail!("the database fails a check the gateway's guarantees depend on");
+            }
+            Ok(())
+        }
         Command::Migrate => {
             let _telemetry = telemetry::init(&settings.telemetry)?;
             let (pool, _cluster) = open_database(&settings).await?;

@@ -27,6 +27,7 @@ pub mod credentials;
 pub mod crypto;
 pub mod db;
 pub mod delivery;
+pub mod doctor;
 pub mod http;
 pub mod ingest;
 pub mod keys;

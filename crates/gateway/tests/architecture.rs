@@ -19,7 +19,7 @@ const LAYERS: &[&[&str]] = &[
     &["config"],
     &["crypto", "db", "telemetry"],
     &["store", "registry"],
-    &["keys", "credentials", "secrets"],
+    &["keys", "credentials", "secrets", "doctor"],
     &["outbox"],
     &["reconcile", "delivery"],
     &["ingest"],

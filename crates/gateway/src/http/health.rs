@@ -18,23 +18,51 @@ use crate::http::state::AppState;
 pub struct Status {
     /// `ok` or `ready`.
     pub status: &'static str,
+    /// With `/readyz?verbose`: `paygate doctor`'s findings about the database server.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub findings: Option<Vec<crate::doctor::Finding>>,
+}
+
+/// `/readyz?verbose` adds the doctor's findings.
+#[derive(Debug, serde::Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct ReadyQuery {
+    /// Present (any value, or none): include the findings of `paygate doctor`.
+    #[param(pattern = "^[^\\u0000]*$")]
+    pub verbose: Option<String>,
 }
 
 /// The process is up.
 #[utoipa::path(get, path = "/healthz", tag = "operations", responses((status = 200, body = Status)))]
 pub async fn healthz() -> Json<Status> {
-    Json(Status { status: "ok" })
+    Json(Status {
+        status: "ok",
+        findings: None,
+    })
 }
 
 /// The database is reachable and every migration is applied; 503 otherwise.
 #[utoipa::path(
     get, path = "/readyz", tag = "operations",
+    params(ReadyQuery),
     responses((status = 200, body = Status), (status = 503, body = crate::http::error::Problem))
 )]
-pub async fn readyz(State(state): State<AppState>) -> Result<Json<Status>, ApiError> {
+pub async fn readyz(
+    State(state): State<AppState>,
+    crate::http::extract::ApiQuery(query): crate::http::extract::ApiQuery<ReadyQuery>,
+) -> Result<Json<Status>, ApiError> {
     let check = async { db::migrations_applied(&state.pool).await };
     match tokio::time::timeout(Duration::from_secs(2), check).await {
-        Ok(Ok(true)) => Ok(Json(Status { status: "ready" })),
+        Ok(Ok(true)) => {
+            let findings = match query.verbose {
+                Some(_) => Some(crate::doctor::examine(&state.pool, &state.settings).await?),
+                None => None,
+            };
+            Ok(Json(Status {
+                status: "ready",
+                findings,
+            }))
+        }
         Ok(Ok(false)) => Err(ApiError::NotReady("migrations are not applied".into())),
         Ok(Err(error)) => Err(ApiError::NotReady(format!(
             "database unreachable: {}",

@@ -12,6 +12,7 @@
 //! - `recon_facts`, `recon_items`: reconciliation's facts and live items (with their locks), and
 //!   items as finance reads and decides them, summaries and batch runs.
 //! - `replays`: replay jobs and their cursors.
+//! - `server`: the Postgres server's own settings and clock (for `paygate doctor`).
 //! - `secrets`: every secret column, read and replaced by column for re-encryption.
 
 pub mod api_keys;
@@ -25,6 +26,7 @@ pub mod recon_facts;
 pub mod recon_items;
 pub mod replays;
 pub mod secrets;
+pub mod server;
 pub mod subscriptions;
 
 /// One page of a cursor-paginated list.

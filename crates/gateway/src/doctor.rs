@@ -1,0 +1,214 @@
+//! `paygate doctor`: what the gateway's guarantees and speed need from the Postgres it is pointed
+//! at, checked against what that server says, each finding with what to change. `/readyz?verbose`
+//! shows the same findings.
+
+use chrono::Utc;
+use serde::Serialize;
+use sqlx::PgPool;
+use utoipa::ToSchema;
+
+use crate::config::Settings;
+use crate::store::server::{self, ServerFacts};
+
+/// How a finding stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum Level {
+    /// As the gateway needs it.
+    Ok,
+    /// Works, at a cost the advice names.
+    Warn,
+    /// Breaks a guarantee (durability, capacity, time): change it.
+    Fail,
+}
+
+/// One check and its outcome.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct Finding {
+    /// What was checked, e.g. `synchronous_commit`.
+    pub check: &'static str,
+    /// How it stands.
+    pub level: Level,
+    /// What the server has, e.g. `off`.
+    pub found: String,
+    /// What to change and why; empty when it is fine.
+    pub advice: String,
+}
+
+impl Finding {
+    fn new(check: &'static str, level: Level, found: impl Into<String>, advice: &str) -> Finding {
+        Finding {
+            check,
+            level,
+            found: found.into(),
+            advice: match level {
+                Level::Ok => String::new(),
+                Level::Warn | Level::Fail => advice.to_owned(),
+            },
+        }
+    }
+}
+
+/// Above this the clocks disagree enough to matter (replay windows, `since` filters, retry times
+/// compare the gateway's clock with the database's).
+const CLOCK_WARN_MS: i64 = 500;
+const CLOCK_FAIL_MS: i64 = 5_000;
+
+/// Reads the server's facts and judges them.
+pub async fn examine(pool: &PgPool, settings: &Settings) -> sqlx::Result<Vec<Finding>> {
+    let before = Utc::now();
+    let facts = server::facts(pool).await?;
+    let after = Utc::now();
+    let midpoint = before + (after - before) / 2;
+    let offset_ms = (facts.clock - midpoint).num_milliseconds();
+    Ok(judge(&facts, offset_ms, settings.database.max_connections))
+}
+
+/// The findings for `facts`, a clock offset (database minus gateway) and the pool size of one
+/// replica.
+pub fn judge(facts: &ServerFacts, clock_offset_ms: i64, pool_size: u32) -> Vec<Finding> {
+    let mut findings = Vec::new();
+    let durable = !matches!(facts.synchronous_commit.as_str(), "off");
+    findings.push(Finding::new(
+        "synchronous_commit",
+        if durable { Level::Ok } else { Level::Fail },
+        &facts.synchronous_commit,
+        "set synchronous_commit = on: with off, a webhook answered 2xx can be lost in a crash \
+         (the gateway acknowledges only after its commit)",
+    ));
+    findings.push(Finding::new(
+        "fsync",
+        if facts.fsync == "on" {
+            Level::Ok
+        } else {
+            Level::Fail
+        },
+        &facts.fsync,
+        "set fsync = on: with off, a crash can corrupt the database and lose committed events",
+    ));
+    findings.push(Finding::new(
+        "autovacuum",
+        if facts.autovacuum == "on" {
+            Level::Ok
+        } else {
+            Level::Warn
+        },
+        &facts.autovacuum,
+        "set autovacuum = on (or run VACUUM on a schedule): deliveries, attempts and idempotency \
+         records are updated and deleted all day, and without vacuum their dead rows pile up, \
+         so the tables and their indexes bloat and claims, lookups and benchmarks get slower",
+    ));
+    let usable = facts.max_connections - facts.reserved_connections;
+    let replicas = usable / i64::from(pool_size.max(1));
+    let level = match replicas {
+        0 => Level::Fail,
+        1 | 2 => Level::Warn,
+        _ => Level::Ok,
+    };
+    findings.push(Finding::new(
+        "max_connections",
+        level,
+        format!(
+            "{} ({usable} usable; room for {replicas} replica(s) of database.max_connections = {pool_size})",
+            facts.max_connections
+        ),
+        "raise max_connections above replicas × database.max_connections plus headroom for \
+         migrations and operators, or lower database.max_connections",
+    ));
+    let level = match facts.version_num {
+        150_000.. => Level::Ok,
+        130_000..150_000 => Level::Warn,
+        _ => Level::Fail,
+    };
+    findings.push(Finding::new(
+        "server_version",
+        level,
+        &facts.version,
+        "use PostgreSQL 15 or later: the gateway is built and measured on 15",
+    ));
+    let level = match clock_offset_ms.abs() {
+        offset if offset > CLOCK_FAIL_MS => Level::Fail,
+        offset if offset > CLOCK_WARN_MS => Level::Warn,
+        _ => Level::Ok,
+    };
+    findings.push(Finding::new(
+        "clock_offset",
+        level,
+        format!("{clock_offset_ms} ms"),
+        "synchronise both clocks (NTP): time windows and retry times compare the gateway's clock \
+         with the database's",
+    ));
+    findings
+}
+
+#[cfg(test)]
+mod tests {
+    use chrono::Utc;
+
+    use super::{Level, judge};
+    use crate::store::server::ServerFacts;
+
+    fn healthy() -> ServerFacts {
+        ServerFacts {
+            synchronous_commit: "on".into(),
+            fsync: "on".into(),
+            autovacuum: "on".into(),
+            max_connections: 100,
+            reserved_connections: 3,
+            version_num: 150_004,
+            version: "15.4".into(),
+            clock: Utc::now(),
+        }
+    }
+
+    fn level_of(facts: &ServerFacts, offset: i64, pool: u32, check: &str) -> Level {
+        judge(facts, offset, pool)
+            .into_iter()
+            .find(|finding| finding.check == check)
+            .map(|finding| finding.level)
+            .unwrap()
+    }
+
+    #[test]
+    fn a_healthy_server_has_only_ok_findings_without_advice() {
+        let findings = judge(&healthy(), 3, 10);
+        assert_eq!(findings.len(), 6);
+        assert!(
+            findings
+                .iter()
+                .all(|f| f.level == Level::Ok && f.advice.is_empty())
+        );
+    }
+
+    #[test]
+    fn each_setting_that_breaks_a_guarantee_fails_and_a_costly_one_warns() {
+        let mut facts = healthy();
+        facts.synchronous_commit = "off".into();
+        facts.fsync = "off".into();
+        facts.autovacuum = "off".into();
+        assert_eq!(level_of(&facts, 0, 10, "synchronous_commit"), Level::Fail);
+        assert_eq!(level_of(&facts, 0, 10, "fsync"), Level::Fail);
+        assert_eq!(level_of(&facts, 0, 10, "autovacuum"), Level::Warn);
+        facts.synchronous_commit = "local".into();
+        assert_eq!(level_of(&facts, 0, 10, "synchronous_commit"), Level::Ok);
+    }
+
+    #[test]
+    fn connections_are_judged_by_how_many_replicas_fit() {
+        let facts = healthy();
+        assert_eq!(level_of(&facts, 0, 10, "max_connections"), Level::Ok);
+        assert_eq!(level_of(&facts, 0, 40, "max_connections"), Level::Warn);
+        assert_eq!(level_of(&facts, 0, 98, "max_connections"), Level::Fail);
+    }
+
+    #[test]
+    fn old_servers_and_drifting_clocks_are_reported() {
+        let mut facts = healthy();
+        facts.version_num = 140_010;
+        assert_eq!(level_of(&facts, 0, 10, "server_version"), Level::Warn);
+        facts.version_num = 120_000;
+        assert_eq!(level_of(&facts, 0, 10, "server_version"), Level::Fail);
+        assert_eq!(level_of(&facts, -800, 10, "clock_offset"), Level::Warn);
+        assert_eq!(level_of(&facts, 6_000, 10, "clock_offset"), Level::Fail);
+    }
+}
