@@ -5,6 +5,20 @@ use gateway::keys::Scope;
 use reqwest::StatusCode;
 use serde_json::json;
 
+/// The id of the key called `name`, listed with `key`.
+async fn id_of_key_named(app: &TestApp, key: &str, name: &str) -> String {
+    let listed = expect_json(app.get("/v1/api-keys", Some(key)).await, StatusCode::OK).await;
+    listed["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|k| k["name"] == name)
+        .unwrap()["id"]
+        .as_str()
+        .unwrap()
+        .to_owned()
+}
+
 #[tokio::test]
 async fn a_request_without_a_key_is_401_api_key_missing() {
     let app = TestApp::spawn().await;
@@ -47,20 +61,7 @@ async fn a_revoked_key_is_401_api_key_revoked() {
     let app = TestApp::spawn().await;
     let key = app.key_with(&[Scope::EventsRead]).await;
     expect_json(app.get("/v1/events", Some(&key)).await, StatusCode::OK).await;
-    let listed = expect_json(
-        app.get("/v1/api-keys", Some(&app.admin_key)).await,
-        StatusCode::OK,
-    )
-    .await;
-    let id = listed["data"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|k| k["name"] == "test-key")
-        .unwrap()["id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let id = id_of_key_named(&app, &app.admin_key, "test-key").await;
 
     let revoked = app
         .post_json(
@@ -85,16 +86,7 @@ async fn a_revoked_key_is_401_api_key_revoked() {
 async fn a_key_cannot_revoke_itself_and_keeps_working() {
     let app = TestApp::spawn().await;
     let key = app.key_with(&[Scope::KeysWrite]).await;
-    let listed = expect_json(app.get("/v1/api-keys", Some(&key)).await, StatusCode::OK).await;
-    let own_id = listed["data"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|k| k["name"] == "test-key")
-        .unwrap()["id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let own_id = id_of_key_named(&app, &key, "test-key").await;
 
     let refused = app
         .post_json(
