@@ -28,7 +28,6 @@ pub struct Status {
 #[into_params(parameter_in = Query)]
 pub struct ReadyQuery {
     /// Present (any value, or none): include the findings of `paygate doctor`.
-    #[param(pattern = "^[^\\u0000]*$")]
     pub verbose: Option<String>,
 }
 

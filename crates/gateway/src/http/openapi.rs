@@ -8,6 +8,8 @@
 //! operation of a kind, so they are added here, from the operation's shape, rather than repeated
 //! on sixty annotations that would drift. Every error body is `application/problem+json`.
 
+use std::collections::BTreeMap;
+
 use utoipa::openapi::path::{Operation, ParameterIn};
 use utoipa::openapi::schema::{
     AdditionalProperties, ArrayItems, Object, ObjectBuilder, Schema, SchemaType, Type,
@@ -90,23 +92,7 @@ const EVENT_PATTERN: TextRule = (
 impl utoipa::Modify for SharedResponses {
     fn modify(&self, openapi: &mut OpenApi) {
         if let Some(components) = openapi.components.as_mut() {
-            for (schema_name, property, rule) in TEXT_RULES {
-                if let Some(RefOr::T(Schema::Object(object))) =
-                    components.schemas.get_mut(*schema_name)
-                    && let Some(RefOr::T(schema)) = object.properties.get_mut(*property)
-                {
-                    set_rule(schema, *rule);
-                }
-            }
-            // Error bodies quote what the client sent (a field name holding U+0000 included).
-            for (name, schema) in components.schemas.iter_mut() {
-                if let RefOr::T(schema) = schema
-                    && name != "Problem"
-                    && name != "FieldProblem"
-                {
-                    forbid_nul(schema);
-                }
-            }
+            constrain_components(&mut components.schemas);
         }
         for (path, item) in openapi.paths.paths.iter_mut() {
             let operations = [
@@ -117,40 +103,59 @@ impl utoipa::Modify for SharedResponses {
                 (&mut item.patch, false),
             ];
             for (operation, is_post) in operations {
-                let Some(operation) = operation.as_mut() else {
-                    continue;
-                };
-                let shape = shape_of(path, operation, is_post);
-                if path == "/v1/events" {
-                    for parameter in operation.parameters.iter_mut().flatten() {
-                        if parameter.name == "type"
-                            && let Some(RefOr::T(schema)) = parameter.schema.as_mut()
-                        {
-                            set_rule(schema, EVENT_PATTERN);
-                        }
-                    }
-                }
-                for parameter in operation.parameters.iter_mut().flatten() {
-                    if let Some(RefOr::T(schema)) = parameter.schema.as_mut() {
-                        forbid_nul(schema);
-                    }
-                }
-                for content in operation
-                    .request_body
-                    .iter_mut()
-                    .flat_map(|body| body.content.values_mut())
-                {
-                    if let Some(RefOr::T(schema)) = content.schema.as_mut() {
-                        forbid_nul(schema);
-                    }
-                }
-                constrain_idempotency_key(operation);
-                retag_problems(operation);
-                for (status, description) in shared_statuses(&shape) {
-                    add_problem(operation, status, description);
+                if let Some(operation) = operation.as_mut() {
+                    document_operation(path, operation, is_post);
                 }
             }
         }
+    }
+}
+
+/// The shared text rules of [`TEXT_RULES`], then no U+0000 in any request or answer schema but
+/// the error bodies (which quote what the client sent, a field name holding U+0000 included).
+fn constrain_components(schemas: &mut BTreeMap<String, RefOr<Schema>>) {
+    for (schema_name, property, rule) in TEXT_RULES {
+        if let Some(RefOr::T(Schema::Object(object))) = schemas.get_mut(*schema_name)
+            && let Some(RefOr::T(schema)) = object.properties.get_mut(*property)
+        {
+            set_rule(schema, *rule);
+        }
+    }
+    for (name, schema) in schemas.iter_mut() {
+        if let RefOr::T(schema) = schema
+            && name != "Problem"
+            && name != "FieldProblem"
+        {
+            forbid_nul(schema);
+        }
+    }
+}
+
+/// One operation: its parameters' and inline bodies' rules, then the shared layers' errors.
+fn document_operation(path: &str, operation: &mut Operation, is_post: bool) {
+    let shape = shape_of(path, operation, is_post);
+    for parameter in operation.parameters.iter_mut().flatten() {
+        let Some(RefOr::T(schema)) = parameter.schema.as_mut() else {
+            continue;
+        };
+        if path == "/v1/events" && parameter.name == "type" {
+            set_rule(schema, EVENT_PATTERN);
+        }
+        forbid_nul(schema);
+    }
+    for content in operation
+        .request_body
+        .iter_mut()
+        .flat_map(|body| body.content.values_mut())
+    {
+        if let Some(RefOr::T(schema)) = content.schema.as_mut() {
+            forbid_nul(schema);
+        }
+    }
+    constrain_idempotency_key(operation);
+    retag_problems(operation);
+    for (status, description) in shared_statuses(&shape) {
+        add_problem(operation, status, &description);
     }
 }
 
@@ -181,8 +186,8 @@ fn shape_of(path: &str, operation: &Operation, is_post: bool) -> Shape {
 }
 
 /// The statuses the shared layers can answer this operation with, and their codes.
-fn shared_statuses(shape: &Shape) -> Vec<(&'static str, &'static str)> {
-    let mut statuses = Vec::new();
+fn shared_statuses(shape: &Shape) -> Vec<(&'static str, String)> {
+    let mut statuses: Vec<(&'static str, &str)> = Vec::new();
     let mut bad_request = Vec::new();
     if shape.has_query {
         bad_request.push("`invalid_query`");
@@ -196,8 +201,9 @@ fn shared_statuses(shape: &Shape) -> Vec<(&'static str, &'static str)> {
     if shape.idempotent_post {
         bad_request.push("`idempotency_key_required`, `idempotency_key_invalid`");
     }
+    let bad_request = bad_request.join(", ");
     if !bad_request.is_empty() {
-        statuses.push(("400", "the request is malformed"));
+        statuses.push(("400", &bad_request));
     }
     if shape.authenticated {
         statuses.push((
@@ -244,6 +250,9 @@ fn shared_statuses(shape: &Shape) -> Vec<(&'static str, &'static str)> {
         "`database_unavailable`, `provider_rate_limited` or `capability_unavailable`; see `retry_after`",
     ));
     statuses
+        .into_iter()
+        .map(|(status, codes)| (status, codes.to_owned()))
+        .collect()
 }
 
 /// Error bodies that an annotation documented as `application/json` are problem+json.
