@@ -136,6 +136,18 @@ impl clap::ValueEnum for Scope {
     }
 }
 
+/// The `paygate` binary's whole `main`: parses the command line, runs it, and reports an error on
+/// stderr with exit code 1. (The end-to-end tests build the same binary under another name.)
+pub async fn main() -> std::process::ExitCode {
+    match run(Cli::parse()).await {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(error) => {
+            eprintln!("paygate: {error:#}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}
+
 /// Runs a parsed command line.
 pub async fn run(cli: Cli) -> anyhow::Result<()> {
     let settings = Settings::load(cli.config.as_deref())?;

@@ -16,6 +16,8 @@
 //! - `outbox`: storing events with their deliveries; the in-memory hand-off to the dispatcher.
 //! - `keys`, `credentials`, `secrets`: API keys and scopes; inbound webhook credentials and their
 //!   registration at providers; re-encryption of secrets at rest.
+//! - `jobs`: periodic background jobs, once per interval for the whole fleet.
+//! - `doctor`: what the Postgres server is set to, judged against what the gateway needs.
 //! - `registry`: the registered providers by capability.
 //! - `store`: SQL, one module per aggregate.
 //! - `db`, `config`, `crypto`, `telemetry`: locating Postgres and migrations, figment-layered
@@ -30,6 +32,7 @@ pub mod delivery;
 pub mod doctor;
 pub mod http;
 pub mod ingest;
+pub mod jobs;
 pub mod keys;
 pub mod outbox;
 pub mod reconcile;

@@ -22,6 +22,7 @@ use crate::crypto::Keyring;
 use crate::delivery::dispatcher::Dispatcher;
 use crate::http::state::AppState;
 use crate::ingest::Ingestor;
+use crate::jobs;
 use crate::outbox::Sinks;
 use crate::outbox::handoff::Handoff;
 pub use crate::registry::ProviderRegistry;
@@ -240,22 +241,22 @@ fn start_dispatcher(
     Ok(dispatcher.spawn(shutdown))
 }
 
-/// Deletes expired idempotency records every ten minutes (a key reused after its TTL is also freed
-/// on the spot), until `shutdown`.
+/// Deletes expired idempotency records, as a fleet job every ten minutes (a key reused after its
+/// TTL is also freed on the spot), until `shutdown`.
 async fn purge_idempotency_records(pool: PgPool, shutdown: CancellationToken) {
-    while !shutdown.is_cancelled() {
-        match crate::store::idempotency::purge_expired(&pool).await {
-            Ok(0) => {}
-            Ok(purged) => tracing::debug!(purged, "expired idempotency records deleted"),
-            Err(error) => {
-                tracing::warn!(error.message = %error, "purging idempotency records failed")
-            }
-        }
-        tokio::select! {
-            () = shutdown.cancelled() => {}
-            () = tokio::time::sleep(Duration::from_secs(600)) => {}
-        }
-    }
+    let purging = pool.clone();
+    let schedule = jobs::Schedule::every(Duration::from_secs(600));
+    jobs::run(
+        pool,
+        jobs::IDEMPOTENCY_PURGE,
+        schedule,
+        shutdown,
+        move || {
+            let pool = purging.clone();
+            async move { crate::store::idempotency::purge_expired(&pool).await }
+        },
+    )
+    .await;
 }
 
 /// Resolves on Ctrl-C or SIGTERM.

@@ -19,7 +19,7 @@ const LAYERS: &[&[&str]] = &[
     &["config"],
     &["crypto", "db", "telemetry"],
     &["store", "registry"],
-    &["keys", "credentials", "secrets", "doctor"],
+    &["keys", "credentials", "secrets", "doctor", "jobs"],
     &["outbox"],
     &["reconcile", "delivery"],
     &["ingest"],

@@ -11,6 +11,7 @@ use sqlx::{PgConnection, PgPool};
 use tokio_util::sync::CancellationToken;
 
 use crate::config::ReconciliationSettings;
+use crate::jobs;
 use crate::outbox;
 use crate::reconcile::live;
 use crate::reconcile::matcher::{self, Expected, Observed, Status};
@@ -316,13 +317,15 @@ async fn receipts_in(
 }
 
 /// One pass of the periodic job: fetch unknown borrower documents from the credit provider (once
-/// per customer), then move expected receipts past their deadline to overdue.
+/// per customer), then move expected receipts past their deadline to overdue. Returns how many
+/// customers it learnt and documents it recomputed.
 pub async fn periodic_pass(
     pool: &PgPool,
     registry: &ProviderRegistry,
     settings: &ReconciliationSettings,
     jetstream: bool,
-) -> Result<(), sqlx::Error> {
+) -> Result<u64, sqlx::Error> {
+    let mut handled = 0;
     let unknown = recon_items::unknown_borrowers(pool, 100).await?;
     for (provider, customer_id) in unknown {
         let (Some(credit), Ok(name)) = (
@@ -344,6 +347,7 @@ pub async fn periodic_pass(
                     jetstream,
                 )
                 .await?;
+                handled += 1;
             }
             Err(error) => {
                 tracing::warn!(error.message = %error, "fetching a borrower's document failed; will retry")
@@ -362,11 +366,13 @@ pub async fn periodic_pass(
         )
         .await?;
         transaction.commit().await?;
+        handled += 1;
     }
-    Ok(())
+    Ok(handled)
 }
 
-/// Runs [`periodic_pass`] every `check_interval_secs` until `shutdown`.
+/// Runs [`periodic_pass`] as a fleet job: once per `check_interval_secs` for all replicas, until
+/// `shutdown`.
 pub async fn worker(
     pool: PgPool,
     registry: Arc<ProviderRegistry>,
@@ -374,14 +380,17 @@ pub async fn worker(
     jetstream: bool,
     shutdown: CancellationToken,
 ) {
-    let interval = Duration::from_secs(settings.check_interval_secs.max(1));
-    while !shutdown.is_cancelled() {
-        if let Err(error) = periodic_pass(&pool, &registry, &settings, jetstream).await {
-            tracing::warn!(error.message = %error, "reconciliation pass failed; will retry");
-        }
-        tokio::select! {
-            () = shutdown.cancelled() => {}
-            () = tokio::time::sleep(interval) => {}
-        }
-    }
+    let schedule = jobs::Schedule::every(Duration::from_secs(settings.check_interval_secs.max(1)));
+    let passes = pool.clone();
+    jobs::run(
+        pool,
+        jobs::RECONCILIATION_PASS,
+        schedule,
+        shutdown,
+        move || {
+            let (pool, registry, settings) = (passes.clone(), registry.clone(), settings.clone());
+            async move { periodic_pass(&pool, &registry, &settings, jetstream).await }
+        },
+    )
+    .await;
 }

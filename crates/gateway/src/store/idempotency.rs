@@ -169,12 +169,25 @@ pub async fn release(pool: &PgPool, api_key: ApiKeyId, key: &str) -> Result<(), 
     Ok(())
 }
 
-/// Deletes expired records; returns how many.
+/// Expired records deleted per statement: each statement is short, whatever the backlog.
+const PURGE_BATCH: i64 = 5_000;
+
+/// Deletes expired records, in statements of [`PURGE_BATCH`]; returns how many.
 pub async fn purge_expired(pool: &PgPool) -> Result<u64, sqlx::Error> {
-    let done = sqlx::query("delete from idempotency_record where expires_at < now()")
+    let mut purged = 0;
+    loop {
+        let done = sqlx::query(
+            "delete from idempotency_record where ctid = any(array(
+                 select ctid from idempotency_record where expires_at < now() limit $1))",
+        )
+        .bind(PURGE_BATCH)
         .execute(pool)
         .await?;
-    Ok(done.rows_affected())
+        purged += done.rows_affected();
+        if done.rows_affected() < u64::try_from(PURGE_BATCH).unwrap_or(u64::MAX) {
+            return Ok(purged);
+        }
+    }
 }
 
 fn headers_from_json(value: serde_json::Value) -> Vec<(String, String)> {

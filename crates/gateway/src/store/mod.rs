@@ -9,6 +9,8 @@
 //! - `idempotency`: stored responses for `Idempotency-Key`.
 //! - `onboarding`: white-label onboarding rounds (document submissions) per holder.
 //! - `subscriptions`, `deliveries`: partner subscriptions and the delivery outbox.
+//! - `pace`: fleet-wide rate-limit buckets, one per rate-limited subscription.
+//! - `jobs`: periodic jobs that run once per interval for the fleet (a row lock per run).
 //! - `recon_facts`, `recon_items`: reconciliation's facts and live items (with their locks), and
 //!   items as finance reads and decides them, summaries and batch runs.
 //! - `replays`: replay jobs and their cursors.
@@ -20,7 +22,9 @@ pub mod credentials;
 pub mod deliveries;
 pub mod events;
 pub mod idempotency;
+pub mod jobs;
 pub mod onboarding;
+pub mod pace;
 pub mod quarantine;
 pub mod recon_facts;
 pub mod recon_items;

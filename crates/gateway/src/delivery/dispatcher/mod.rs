@@ -26,11 +26,13 @@ use crate::delivery::pacing::Pacing;
 use crate::delivery::payload::EventBody;
 use crate::delivery::replay;
 use crate::delivery::ssrf::{self, SsrfPolicy};
+use crate::jobs;
 use crate::outbox::Sinks;
 use crate::outbox::handoff::{HandedOver, Handoff};
 use crate::store::deliveries::{self, Claimed, Recording, Sink};
 use crate::store::events::{self, StoredEvent};
-use crate::store::subscriptions::{self, SubscriptionRow};
+use crate::store::pace;
+use crate::store::subscriptions::{self, SubscriptionRow, SubscriptionStatus};
 
 mod publish;
 mod record;
@@ -43,7 +45,7 @@ pub struct Dispatcher {
     handoff: Option<Handoff>,
 }
 
-/// How often a worker puts expired claims back to pending (see [`deliveries::reap_expired`]).
+/// How often the fleet puts expired claims back to pending (see [`deliveries::reap_expired`]).
 const REAP_EVERY: Duration = Duration::from_secs(1);
 
 struct Inner {
@@ -121,30 +123,42 @@ impl Dispatcher {
         self
     }
 
-    /// Puts expired claims of `sink` back to pending when a [`REAP_EVERY`] has passed since
-    /// `last` (updated).
-    async fn reap_if_due(&self, sink: Sink, last: &mut Option<Instant>) {
-        if last.is_some_and(|at| at.elapsed() < REAP_EVERY) {
-            return;
-        }
-        *last = Some(Instant::now());
-        match deliveries::reap_expired(&self.inner.pool, sink).await {
-            Ok(0) => {}
-            Ok(reaped) => {
-                tracing::info!(
-                    reaped,
-                    sink = sink.as_str(),
-                    "expired claims put back to pending"
-                )
-            }
-            Err(error) => {
-                tracing::warn!(error.message = %error, "putting expired claims back failed")
-            }
-        }
+    /// Spawns the reaper of `sink`'s expired claims: a fleet job (one replica at a time, once per
+    /// [`REAP_EVERY`]), so N replicas do not scan the claimed rows N times as often.
+    fn spawn_reaper(&self, sink: Sink, shutdown: CancellationToken) -> tokio::task::JoinHandle<()> {
+        let pool = self.inner.pool.clone();
+        let job = match sink {
+            Sink::Webhook => jobs::REAP_WEBHOOK_CLAIMS,
+            Sink::JetStream => jobs::REAP_JETSTREAM_CLAIMS,
+        };
+        tokio::spawn(async move {
+            let reaper = pool.clone();
+            jobs::run(
+                pool,
+                job,
+                jobs::Schedule::every(REAP_EVERY),
+                shutdown,
+                move || {
+                    let pool = reaper.clone();
+                    async move {
+                        let reaped = deliveries::reap_expired(&pool, sink).await?;
+                        if reaped > 0 {
+                            tracing::info!(
+                                reaped,
+                                sink = sink.as_str(),
+                                "expired claims put back to pending"
+                            );
+                        }
+                        Ok::<u64, sqlx::Error>(reaped)
+                    }
+                },
+            )
+            .await
+        })
     }
 
-    /// Spawns `delivery.workers` webhook workers, the JetStream worker when configured, the replay
-    /// worker and the metrics sampler; they stop when `shutdown` is cancelled, finishing the
+    /// Spawns `delivery.workers` webhook workers, the JetStream worker when configured, the claim
+    /// reapers, the replay worker and the metrics sampler; they stop when `shutdown` is cancelled, finishing the
     /// deliveries in hand.
     pub fn spawn(&self, shutdown: CancellationToken) -> tokio::task::JoinHandle<()> {
         let mut tasks = Vec::new();
@@ -156,7 +170,9 @@ impl Dispatcher {
                 tracing::info_span!("dispatcher", worker),
             )));
         }
+        tasks.push(self.spawn_reaper(Sink::Webhook, shutdown.clone()));
         if self.inner.jetstream.is_some() {
+            tasks.push(self.spawn_reaper(Sink::JetStream, shutdown.clone()));
             let dispatcher = self.clone();
             let shutdown = shutdown.clone();
             tasks.push(tokio::spawn(async move {
@@ -189,10 +205,8 @@ impl Dispatcher {
     }
 
     async fn webhook_worker(&self, shutdown: CancellationToken) {
-        let mut reaped = None;
         let mut polled: Option<Instant> = None;
         while !shutdown.is_cancelled() {
-            self.reap_if_due(Sink::Webhook, &mut reaped).await;
             let mut handled = match self.handoff.as_ref().and_then(Handoff::take) {
                 Some(handed) => self.deliver_handed_over(handed).await,
                 None => 0,
@@ -318,9 +332,77 @@ impl Dispatcher {
                 (event.event_id, (event, payload))
             })
             .collect();
+        let slots = self.reserve_slots(claimed, &subscriptions).await?;
         Ok(Batch {
             subscriptions,
             events,
+            slots,
+        })
+    }
+
+    /// Reserves fleet-wide rate-limit slots for the batch's deliveries to rate-limited active
+    /// subscriptions: one statement for the whole batch, slots in claim order.
+    async fn reserve_slots(
+        &self,
+        claimed: &[Claimed],
+        subscriptions: &HashMap<uuid::Uuid, (SubscriptionRow, Result<Vec<SecretString>, String>)>,
+    ) -> Result<Slots, sqlx::Error> {
+        let rate = |id: &uuid::Uuid| {
+            subscriptions
+                .get(id)
+                .filter(|(row, _)| row.status == SubscriptionStatus::Active)
+                .and_then(|(row, _)| row.rate_limit_per_second)
+                .and_then(|rate| u32::try_from(rate).ok())
+        };
+        let mut wants: Vec<pace::Want> = Vec::new();
+        let mut index = HashMap::new();
+        for delivery in claimed {
+            let Some(subscription_id) = delivery.subscription_id else {
+                continue;
+            };
+            let Some(per_second) = rate(&subscription_id) else {
+                continue;
+            };
+            let position = match wants
+                .iter()
+                .position(|w| w.subscription_id == subscription_id)
+            {
+                Some(position) => position,
+                None => {
+                    wants.push(pace::Want {
+                        subscription_id,
+                        wanted: 0,
+                        per_second,
+                    });
+                    wants.len() - 1
+                }
+            };
+            index.insert(
+                delivery.delivery_id,
+                (subscription_id, wants[position].wanted),
+            );
+            wants[position].wanted += 1;
+        }
+        if wants.is_empty() {
+            return Ok(Slots::default());
+        }
+        let grants = pace::reserve(&self.inner.pool, &wants, self.claim_timeout() / 2).await?;
+        let reserved_at = tokio::time::Instant::now();
+        let grants: HashMap<uuid::Uuid, pace::Grant> = grants
+            .into_iter()
+            .map(|grant| (grant.subscription_id, grant))
+            .collect();
+        let slots = index
+            .into_iter()
+            .filter_map(|(delivery, (subscription, position))| {
+                grants
+                    .get(&subscription)
+                    .map(|grant| (delivery, grant.slot(position)))
+            })
+            .collect();
+        Ok(Slots {
+            reserved_at: Some(reserved_at),
+            slots,
         })
     }
 
@@ -340,6 +422,15 @@ struct Attempted<'b> {
 pub(super) struct Batch {
     subscriptions: HashMap<uuid::Uuid, (SubscriptionRow, Result<Vec<SecretString>, String>)>,
     events: HashMap<uuid::Uuid, (StoredEvent, Result<Bytes, String>)>,
+    slots: Slots,
+}
+
+/// The rate-limit slots reserved for a batch, by delivery (deliveries to unlimited subscriptions
+/// have none), counted from `reserved_at`.
+#[derive(Default)]
+pub(super) struct Slots {
+    reserved_at: Option<tokio::time::Instant>,
+    slots: HashMap<uuid::Uuid, pace::Slot>,
 }
 
 async fn sample_queue_metrics(pool: PgPool, shutdown: CancellationToken) {

@@ -31,9 +31,7 @@ impl Dispatcher {
                 }
             }
         };
-        let mut reaped = None;
         while !shutdown.is_cancelled() {
-            self.reap_if_due(Sink::JetStream, &mut reaped).await;
             let handled = match self.publish_once(&sink).await {
                 Ok(handled) => handled,
                 Err(error) => {

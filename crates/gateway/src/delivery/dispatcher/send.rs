@@ -15,6 +15,7 @@ use crate::delivery::ssrf;
 use crate::store::deliveries;
 use crate::store::deliveries::{AttemptRecord, Claimed, Outcome, Recording};
 use crate::store::events::StoredEvent;
+use crate::store::pace;
 use crate::store::subscriptions::{SubscriptionRow, SubscriptionStatus};
 
 impl Dispatcher {
@@ -61,19 +62,21 @@ impl Dispatcher {
             usize::try_from(self.inner.settings.max_concurrency_per_subscription.max(1))
                 .unwrap_or(1),
         );
-        if let Some(rate) = subscription
-            .rate_limit_per_second
-            .and_then(|r| u32::try_from(r).ok())
-        {
-            let wait = pace.reserve(rate);
-            if wait > self.claim_timeout() / 2 {
-                // Too far ahead to hold the claim: put it back for when its slot comes.
-                pace.cancel(rate);
-                let at = Utc::now() + chrono::Duration::from_std(wait).unwrap_or_default();
+        match (
+            batch.slots.slots.get(&claimed.delivery_id),
+            batch.slots.reserved_at,
+        ) {
+            (Some(pace::Slot::After(wait)), Some(reserved_at)) => {
+                tokio::time::sleep_until(reserved_at + *wait).await;
+            }
+            (Some(pace::Slot::Later(wait)), _) => {
+                // Its subscription's bucket is booked beyond what a claim may wait: put it back
+                // for when the bucket frees up.
+                let at = Utc::now() + chrono::Duration::from_std(*wait).unwrap_or_default();
                 deliveries::release(pool, &[claimed.delivery_id], at).await?;
                 return Ok(None);
             }
-            tokio::time::sleep(wait).await;
+            _ => {}
         }
         let Ok(_permit) = pace.concurrency.acquire().await else {
             return Ok(None);
