@@ -20,6 +20,7 @@ pub mod app;
 pub mod db;
 pub mod logs;
 pub mod receiver;
+pub mod replica;
 pub mod source;
 
 use std::future::Future;
