@@ -4,7 +4,7 @@
 # them (webhooks per second, 0 for as fast as possible).
 source "$(dirname "$0")/common.sh"
 EVENTS=${1:-10000} SUBSCRIPTIONS=${2:-1} CONCURRENCY=${3:-64} RATE=${4:-0}
-KEY=$(./target/release/paygate keys create --name bench --scope admin | awk '/^key:/{print $2}')
+KEY=$("${BENCH_GATEWAY:-./target/release/paygate}" keys create --name bench --scope admin | awk '/^key:/{print $2}')
 start_gateway
 ./target/release/examples/outbound_bench "http://127.0.0.1:$PORT" "$SECRET" "$KEY" "$EVENTS" "$SUBSCRIPTIONS" "$CONCURRENCY" "$RATE"
 stop_gateway

@@ -294,14 +294,15 @@ async fn a_subscriptions_rate_limit_holds_for_the_whole_fleet_not_per_replica() 
         span >= Duration::from_millis(3_500),
         "the fleet sent 40 deliveries in {span:?} at a limit of 10/s"
     );
-    // No second holds more than its ten slots (eleven starts fit in a closed second; one more for
-    // network jitter between replicas).
+    // No second holds much more than its ten slots: eleven slot starts fit in a closed second, and
+    // a loaded machine may send a few late slots together. Three replicas limiting each for itself
+    // would put thirty there.
     for (n, start) in arrivals.iter().enumerate() {
         let within = arrivals[n..]
             .iter()
             .take_while(|at| **at - *start <= Duration::from_secs(1))
             .count();
-        assert!(within <= 12, "{within} deliveries within one second");
+        assert!(within <= 15, "{within} deliveries within one second");
     }
     for replica in &mut replicas {
         replica.stop().await;

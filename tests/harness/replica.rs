@@ -148,7 +148,7 @@ pub fn fleet_env(db: &TestDb, overrides: &[(&str, &str)]) -> BTreeMap<String, St
             "[\"127.0.0.0/8\"]",
         ),
         ("PAYGATE_DELIVERY__POLL_INTERVAL_MS", "50"),
-        ("PAYGATE_DELIVERY__CLAIM_TIMEOUT_SECS", "3"),
+        ("PAYGATE_DELIVERY__CLAIM_TIMEOUT_SECS", "5"),
         (
             "PAYGATE_DELIVERY__RETRY_SCHEDULE_SECS",
             "[0, 1, 1, 1, 1, 1, 1, 1, 1, 1]",

@@ -10,6 +10,8 @@
 //!
 //! `RATE` (webhooks per second, 0 for as fast as possible) paces the sends at a fixed rate, so the
 //! latency is measured at that load. With `DELBANK_URL`, every other webhook is a Delbank one.
+//! `URL` may list several replicas, comma-separated: webhook n goes to replica n modulo their count,
+//! as a round-robin load balancer sends them.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -19,9 +21,13 @@ use tokio::sync::Mutex;
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let mut args = std::env::args().skip(1);
-    let url = args
-        .next()
-        .unwrap_or_else(|| "http://127.0.0.1:8080/webhooks/dinie".to_owned());
+    let urls: Arc<Vec<String>> = Arc::new(
+        args.next()
+            .unwrap_or_else(|| "http://127.0.0.1:8080/webhooks/dinie".to_owned())
+            .split(',')
+            .map(str::to_owned)
+            .collect(),
+    );
     let secret = args
         .next()
         .unwrap_or_else(|| "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw".to_owned());
@@ -43,13 +49,13 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let mut workers = Vec::new();
     for _ in 0..concurrency {
         let delbank = delbank.clone();
-        let (client, signer, next, latencies, failures, url, run) = (
+        let (client, signer, next, latencies, failures, urls, run) = (
             client.clone(),
             signer.clone(),
             next.clone(),
             latencies.clone(),
             failures.clone(),
-            url.clone(),
+            urls.clone(),
             run.clone(),
         );
         workers.push(tokio::spawn(async move {
@@ -80,7 +86,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
                             continue;
                         };
                         client
-                            .post(&url)
+                            .post(&urls[n % urls.len()])
                             .header("webhook-id", &id)
                             .header("webhook-timestamp", timestamp.to_string())
                             .header("webhook-signature", signature)

@@ -9,7 +9,9 @@
 //! `CONCURRENCY` (default 64, as `inbound_bench`) is how many inbound webhooks are in flight at
 //! once; `RATE` (webhooks per second, 0 for as fast as possible) paces them at a fixed rate, so the
 //! latency is measured at that load. Latency runs from the moment the webhook is sent (received
-//! by the gateway, on loopback) to the moment the receiver gets its delivery.
+//! by the gateway, on loopback) to the moment the receiver gets its delivery. `BASE_URL` may list
+//! several replicas, comma-separated: subscriptions are created at the first, webhook n goes to
+//! replica n modulo their count.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -25,9 +27,12 @@ type Arrivals = Arc<Mutex<Vec<(String, Instant)>>>;
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let mut args = std::env::args().skip(1);
-    let base = args
+    let bases: Vec<String> = args
         .next()
-        .unwrap_or_else(|| "http://127.0.0.1:18181".to_owned());
+        .unwrap_or_else(|| "http://127.0.0.1:18181".to_owned())
+        .split(',')
+        .map(str::to_owned)
+        .collect();
     let secret = args
         .next()
         .unwrap_or_else(|| "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw".to_owned());
@@ -52,7 +57,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         .build()?;
     for n in 0..subscriptions {
         let created = client
-            .post(format!("{base}/v1/subscriptions"))
+            .post(format!("{}/v1/subscriptions", bases[0]))
             .bearer_auth(&api_key)
             .header("idempotency-key", uuid::Uuid::now_v7().to_string())
             .json(&serde_json::json!({"url": hook, "event_types": ["loan.*"], "description": format!("bench {n}")}))
@@ -82,7 +87,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         let signature = signer.sign(&id, timestamp, body.as_bytes())?;
         let (client, base, sent, permit) = (
             client.clone(),
-            base.clone(),
+            bases[n % bases.len()].clone(),
             sent.clone(),
             semaphore.clone().acquire_owned().await?,
         );

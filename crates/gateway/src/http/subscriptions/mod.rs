@@ -56,7 +56,7 @@ pub struct NewSubscriptionBody {
     /// Deliver events of one resource strictly in order.
     #[serde(default)]
     pub ordered: bool,
-    /// Deliveries per second, at most.
+    /// Deliveries per second, at most, for the whole fleet of gateway replicas.
     #[serde(
         default,
         deserialize_with = "crate::http::extract::whole_number::option"
@@ -94,7 +94,7 @@ pub struct SubscriptionPatchBody {
     pub status: Option<String>,
     /// Ordered delivery.
     pub ordered: Option<bool>,
-    /// Rate limit (`null` removes it).
+    /// Rate limit for the whole fleet, deliveries per second (`null` removes it).
     #[serde(
         default,
         deserialize_with = "crate::http::extract::whole_number::nullable"
