@@ -15,7 +15,7 @@ use tokio_util::sync::CancellationToken;
 
 const WAIT: Duration = Duration::from_secs(20);
 
-async fn subscribe(app: &TestApp, body: Value) -> Value {
+pub(crate) async fn subscribe(app: &TestApp, body: Value) -> Value {
     let key = format!("sub-{}", uuid::Uuid::new_v4());
     let response = app
         .post_json("/v1/subscriptions", Some(&app.admin_key), Some(&key), &body)
@@ -23,7 +23,7 @@ async fn subscribe(app: &TestApp, body: Value) -> Value {
     expect_json(response, StatusCode::CREATED).await
 }
 
-async fn ingest(app: &TestApp, id: &str, event_type: &str, resource: &str) -> String {
+pub(crate) async fn ingest(app: &TestApp, id: &str, event_type: &str, resource: &str) -> String {
     let body =
         json!({"events": [{"id": id, "type": event_type, "resource": resource}]}).to_string();
     let receipt = expect_json(

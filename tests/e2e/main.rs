@@ -24,6 +24,7 @@ mod idempotency;
 mod inbound;
 mod jetstream;
 mod logs;
+mod partners;
 mod providers;
 mod quarantine;
 mod reconciliation;

@@ -217,6 +217,18 @@ impl TestApp {
         request.send().await.expect("request sent")
     }
 
+    /// `PATCH path` with a JSON body and `key` as Bearer.
+    pub async fn patch_json(&self, path: &str, key: Option<&str>, body: &Value) -> Response {
+        let mut request = self
+            .client
+            .patch(format!("{}{path}", self.address))
+            .json(body);
+        if let Some(key) = key {
+            request = request.bearer_auth(key);
+        }
+        request.send().await.expect("request sent")
+    }
+
     /// `POST /webhooks/testprov{path}` with raw bytes and the test token (or another one).
     pub async fn send_webhook(
         &self,

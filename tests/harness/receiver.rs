@@ -18,6 +18,10 @@ pub struct Received {
     pub id: String,
     /// The JSON body.
     pub body: serde_json::Value,
+    /// The body's exact bytes (what signatures cover).
+    pub raw: Bytes,
+    /// Every request header.
+    pub headers: HeaderMap,
     /// Indices (into the secrets) of the secrets whose signature verified.
     pub verified_with: Vec<usize>,
     /// What the receiver answered.
@@ -229,6 +233,8 @@ async fn receive(
     state.received.push(Received {
         id,
         body: json,
+        raw: body.clone(),
+        headers: headers.clone(),
         verified_with,
         answered: status,
         at: Instant::now(),

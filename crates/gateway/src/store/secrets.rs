@@ -25,7 +25,7 @@ pub const SECRET_COLUMNS: &[SecretTable] = &[
     SecretTable {
         table: "subscription",
         id_column: "subscription_id",
-        secret_columns: &["secret", "previous_secret"],
+        secret_columns: &["secret", "previous_secret", "headers"],
     },
     // Stored responses: the whsec_ secret of a new subscription, a new pgk_ key, a rotation's.
     SecretTable {

@@ -53,6 +53,40 @@ impl std::str::FromStr for SubscriptionStatus {
     }
 }
 
+/// How a subscription's deliveries are signed (the `subscription.signature_scheme` column): the
+/// Standard Webhooks signature versions.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, sqlx::Type)]
+#[sqlx(type_name = "text")]
+pub enum SignatureScheme {
+    /// HMAC-SHA256 with a shared `whsec_` secret.
+    #[sqlx(rename = "v1")]
+    V1,
+    /// Ed25519 with a `whsk_` signing key; partners verify with its `whpk_` public key.
+    #[sqlx(rename = "v1a")]
+    V1a,
+}
+
+impl SignatureScheme {
+    /// The stored name, as in the signature tokens (`v1,...`, `v1a,...`).
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            SignatureScheme::V1 => "v1",
+            SignatureScheme::V1a => "v1a",
+        }
+    }
+}
+
+impl std::str::FromStr for SignatureScheme {
+    type Err = ();
+
+    fn from_str(input: &str) -> Result<SignatureScheme, ()> {
+        [SignatureScheme::V1, SignatureScheme::V1a]
+            .into_iter()
+            .find(|scheme| scheme.as_str() == input)
+            .ok_or(())
+    }
+}
+
 /// A subscription row.
 #[derive(Debug, Clone, FromRow)]
 pub struct SubscriptionRow {
@@ -78,10 +112,18 @@ pub struct SubscriptionRow {
     pub rate_limit_per_second: Option<i32>,
     /// Partner-defined metadata.
     pub metadata: serde_json::Value,
-    /// Encrypted current secret.
+    /// `v1` (HMAC) or `v1a` (Ed25519).
+    pub signature_scheme: SignatureScheme,
+    /// Encrypted current secret (`whsec_`, or the `whsk_` signing key for `v1a`).
     pub secret: String,
     /// Encrypted previous secret, during a rotation.
     pub previous_secret: Option<String>,
+    /// The `whpk_` key partners verify `v1a` signatures with.
+    pub public_key: Option<String>,
+    /// The previous `whpk_` key, during a rotation.
+    pub previous_public_key: Option<String>,
+    /// Encrypted JSON object of static headers added to every delivery.
+    pub headers: Option<String>,
     /// End of the rotation grace period.
     pub previous_secret_expires_at: Option<DateTime<Utc>>,
     /// Start of the current failure streak.
@@ -118,8 +160,14 @@ pub struct NewSubscription {
     pub rate_limit_per_second: Option<i32>,
     /// Partner metadata.
     pub metadata: serde_json::Value,
-    /// Encrypted secret.
+    /// `v1` or `v1a`.
+    pub signature_scheme: SignatureScheme,
+    /// Encrypted secret (or signing key).
     pub secret: String,
+    /// The `whpk_` public key, for `v1a`.
+    pub public_key: Option<String>,
+    /// Encrypted JSON object of static headers.
+    pub headers: Option<String>,
 }
 
 /// A partial update; `None` leaves a field as it is. For nullable fields, `Some(None)` clears.
@@ -143,11 +191,13 @@ pub struct SubscriptionPatch {
     pub rate_limit_per_second: Option<Option<i32>>,
     /// New metadata.
     pub metadata: Option<serde_json::Value>,
+    /// New static headers (encrypted JSON); `Some(None)` removes them.
+    pub headers: Option<Option<String>>,
 }
 
 const COLUMNS: &str = "subscription_id, url, event_types, provider_filter, resource_kind_filter, description, status,
-    disabled_reason, ordered, rate_limit_per_second, metadata, secret, previous_secret, previous_secret_expires_at,
-    failing_since, created_at, updated_at";
+    disabled_reason, ordered, rate_limit_per_second, metadata, signature_scheme, secret, previous_secret, public_key,
+    previous_public_key, headers, previous_secret_expires_at, failing_since, created_at, updated_at";
 
 /// Inserts a subscription.
 pub async fn insert(
@@ -157,8 +207,9 @@ pub async fn insert(
 ) -> Result<SubscriptionRow, sqlx::Error> {
     let query = format!(
         "insert into subscription (subscription_id, url, event_types, provider_filter, resource_kind_filter,
-                                   description, ordered, rate_limit_per_second, metadata, secret)
-         values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) returning {COLUMNS}"
+                                   description, ordered, rate_limit_per_second, metadata, secret,
+                                   signature_scheme, public_key, headers)
+         values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13) returning {COLUMNS}"
     );
     sqlx::query_as(&query)
         .bind(id.uuid())
@@ -171,6 +222,9 @@ pub async fn insert(
         .bind(new.rate_limit_per_second)
         .bind(&new.metadata)
         .bind(&new.secret)
+        .bind(new.signature_scheme)
+        .bind(&new.public_key)
+        .bind(&new.headers)
         .fetch_one(pool)
         .await
 }
@@ -238,6 +292,7 @@ pub async fn update(
             ordered = coalesce($11, ordered),
             rate_limit_per_second = case when $12 then $13 else rate_limit_per_second end,
             metadata = coalesce($14, metadata),
+            headers = case when $15 then $16 else headers end,
             updated_at = now()
          where subscription_id = $1
          returning {COLUMNS}"
@@ -257,6 +312,8 @@ pub async fn update(
         .bind(patch.rate_limit_per_second.is_some())
         .bind(patch.rate_limit_per_second.flatten())
         .bind(&patch.metadata)
+        .bind(patch.headers.is_some())
+        .bind(patch.headers.clone().flatten())
         .fetch_optional(pool)
         .await
 }
@@ -270,22 +327,27 @@ pub async fn delete(pool: &PgPool, id: SubscriptionId) -> Result<bool, sqlx::Err
     Ok(done.rows_affected() == 1)
 }
 
-/// Replaces the secret; the old one (ciphertext) stays valid until `previous_expires_at`.
+/// Replaces the secret (and, for `v1a`, the public key); the old ones stay valid until
+/// `previous_expires_at`. `None` when there is no such subscription or it uses the other scheme
+/// (the caller read it first; a concurrent change of scheme is not possible, there is none).
 pub async fn rotate_secret(
     pool: &PgPool,
     id: SubscriptionId,
     new_secret: &str,
+    new_public_key: Option<&str>,
     previous_expires_at: DateTime<Utc>,
 ) -> Result<Option<SubscriptionRow>, sqlx::Error> {
     let query = format!(
         "update subscription set previous_secret = secret, secret = $2, previous_secret_expires_at = $3,
-                                 updated_at = now()
-         where subscription_id = $1 returning {COLUMNS}"
+                                 previous_public_key = public_key, public_key = $4, updated_at = now()
+         where subscription_id = $1 and (signature_scheme = 'v1a') = ($4::text is not null)
+         returning {COLUMNS}"
     );
     sqlx::query_as(&query)
         .bind(id.uuid())
         .bind(new_secret)
         .bind(previous_expires_at)
+        .bind(new_public_key)
         .fetch_optional(pool)
         .await
 }

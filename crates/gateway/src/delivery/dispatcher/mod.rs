@@ -318,8 +318,8 @@ impl Dispatcher {
             .await?
             .into_iter()
             .map(|row| {
-                let secrets = self.secrets(&row);
-                (row.subscription_id, (row, secrets))
+                let keys = self.keys(&row);
+                (row.subscription_id, (row, keys))
             })
             .collect();
         let events = events::get_many(&self.inner.pool, &event_ids)
@@ -345,7 +345,7 @@ impl Dispatcher {
     async fn reserve_slots(
         &self,
         claimed: &[Claimed],
-        subscriptions: &HashMap<uuid::Uuid, (SubscriptionRow, Result<Vec<SecretString>, String>)>,
+        subscriptions: &HashMap<uuid::Uuid, (SubscriptionRow, Result<Keys, String>)>,
     ) -> Result<Slots, sqlx::Error> {
         let rate = |id: &uuid::Uuid| {
             subscriptions
@@ -417,10 +417,17 @@ struct Attempted<'b> {
     recording: Recording,
 }
 
-/// What a claimed batch needs, read once: subscriptions with their decrypted secrets, events with
+/// What a subscription's deliveries are sent with, decrypted once per batch: its signing keys
+/// (current first; the previous one during a rotation's grace period) and its static headers.
+pub(super) struct Keys {
+    pub(super) secrets: Vec<SecretString>,
+    pub(super) headers: Vec<(http::HeaderName, http::HeaderValue)>,
+}
+
+/// What a claimed batch needs, read once: subscriptions with their decrypted keys, events with
 /// their serialized payloads (errors kept, to be recorded on the deliveries they concern).
 pub(super) struct Batch {
-    subscriptions: HashMap<uuid::Uuid, (SubscriptionRow, Result<Vec<SecretString>, String>)>,
+    subscriptions: HashMap<uuid::Uuid, (SubscriptionRow, Result<Keys, String>)>,
     events: HashMap<uuid::Uuid, (StoredEvent, Result<Bytes, String>)>,
     slots: Slots,
 }

@@ -5,11 +5,12 @@ use std::time::Duration;
 
 use axum::body::Bytes;
 use chrono::Utc;
-use secrecy::SecretString;
+use secrecy::ExposeSecret;
 
 use std::time::Instant;
 
-use super::{Attempted, Batch, Dispatcher};
+use super::{Attempted, Batch, Dispatcher, Keys};
+use crate::delivery::headers;
 use crate::delivery::signing;
 use crate::delivery::ssrf;
 use crate::store::deliveries;
@@ -46,7 +47,7 @@ impl Dispatcher {
         let Some(subscription_id) = claimed.subscription_id else {
             return Ok(None);
         };
-        let (Some((subscription, secrets)), Some((event, payload))) = (
+        let (Some((subscription, keys)), Some((event, payload))) = (
             batch.subscriptions.get(&subscription_id),
             batch.events.get(&claimed.event_id),
         ) else {
@@ -83,7 +84,7 @@ impl Dispatcher {
         };
         let started_at = Utc::now();
         let started = Instant::now();
-        let attempt = self.post(subscription, event, secrets, payload).await;
+        let attempt = self.post(subscription, event, keys, payload).await;
         let latency = started.elapsed();
         metrics::histogram!("paygate_delivery_attempt_duration_seconds").record(latency);
         let record = AttemptRecord {
@@ -109,7 +110,7 @@ impl Dispatcher {
         &self,
         subscription: &SubscriptionRow,
         event: &StoredEvent,
-        secrets: &Result<Vec<SecretString>, String>,
+        keys: &Result<Keys, String>,
         payload: &Result<Bytes, String>,
     ) -> PostResult {
         let url = match url::Url::parse(&subscription.url) {
@@ -119,8 +120,8 @@ impl Dispatcher {
         if let Err(error) = ssrf::check_url(&url, &self.inner.policy) {
             return PostResult::failed(format!("{}: {error}", error.code()));
         }
-        let secrets = match secrets {
-            Ok(secrets) => secrets,
+        let keys = match keys {
+            Ok(keys) => keys,
             Err(error) => return PostResult::failed(error.clone()),
         };
         let payload = match payload {
@@ -128,14 +129,15 @@ impl Dispatcher {
             Err(error) => return PostResult::failed(error.clone()),
         };
         let id = event.id().to_string();
-        let signed = match signing::sign(&id, Utc::now().timestamp(), &payload, secrets) {
+        let signed = match signing::sign(&id, Utc::now().timestamp(), &payload, &keys.secrets) {
             Ok(signed) => signed,
             Err(error) => return PostResult::failed(error.to_string()),
         };
-        let sent = self
-            .inner
-            .client
-            .post(url)
+        let mut request = self.inner.client.post(url);
+        for (name, value) in &keys.headers {
+            request = request.header(name, value);
+        }
+        let sent = request
             .header("content-type", "application/json")
             .header("webhook-id", signed.id)
             .header("webhook-timestamp", signed.timestamp.to_string())
@@ -172,11 +174,9 @@ impl Dispatcher {
         }
     }
 
-    /// The current secret and, during a rotation's grace period, the previous one.
-    pub(super) fn secrets(
-        &self,
-        subscription: &SubscriptionRow,
-    ) -> Result<Vec<SecretString>, String> {
+    /// The current key and, during a rotation's grace period, the previous one; the static
+    /// headers, checked again as they are sent.
+    pub(super) fn keys(&self, subscription: &SubscriptionRow) -> Result<Keys, String> {
         let keyring = &self.inner.keyring;
         let mut secrets = vec![
             keyring
@@ -194,7 +194,14 @@ impl Dispatcher {
                     .map_err(|error| error.to_string())?,
             );
         }
-        Ok(secrets)
+        let headers = match &subscription.headers {
+            Some(sealed) => {
+                let json = keyring.decrypt(sealed).map_err(|error| error.to_string())?;
+                headers::validate_json(json.expose_secret())?
+            }
+            None => Vec::new(),
+        };
+        Ok(Keys { secrets, headers })
     }
 
     /// What follows an attempt: success, a retry at its scheduled time, or dead.

@@ -4,6 +4,7 @@
 //! # Layout
 //! - `deliveries`: deliveries and attempts, retry; `replays`: replays of a window.
 
+use std::collections::BTreeMap;
 use std::time::Duration;
 
 use axum::Json;
@@ -15,14 +16,16 @@ use secrecy::ExposeSecret;
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
-use crate::delivery::signing;
 use crate::delivery::ssrf::{self, SsrfPolicy};
+use crate::delivery::{headers, signing};
 use crate::http::error::{ApiError, FieldProblem, InternalCause};
 use crate::http::extract::{ApiJson, ApiPath, ApiQuery};
 use crate::http::pagination::{ListBody, PageParams};
 use crate::http::state::AppState;
 use crate::keys::{Caller, Scope};
-use crate::store::subscriptions::{self, NewSubscription, SubscriptionPatch, SubscriptionRow};
+use crate::store::subscriptions::{
+    self, NewSubscription, SignatureScheme, SubscriptionPatch, SubscriptionRow,
+};
 
 pub mod deliveries;
 pub mod replays;
@@ -67,6 +70,17 @@ pub struct NewSubscriptionBody {
     #[serde(default)]
     #[schema(value_type = Object)]
     pub metadata: Option<serde_json::Value>,
+    /// How deliveries are signed: Standard Webhooks `v1` (HMAC-SHA256 with a `whsec_` secret,
+    /// the default) or `v1a` (Ed25519: the answer carries the `whpk_` public key to verify with).
+    #[serde(default)]
+    #[schema(pattern = "^(v1|v1a)$")]
+    pub signature_scheme: Option<String>,
+    /// Static headers added to every delivery (name → value; at most 20, 4096 bytes in all; no
+    /// hop-by-hop, `content-*`, `host` or `webhook-*` header). Values are stored sealed and never
+    /// shown again; reads list the names.
+    #[serde(default)]
+    #[schema(value_type = Option<HashMap<String, String>>)]
+    pub headers: Option<BTreeMap<String, String>>,
 }
 
 /// A change to a subscription; absent fields stay as they are, `null` clears a nullable one.
@@ -104,6 +118,10 @@ pub struct SubscriptionPatchBody {
     /// Metadata.
     #[schema(value_type = Option<Object>)]
     pub metadata: Option<serde_json::Value>,
+    /// New static headers, replacing all of them (`null` or `{}` removes them).
+    #[serde(default, deserialize_with = "nullable")]
+    #[schema(value_type = Option<HashMap<String, String>>)]
+    pub headers: Option<Option<BTreeMap<String, String>>>,
 }
 
 fn nullable<'de, D, T>(deserializer: D) -> Result<Option<Option<T>>, D::Error>
@@ -144,15 +162,30 @@ pub struct SubscriptionBody {
     pub failing_since: Option<DateTime<Utc>>,
     /// End of the rotation grace period, while the previous secret still signs.
     pub previous_secret_expires_at: Option<DateTime<Utc>>,
+    /// `v1` (HMAC) or `v1a` (Ed25519).
+    pub signature_scheme: String,
+    /// For `v1a`: the `whpk_` Ed25519 public key deliveries verify with.
+    pub public_key: Option<String>,
+    /// For `v1a`, during a rotation's grace period: the previous public key, which still signs.
+    pub previous_public_key: Option<String>,
+    /// Names of the static headers added to every delivery (their values are not shown).
+    pub header_names: Vec<String>,
     /// Creation.
     pub created_at: DateTime<Utc>,
-    /// The signing secret: present only when created or rotated. Store it now.
+    /// The `v1` signing secret: present only when created or rotated. Store it now.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub secret: Option<String>,
 }
 
 impl SubscriptionBody {
-    fn from_row(row: SubscriptionRow, secret: Option<String>) -> SubscriptionBody {
+    fn from_row(
+        row: SubscriptionRow,
+        secret: Option<String>,
+        header_names: Vec<String>,
+    ) -> SubscriptionBody {
+        let in_grace = row
+            .previous_secret_expires_at
+            .is_some_and(|until| until > Utc::now());
         SubscriptionBody {
             id: row.id().to_string(),
             url: row.url,
@@ -167,6 +200,10 @@ impl SubscriptionBody {
             metadata: row.metadata,
             failing_since: row.failing_since,
             previous_secret_expires_at: row.previous_secret_expires_at,
+            signature_scheme: row.signature_scheme.as_str().to_owned(),
+            public_key: row.public_key,
+            previous_public_key: row.previous_public_key.filter(|_| in_grace),
+            header_names,
             created_at: row.created_at,
             secret,
         }
@@ -232,12 +269,106 @@ fn check_rate(problems: &mut Problems, rate: Option<u32>) -> Option<i32> {
     }
 }
 
+/// Checks static headers; `None` when there are none to store.
+fn check_headers(
+    problems: &mut Problems,
+    headers: &BTreeMap<String, String>,
+) -> Option<BTreeMap<String, String>> {
+    match headers::validate(headers) {
+        Ok(valid) if valid.is_empty() => None,
+        Ok(valid) => Some(
+            valid
+                .into_iter()
+                .filter_map(|(name, value)| {
+                    Some((name.to_string(), value.to_str().ok()?.to_owned()))
+                })
+                .collect(),
+        ),
+        Err(refused) => {
+            for refusal in refused {
+                let pointer = if refusal.name.is_empty() {
+                    "/headers".to_owned()
+                } else {
+                    format!("/headers/{}", json_pointer_token(&refusal.name))
+                };
+                problems.add(&pointer, refusal.reason);
+            }
+            None
+        }
+    }
+}
+
+/// `name` escaped as one JSON Pointer token (RFC 6901).
+fn json_pointer_token(name: &str) -> String {
+    name.replace('~', "~0").replace('/', "~1")
+}
+
+/// Seals checked headers for storage.
+fn seal_headers(state: &AppState, headers: &BTreeMap<String, String>) -> Result<String, ApiError> {
+    let json = serde_json::to_string(headers).map_err(|error| {
+        ApiError::Internal(InternalCause::new("serializing the headers", error))
+    })?;
+    state
+        .keyring
+        .encrypt(&json)
+        .map_err(|error| ApiError::Internal(InternalCause::new("encrypting the headers", error)))
+}
+
+/// The names of a subscription's stored headers (decrypted to read them; values never leave).
+fn header_names(state: &AppState, row: &SubscriptionRow) -> Result<Vec<String>, ApiError> {
+    let Some(sealed) = &row.headers else {
+        return Ok(Vec::new());
+    };
+    let json = state
+        .keyring
+        .decrypt(sealed)
+        .map_err(|error| ApiError::Internal(InternalCause::new("decrypting the headers", error)))?;
+    let headers: BTreeMap<String, String> = serde_json::from_str(json.expose_secret())
+        .map_err(|error| ApiError::Internal(InternalCause::new("reading the headers", error)))?;
+    Ok(headers.into_keys().collect())
+}
+
+/// The answer for `row`, with its header names and, when just created or rotated, its secret.
+fn body_of(
+    state: &AppState,
+    row: SubscriptionRow,
+    secret: Option<String>,
+) -> Result<SubscriptionBody, ApiError> {
+    let names = header_names(state, &row)?;
+    Ok(SubscriptionBody::from_row(row, secret, names))
+}
+
+/// A new signing key for `scheme`: the sealed key to store, the `v1` secret to show once, and
+/// the `v1a` public key.
+fn new_key(
+    state: &AppState,
+    scheme: SignatureScheme,
+) -> Result<(String, Option<String>, Option<String>), ApiError> {
+    let (secret, shown, public) = match scheme {
+        SignatureScheme::V1 => {
+            let secret = signing::new_secret();
+            let shown = secret.expose_secret().to_owned();
+            (secret, Some(shown), None)
+        }
+        SignatureScheme::V1a => {
+            let (secret, public) = signing::new_key_pair();
+            (secret, None, Some(public))
+        }
+    };
+    let sealed = state
+        .keyring
+        .encrypt(secret.expose_secret())
+        .map_err(|error| ApiError::Internal(InternalCause::new("encrypting the secret", error)))?;
+    Ok((sealed, shown, public))
+}
+
 fn policy(state: &AppState) -> Result<SsrfPolicy, ApiError> {
     SsrfPolicy::from_settings(&state.settings.delivery)
         .map_err(|error| ApiError::Internal(InternalCause::new("the SSRF policy", error)))
 }
 
-/// Creates a subscription; the answer carries its `whsec_` secret, shown once.
+/// Creates a subscription; the answer carries its `whsec_` secret, shown once (or, for `v1a`, its
+/// `whpk_` public key, readable later).
 #[utoipa::path(
     post, path = "/v1/subscriptions", tag = "subscriptions",
     request_body = NewSubscriptionBody,
@@ -261,12 +392,22 @@ pub async fn create(
     {
         problems.add("/metadata", "must be an object");
     }
+    let scheme = match body.signature_scheme.as_deref() {
+        None => SignatureScheme::V1,
+        Some(scheme) => scheme.parse().unwrap_or_else(|()| {
+            problems.add("/signature_scheme", "expected v1 or v1a");
+            SignatureScheme::V1
+        }),
+    };
+    let headers = body
+        .headers
+        .as_ref()
+        .and_then(|headers| check_headers(&mut problems, headers));
     problems.into_result()?;
-    let secret = signing::new_secret();
-    let encrypted = state
-        .keyring
-        .encrypt(secret.expose_secret())
-        .map_err(|error| ApiError::Internal(InternalCause::new("encrypting the secret", error)))?;
+    let headers = headers
+        .map(|headers| seal_headers(&state, &headers))
+        .transpose()?;
+    let (encrypted, shown, public_key) = new_key(&state, scheme)?;
     let new = NewSubscription {
         url: body.url,
         event_types: body.event_types,
@@ -276,11 +417,13 @@ pub async fn create(
         ordered: body.ordered,
         rate_limit_per_second: rate,
         metadata: body.metadata.unwrap_or_else(|| serde_json::json!({})),
+        signature_scheme: scheme,
         secret: encrypted,
+        public_key,
+        headers,
     };
     let row = subscriptions::insert(&state.pool, SubscriptionId::new(), &new).await?;
-    let body = SubscriptionBody::from_row(row, Some(secret.expose_secret().to_owned()));
-    Ok((StatusCode::CREATED, Json(body)))
+    Ok((StatusCode::CREATED, Json(body_of(&state, row, shown)?)))
 }
 
 /// Filters for listing subscriptions.
@@ -329,8 +472,8 @@ pub async fn list(
     let data = found
         .items
         .into_iter()
-        .map(|row| SubscriptionBody::from_row(row, None))
-        .collect();
+        .map(|row| body_of(&state, row, None))
+        .collect::<Result<Vec<_>, _>>()?;
     Ok(Json(ListBody::new(data, found.has_more)))
 }
 
@@ -348,7 +491,7 @@ pub async fn get(
 ) -> Result<Json<SubscriptionBody>, ApiError> {
     caller.require(Scope::SubscriptionsRead)?;
     let row = find(&state, &id).await?;
-    Ok(Json(SubscriptionBody::from_row(row, None)))
+    Ok(Json(body_of(&state, row, None)?))
 }
 
 async fn find(state: &AppState, id: &str) -> Result<SubscriptionRow, ApiError> {
@@ -403,7 +546,17 @@ pub async fn update(
         Some(None) => Some(None),
         None => None,
     };
+    let headers = match &body.headers {
+        Some(Some(headers)) => Some(check_headers(&mut problems, headers)),
+        Some(None) => Some(None),
+        None => None,
+    };
     problems.into_result()?;
+    let headers = match headers {
+        Some(Some(headers)) => Some(Some(seal_headers(&state, &headers)?)),
+        Some(None) => Some(None),
+        None => None,
+    };
     let patch = SubscriptionPatch {
         url: body.url,
         event_types: body.event_types,
@@ -414,13 +567,14 @@ pub async fn update(
         ordered: body.ordered,
         rate_limit_per_second: rate,
         metadata: body.metadata,
+        headers,
     };
     let row = subscriptions::update(&state.pool, parsed, &patch)
         .await?
         .ok_or_else(|| ApiError::NotFound {
             resource: format!("subscription {id}"),
         })?;
-    Ok(Json(SubscriptionBody::from_row(row, None)))
+    Ok(Json(body_of(&state, row, None)?))
 }
 
 /// Deletes a subscription and its pending deliveries.
@@ -462,7 +616,8 @@ fn default_grace() -> u64 {
     86_400
 }
 
-/// Rotates the signing secret: the answer carries the new one; both sign until the grace ends.
+/// Rotates the signing key: the answer carries the new `v1` secret (or, for `v1a`, the new public
+/// key); the old and the new key both sign every delivery until the grace period ends.
 #[utoipa::path(
     post, path = "/v1/subscriptions/{id}/secret/rotate", tag = "subscriptions",
     params(("id" = String, Path, description = "sub_ id"), ("Idempotency-Key" = String, Header, description = "unique per logical request")),
@@ -484,20 +639,20 @@ pub async fn rotate_secret(
             message: format!("must be at most {MAX_GRACE_SECONDS}"),
         }]));
     }
-    let secret = signing::new_secret();
-    let encrypted = state
-        .keyring
-        .encrypt(secret.expose_secret())
-        .map_err(|error| ApiError::Internal(InternalCause::new("encrypting the secret", error)))?;
+    let current = find(&state, &id).await?;
+    let (encrypted, shown, public_key) = new_key(&state, current.signature_scheme)?;
     let until = Utc::now()
         + chrono::Duration::from_std(Duration::from_secs(body.grace_seconds)).unwrap_or_default();
-    let row = subscriptions::rotate_secret(&state.pool, parsed, &encrypted, until)
-        .await?
-        .ok_or_else(|| ApiError::NotFound {
-            resource: format!("subscription {id}"),
-        })?;
-    Ok(Json(SubscriptionBody::from_row(
-        row,
-        Some(secret.expose_secret().to_owned()),
-    )))
+    let row = subscriptions::rotate_secret(
+        &state.pool,
+        parsed,
+        &encrypted,
+        public_key.as_deref(),
+        until,
+    )
+    .await?
+    .ok_or_else(|| ApiError::NotFound {
+        resource: format!("subscription {id}"),
+    })?;
+    Ok(Json(body_of(&state, row, shown)?))
 }
