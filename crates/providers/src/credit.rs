@@ -140,7 +140,7 @@ pub struct Customer {
 }
 
 /// Onboarding status of a borrower.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum CustomerStatus {
     /// Registered; KYC documents or checks are still missing.
@@ -211,7 +211,7 @@ pub struct CreditOffer {
 }
 
 /// Status of a credit offer.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum CreditOfferStatus {
     /// Can be simulated and taken.
@@ -292,7 +292,7 @@ pub struct Loan {
 }
 
 /// Lifecycle of a loan.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum LoanStatus {
     /// Accepted, being prepared.

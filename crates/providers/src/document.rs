@@ -11,7 +11,20 @@ use serde::de::{self, Visitor};
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
 /// Which kind of document a [`Document`] is.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    Hash,
+    PartialOrd,
+    Ord,
+    Serialize,
+    Deserialize,
+    utoipa::ToSchema,
+)]
+#[schema(description = "Which kind of document: `cpf` or `cnpj`.")]
 #[serde(rename_all = "lowercase")]
 pub enum DocumentKind {
     /// Cadastro de Pessoas Físicas: 11 digits, the last two check digits.
@@ -226,6 +239,30 @@ impl Serialize for Document {
         serializer.serialize_str(&self.value)
     }
 }
+
+impl Document {
+    /// The values `Serialize` writes, as a regular expression (for the JSON Schema): a bare CPF
+    /// (11 digits) or CNPJ (12 digits or uppercase letters, then two check digits).
+    pub const PATTERN: &str = "^([0-9]{11}|[0-9A-Z]{12}[0-9]{2})$";
+}
+
+/// The schema of what `Serialize` writes: the bare value as a string.
+impl utoipa::PartialSchema for Document {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        use utoipa::openapi::schema::{ObjectBuilder, Type};
+        ObjectBuilder::new()
+            .schema_type(Type::String)
+            .pattern(Some(Document::PATTERN))
+            .description(Some(
+                "A valid CPF (11 digits) or CNPJ (14 characters, alphanumeric CNPJs included), \
+                 bare: no punctuation.",
+            ))
+            .examples(["52998224725"])
+            .into()
+    }
+}
+
+impl utoipa::ToSchema for Document {}
 
 /// Deserializes with [`Document::parse`], formatted or bare. Errors never echo the input, even
 /// when it was sent as a JSON number.

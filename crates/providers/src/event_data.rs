@@ -24,8 +24,13 @@
 //! read back with [`EventData::from_stored`], which picks the shape from the event type.
 //!
 //! `Debug` prints the variant and `[REDACTED]`: data holds documents, names and accounts.
+//!
+//! # Catalogue
+//! Every type's data has a JSON Schema derived from these types (utoipa `ToSchema`) and a
+//! realistic example ([`EventType::example_data`]); [`event_catalogue`] lists them for partners.
 
 mod banking;
+mod catalogue;
 mod credit;
 mod gateway;
 #[cfg(test)]
@@ -35,12 +40,17 @@ use std::fmt;
 
 use serde::de::{DeserializeOwned, IntoDeserializer};
 use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+use utoipa::openapi::schema::{AnyOfBuilder, ObjectBuilder, Schema, Type};
 
 pub use self::banking::{
     AccountData, AccountHolder, AccountKind, AccountState, AccountStatusUpdatedData,
     AccountTransferData, ChargeData, ChargePayer, EventParty, PartyDocument, PixFailure,
     PixInfractionData, PixOperation, PixReceivedData, PixRefundData, PixTransferData,
     SettlementStatus,
+};
+pub use self::catalogue::{
+    EventTypeDoc, JSON_SCHEMA_DIALECT, UNRECOGNIZED_FAMILY, data_schemas, event_catalogue,
 };
 pub use self::credit::{CreditOfferData, CustomerData, KycRequirement, LoanData, LoanPayment};
 pub use self::gateway::{
@@ -298,6 +308,29 @@ pub enum Reported<T> {
     Known(T),
     /// The provider's text, for a value the enum does not have.
     Other(String),
+}
+
+/// The schema of a [`Reported<T>`] field (`schema_with`): one of `T`'s values, or any other text,
+/// which a provider sent and this version does not know. `T`'s values are inline: `anyOf`, since
+/// a known value is text too.
+pub(crate) fn reported_schema<T: ToSchema>() -> Schema {
+    Schema::AnyOf(reported_items::<T>().build())
+}
+
+/// [`reported_schema`], or `null`: the schema of a plain `Option<Reported<T>>` field, which is
+/// written `null` when unknown.
+pub(crate) fn nullable_reported_schema<T: ToSchema>() -> Schema {
+    let null = ObjectBuilder::new().schema_type(Type::Null);
+    Schema::AnyOf(reported_items::<T>().item(null).build())
+}
+
+fn reported_items<T: ToSchema>() -> AnyOfBuilder {
+    let other = ObjectBuilder::new()
+        .schema_type(Type::String)
+        .description(Some(
+            "A value this version does not know, as the provider sent it.",
+        ));
+    AnyOfBuilder::new().item(T::schema()).item(other)
 }
 
 impl<T: DeserializeOwned> Reported<T> {

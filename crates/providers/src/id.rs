@@ -19,7 +19,7 @@ pub struct IdError {
 /// The type gets `new` (UUID v7, so ids sort by creation time), `from_uuid`, `uuid`, a `PREFIX`
 /// constant, `Display` and `Debug` (both the text form), `FromStr` (exact prefix, 32 lowercase
 /// hex digits), serde as the text form, and `Clone`, `Copy`, `PartialEq`, `Eq`, `Hash`,
-/// `PartialOrd`, `Ord`.
+/// `PartialOrd`, `Ord`, and a utoipa schema of the text form.
 ///
 /// ```ignore
 /// providers::typed_id!(
@@ -98,7 +98,33 @@ macro_rules! typed_id {
                 text.parse().map_err(<D::Error as $crate::__private::serde::de::Error>::custom)
             }
         }
+
+        impl $crate::__private::utoipa::PartialSchema for $name {
+            fn schema() -> $crate::__private::utoipa::openapi::RefOr<
+                $crate::__private::utoipa::openapi::schema::Schema,
+            > {
+                $crate::id::id_schema(Self::PREFIX)
+            }
+        }
+
+        impl $crate::__private::utoipa::ToSchema for $name {
+            fn name() -> ::std::borrow::Cow<'static, str> {
+                ::std::borrow::Cow::Borrowed(stringify!($name))
+            }
+        }
     };
+}
+
+/// The schema of a typed id's text form: `prefix` and 32 lowercase hex digits. Used by
+/// [`typed_id!`](crate::typed_id).
+#[doc(hidden)]
+pub fn id_schema(prefix: &'static str) -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+    use utoipa::openapi::schema::{ObjectBuilder, Type};
+    ObjectBuilder::new()
+        .schema_type(Type::String)
+        .pattern(Some(format!("^{prefix}[0-9a-f]{{32}}$")))
+        .examples([format!("{prefix}0190b2c4d5e67f8a9b0c1d2e3f4a5b6c")])
+        .into()
 }
 
 /// Parses `prefix` followed by exactly 32 lowercase hex digits. Used by [`typed_id!`](crate::typed_id).

@@ -23,7 +23,8 @@
 //! - [`event`]: the normalized event model: [`NormalizedEvent`], the [`EventType`] taxonomy,
 //!   subscription [`EventPattern`]s, [`ProviderName`].
 //! - [`event_data`]: [`EventData`], the typed `data` of a normalized event, one variant per shape,
-//!   and the JSON stored and sent for it.
+//!   the JSON stored and sent for it, and the partner-facing catalogue of event types (schemas
+//!   and examples).
 //! - [`error`]: [`ProviderError`], with stable codes and retryability.
 //! - [`credit`]: the [`CreditProvider`] capability (customers, offers, simulations, loans).
 //! - [`banking`]: the [`BankingProvider`] capability (charges, Pix, keys, accounts, balance).
@@ -69,10 +70,10 @@ pub use event::{
 pub use event_data::{
     AccountData, AccountHolder, AccountKind, AccountState, AccountStatusUpdatedData,
     AccountTransferData, ChargeData, ChargePayer, CreditOfferData, CustomerData, EventData,
-    EventParty, KycRequirement, LoanData, LoanPayment, PartyDocument, PixFailure,
+    EventParty, EventTypeDoc, KycRequirement, LoanData, LoanPayment, PartyDocument, PixFailure,
     PixInfractionData, PixOperation, PixReceivedData, PixRefundData, PixTransferData,
     ReconciliationData, ReconciliationStatus, Reported, SettlementStatus, SubscriptionDisabledData,
-    Unmapped, UnrecognizedData,
+    UNRECOGNIZED_FAMILY, Unmapped, UnrecognizedData, data_schemas, event_catalogue,
 };
 pub use id::{
     ApiKeyId, AttemptId, DeliveryId, EventId, IdError, QuarantineId, ReconciliationItemId,
@@ -93,6 +94,7 @@ pub use webhook::{
 #[doc(hidden)]
 pub mod __private {
     pub use serde;
+    pub use utoipa;
     pub use uuid;
 }
 

@@ -288,6 +288,42 @@ impl Serialize for Money {
     }
 }
 
+impl Money {
+    /// The amounts `Serialize` writes, as a regular expression (for the JSON Schema): a decimal
+    /// string with at least two decimal places, no exponent (`"12.10"`, `"-3.50"`, `"1500.00001"`).
+    pub const AMOUNT_PATTERN: &str = "^-?[0-9]+\\.[0-9]{2,}$";
+}
+
+/// The schema of what `Serialize` writes: `{"amount": "12.10", "currency": "BRL"}`, both
+/// required, the amount a decimal string (never a JSON number).
+impl utoipa::PartialSchema for Money {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        use utoipa::openapi::schema::{ObjectBuilder, Type};
+        let amount = ObjectBuilder::new()
+            .schema_type(Type::String)
+            .pattern(Some(Money::AMOUNT_PATTERN))
+            .description(Some(
+                "A decimal string with at least the currency's minor units, never rounded \
+                 (`\"12.10\"`); never a JSON number.",
+            ))
+            .examples(["12.10"]);
+        let currency = ObjectBuilder::new()
+            .schema_type(Type::String)
+            .enum_values(Some([Currency::Brl.code()]))
+            .description(Some("The ISO 4217 code."));
+        ObjectBuilder::new()
+            .schema_type(Type::Object)
+            .description(Some("An exact amount of money."))
+            .property("amount", amount)
+            .required("amount")
+            .property("currency", currency)
+            .required("currency")
+            .into()
+    }
+}
+
+impl utoipa::ToSchema for Money {}
+
 /// Deserializes, exactly, from a JSON number (`12.12`), a decimal string (`"12.12"`), both meaning
 /// BRL, or the object written by `Serialize` (`{"amount": "12.12", "currency": "BRL"}`, where the
 /// amount may also be a number). A binary float is refused.

@@ -40,7 +40,7 @@ fn at() -> chrono::DateTime<Utc> {
 }
 
 /// One value of every variant with every field present, and the type it is the data of.
-fn full_samples() -> Vec<(EventType, EventData)> {
+pub(super) fn full_samples() -> Vec<(EventType, EventData)> {
     let unrecognized = EventType::Unrecognized(ProviderName::from_static("delbank"));
     vec![
         (
