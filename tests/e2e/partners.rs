@@ -298,3 +298,101 @@ async fn headers_that_would_override_signatures_or_break_the_connection_are_refu
     .await;
     assert_eq!(problem["errors"][0]["pointer"], "/signature_scheme");
 }
+
+#[tokio::test]
+async fn a_test_send_delivers_the_types_example_signed_with_its_headers_and_reports_the_answer() {
+    let app = TestApp::spawn().await;
+    let receiver = Receiver::start().await;
+    let created = subscribe(
+        &app,
+        json!({"url": receiver.url, "event_types": ["loan.*"], "headers": {"X-Env": "staging"}}),
+    )
+    .await;
+    receiver.set_secrets(&[created["secret"].as_str().unwrap()]);
+    let id = created["id"].as_str().unwrap();
+
+    // A type the subscription does not match is still sent: the partner asked for it.
+    let sent = expect_json(
+        app.post_json(
+            &format!("/v1/subscriptions/{id}/test"),
+            Some(&app.admin_key),
+            Some("test-send-1"),
+            &json!({"event_type": "pix.received"}),
+        )
+        .await,
+        StatusCode::OK,
+    )
+    .await;
+
+    assert_eq!(sent["delivered"], true, "{sent}");
+    assert_eq!(sent["response_status"], 200);
+    assert_eq!(sent["event"]["type"], "pix.received");
+    assert_eq!(sent["event"]["test"], true);
+    let received = receiver.received();
+    assert_eq!(received.len(), 1);
+    assert_eq!(
+        received[0].verified_with,
+        vec![0],
+        "signed like any delivery"
+    );
+    assert_eq!(received[0].headers["x-env"], "staging");
+    assert_eq!(received[0].body["test"], true);
+    assert_eq!(
+        received[0].body["data"],
+        providers::EventType::PixReceived.example_data().to_json()
+    );
+    assert_eq!(received[0].id, sent["event"]["id"].as_str().unwrap());
+    // A test is not an event: nothing is stored.
+    assert_eq!(app.count("event").await, 0);
+    assert_eq!(app.count("delivery").await, 0);
+}
+
+#[tokio::test]
+async fn a_test_send_to_a_failing_partner_reports_its_answer_and_bad_requests_are_refused() {
+    let app = TestApp::spawn().await;
+    let receiver = Receiver::start().await;
+    receiver.set_script(e2e::receiver::Script::Always(503));
+    let created = subscribe(&app, json!({"url": receiver.url, "event_types": ["*"]})).await;
+    let id = created["id"].as_str().unwrap();
+
+    let sent = expect_json(
+        app.post_json(
+            &format!("/v1/subscriptions/{id}/test"),
+            Some(&app.admin_key),
+            Some("test-send-2"),
+            &json!({"event_type": "loan.active"}),
+        )
+        .await,
+        StatusCode::OK,
+    )
+    .await;
+    assert_eq!(sent["delivered"], false);
+    assert_eq!(sent["response_status"], 503);
+    assert!(sent["error"].as_str().unwrap().contains("503"), "{sent}");
+
+    let problem = expect_problem(
+        app.post_json(
+            &format!("/v1/subscriptions/{id}/test"),
+            Some(&app.admin_key),
+            Some("test-send-3"),
+            &json!({"event_type": "loan.teleported"}),
+        )
+        .await,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "validation_failed",
+    )
+    .await;
+    assert_eq!(problem["errors"][0]["pointer"], "/event_type");
+    expect_problem(
+        app.post_json(
+            "/v1/subscriptions/sub_00000000000000000000000000000000/test",
+            Some(&app.admin_key),
+            Some("test-send-4"),
+            &json!({"event_type": "loan.active"}),
+        )
+        .await,
+        StatusCode::NOT_FOUND,
+        "not_found",
+    )
+    .await;
+}

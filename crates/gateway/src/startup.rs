@@ -137,7 +137,9 @@ impl Application {
             &settings.ingest,
             Some(credentials.clone()),
         );
+        let sender = Dispatcher::new(pool.clone(), keyring.clone(), &settings)?;
         let state = AppState {
+            sender,
             pool,
             ingestor,
             handoff,

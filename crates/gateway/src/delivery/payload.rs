@@ -37,6 +37,10 @@ pub struct EventBody {
     /// Provider-neutral fields; money as `{amount: "12.10", currency: "BRL"}`.
     #[schema(value_type = Object)]
     pub data: serde_json::Value,
+    /// Present, and `true`, only on a test send (`POST /v1/subscriptions/{id}/test`): an example,
+    /// not a stored event.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub test: bool,
 }
 
 /// The resource an event is about.
@@ -68,6 +72,7 @@ impl From<StoredEvent> for EventBody {
             occurred_at_source: event.occurred_at_source,
             received_at: event.received_at,
             data: event.data,
+            test: false,
         }
     }
 }

@@ -75,7 +75,7 @@ const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
         banking::charges::cancel_charge, banking::pix::send_pix, banking::pix::list_transfers, banking::pix::get_transfer,
         banking::pix::refund, banking::keys::create_key, banking::keys::list_keys, banking::keys::delete_key,
         subscriptions::create, subscriptions::list, subscriptions::get, subscriptions::update,
-        subscriptions::delete, subscriptions::rotate_secret, subscriptions::deliveries::deliveries,
+        subscriptions::delete, subscriptions::rotate_secret, subscriptions::test_send::test_send, subscriptions::deliveries::deliveries,
         subscriptions::replays::replay, subscriptions::deliveries::delivery, subscriptions::deliveries::retry, subscriptions::replays::replay_status,
         reconciliation::list, reconciliation::get, reconciliation::resolve, reconciliation::summary,
         reconciliation::report, reconciliation::run, reconciliation::get_run,
@@ -261,6 +261,10 @@ fn subscription_routes() -> Router<AppState> {
         .route(
             "/subscriptions/{id}/secret/rotate",
             post(subscriptions::rotate_secret),
+        )
+        .route(
+            "/subscriptions/{id}/test",
+            post(subscriptions::test_send::test_send),
         )
         .route(
             "/subscriptions/{id}/deliveries",

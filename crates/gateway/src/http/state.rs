@@ -9,6 +9,7 @@ use sqlx::PgPool;
 use crate::config::Settings;
 use crate::credentials::PgCredentialStore;
 use crate::crypto::Keyring;
+use crate::delivery::dispatcher::Dispatcher;
 use crate::http::error::ApiError;
 use crate::ingest::Ingestor;
 use crate::outbox::handoff::Handoff;
@@ -35,6 +36,8 @@ pub struct AppState {
     /// Inbound webhook credentials registered through the gateway (cached; the one the registry's
     /// webhook sources read from).
     pub credentials: PgCredentialStore,
+    /// The delivery path for test sends (not spawned: its workers run apart, when enabled).
+    pub sender: Dispatcher,
 }
 
 impl AppState {

@@ -37,6 +37,9 @@ use crate::store::subscriptions::{self, SubscriptionRow, SubscriptionStatus};
 mod publish;
 mod record;
 mod send;
+mod test_send;
+
+pub use test_send::TestSend;
 
 /// Drains the outbox. Cheap to clone; clones share pacing state.
 #[derive(Clone)]

@@ -15,7 +15,6 @@ use crate::delivery::signing;
 use crate::delivery::ssrf;
 use crate::store::deliveries;
 use crate::store::deliveries::{AttemptRecord, Claimed, Outcome, Recording};
-use crate::store::events::StoredEvent;
 use crate::store::pace;
 use crate::store::subscriptions::{SubscriptionRow, SubscriptionStatus};
 
@@ -84,7 +83,9 @@ impl Dispatcher {
         };
         let started_at = Utc::now();
         let started = Instant::now();
-        let attempt = self.post(subscription, event, keys, payload).await;
+        let attempt = self
+            .post(subscription, &event.id().to_string(), keys, payload)
+            .await;
         let latency = started.elapsed();
         metrics::histogram!("paygate_delivery_attempt_duration_seconds").record(latency);
         let record = AttemptRecord {
@@ -106,10 +107,12 @@ impl Dispatcher {
         }))
     }
 
+    /// POSTs `payload` as event `id` to `subscription`'s URL, signed with its keys and with its
+    /// static headers, under the SSRF guard.
     pub(super) async fn post(
         &self,
         subscription: &SubscriptionRow,
-        event: &StoredEvent,
+        id: &str,
         keys: &Result<Keys, String>,
         payload: &Result<Bytes, String>,
     ) -> PostResult {
@@ -128,8 +131,7 @@ impl Dispatcher {
             Ok(payload) => payload.clone(),
             Err(error) => return PostResult::failed(error.clone()),
         };
-        let id = event.id().to_string();
-        let signed = match signing::sign(&id, Utc::now().timestamp(), &payload, &keys.secrets) {
+        let signed = match signing::sign(id, Utc::now().timestamp(), &payload, &keys.secrets) {
             Ok(signed) => signed,
             Err(error) => return PostResult::failed(error.to_string()),
         };

@@ -2,7 +2,8 @@
 //! attempts, manual retry and durable replay (scopes `subscriptions:read` / `subscriptions:write`).
 //!
 //! # Layout
-//! - `deliveries`: deliveries and attempts, retry; `replays`: replays of a window.
+//! - `deliveries`: deliveries and attempts, retry; `replays`: replays of a window; `test_send`:
+//!   an event type's example sent now, with the partner's answer.
 
 use std::collections::BTreeMap;
 use std::time::Duration;
@@ -29,6 +30,7 @@ use crate::store::subscriptions::{
 
 pub mod deliveries;
 pub mod replays;
+pub mod test_send;
 
 /// Longest rotation grace period: 7 days.
 pub const MAX_GRACE_SECONDS: u64 = 7 * 86_400;
