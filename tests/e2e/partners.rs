@@ -299,6 +299,17 @@ async fn headers_that_would_override_signatures_or_break_the_connection_are_refu
     assert_eq!(problem["errors"][0]["pointer"], "/signature_scheme");
 }
 
+/// `POST /v1/subscriptions/{id}/test` for `event_type`.
+async fn send_test(app: &TestApp, id: &str, attempt: &str, event_type: &str) -> reqwest::Response {
+    app.post_json(
+        &format!("/v1/subscriptions/{id}/test"),
+        Some(&app.admin_key),
+        Some(attempt),
+        &json!({ "event_type": event_type }),
+    )
+    .await
+}
+
 #[tokio::test]
 async fn a_test_send_delivers_the_types_example_signed_with_its_headers_and_reports_the_answer() {
     let app = TestApp::spawn().await;
@@ -313,13 +324,7 @@ async fn a_test_send_delivers_the_types_example_signed_with_its_headers_and_repo
 
     // A type the subscription does not match is still sent: the partner asked for it.
     let sent = expect_json(
-        app.post_json(
-            &format!("/v1/subscriptions/{id}/test"),
-            Some(&app.admin_key),
-            Some("test-send-1"),
-            &json!({"event_type": "pix.received"}),
-        )
-        .await,
+        send_test(&app, id, "test-send-1", "pix.received").await,
         StatusCode::OK,
     )
     .await;
@@ -356,13 +361,7 @@ async fn a_test_send_to_a_failing_partner_reports_its_answer_and_bad_requests_ar
     let id = created["id"].as_str().unwrap();
 
     let sent = expect_json(
-        app.post_json(
-            &format!("/v1/subscriptions/{id}/test"),
-            Some(&app.admin_key),
-            Some("test-send-2"),
-            &json!({"event_type": "loan.active"}),
-        )
-        .await,
+        send_test(&app, id, "test-send-2", "loan.active").await,
         StatusCode::OK,
     )
     .await;
@@ -371,24 +370,18 @@ async fn a_test_send_to_a_failing_partner_reports_its_answer_and_bad_requests_ar
     assert!(sent["error"].as_str().unwrap().contains("503"), "{sent}");
 
     let problem = expect_problem(
-        app.post_json(
-            &format!("/v1/subscriptions/{id}/test"),
-            Some(&app.admin_key),
-            Some("test-send-3"),
-            &json!({"event_type": "loan.teleported"}),
-        )
-        .await,
+        send_test(&app, id, "test-send-3", "loan.teleported").await,
         StatusCode::UNPROCESSABLE_ENTITY,
         "validation_failed",
     )
     .await;
     assert_eq!(problem["errors"][0]["pointer"], "/event_type");
     expect_problem(
-        app.post_json(
-            "/v1/subscriptions/sub_00000000000000000000000000000000/test",
-            Some(&app.admin_key),
-            Some("test-send-4"),
-            &json!({"event_type": "loan.active"}),
+        send_test(
+            &app,
+            "sub_00000000000000000000000000000000",
+            "test-send-4",
+            "loan.active",
         )
         .await,
         StatusCode::NOT_FOUND,

@@ -18,6 +18,16 @@ use tokio::sync::RwLock;
 
 const WAIT: Duration = Duration::from_secs(90);
 
+/// A fresh database, a partner receiver, `count` replicas on the database (default fleet
+/// settings) and an admin key.
+async fn set_up(count: usize) -> (TestDb, Receiver, Vec<Replica>, String) {
+    let db = TestDb::new().await;
+    let receiver = Receiver::start().await;
+    let replicas = fleet(count, &fleet_env(&db, &[])).await;
+    let key = admin_key(&db).await;
+    (db, receiver, replicas, key)
+}
+
 /// Starts `count` replicas with `env`.
 async fn fleet(count: usize, env: &BTreeMap<String, String>) -> Vec<Replica> {
     let mut replicas = Vec::new();
@@ -180,11 +190,7 @@ fn assert_ordered_per_loan(received: &[Received], events: &HashMap<String, (Stri
 #[tokio::test]
 async fn three_replicas_store_each_webhook_once_and_deliver_every_event_in_order_through_a_sigkill()
 {
-    let db = TestDb::new().await;
-    let receiver = Receiver::start().await;
-    let env = fleet_env(&db, &[]);
-    let mut replicas = fleet(3, &env).await;
-    let key = admin_key(&db).await;
+    let (db, receiver, mut replicas, key) = set_up(3).await;
     subscribe(
         &replicas[0],
         &key,
@@ -259,11 +265,7 @@ async fn three_replicas_store_each_webhook_once_and_deliver_every_event_in_order
 
 #[tokio::test]
 async fn a_subscriptions_rate_limit_holds_for_the_whole_fleet_not_per_replica() {
-    let db = TestDb::new().await;
-    let receiver = Receiver::start().await;
-    let env = fleet_env(&db, &[]);
-    let mut replicas = fleet(3, &env).await;
-    let key = admin_key(&db).await;
+    let (db, receiver, mut replicas, key) = set_up(3).await;
     subscribe(
         &replicas[0],
         &key,
@@ -319,13 +321,9 @@ async fn count(db: &TestDb, query: &str) -> i64 {
 
 #[tokio::test]
 async fn claims_of_a_killed_replica_are_reaped_by_the_other_and_delivered() {
-    let db = TestDb::new().await;
-    let receiver = Receiver::start().await;
+    let (db, receiver, mut replicas, key) = set_up(2).await;
     // The partner is slow: the first replica dies while its POSTs are in flight.
     receiver.set_delay(Duration::from_secs(2));
-    let env = fleet_env(&db, &[]);
-    let mut replicas = fleet(2, &env).await;
-    let key = admin_key(&db).await;
     subscribe(
         &replicas[1],
         &key,
@@ -380,11 +378,7 @@ async fn claims_of_a_killed_replica_are_reaped_by_the_other_and_delivered() {
 
 #[tokio::test]
 async fn a_replay_run_by_two_replicas_enqueues_each_event_once() {
-    let db = TestDb::new().await;
-    let receiver = Receiver::start().await;
-    let env = fleet_env(&db, &[]);
-    let mut replicas = fleet(2, &env).await;
-    let key = admin_key(&db).await;
+    let (db, receiver, mut replicas, key) = set_up(2).await;
     let urls = Arc::new(RwLock::new(
         replicas.iter().map(|r| r.base_url.clone()).collect(),
     ));
