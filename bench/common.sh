@@ -7,8 +7,14 @@ PORT=${PORT:-18181}
 SECRET=whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw
 cargo build --release --locked -q -p gateway --bin paygate --example inbound_bench --example outbound_bench
 # Every run starts from an empty database: a table bloated by earlier runs measures the bloat.
-psql -h 127.0.0.1 -U postgres -qc "drop database if exists paygate_bench" -c "create database paygate_bench"
-export PAYGATE_SERVER__PORT=$PORT PAYGATE_DATABASE__LOCAL_DATABASE=paygate_bench PAYGATE_DATABASE__MAX_CONNECTIONS=32 \
+# BENCH_DATABASE names another database to run on as it is (bench/growth.sh: a preloaded one); it
+# is vacuumed first, as autovacuum would keep it, since this machine's Postgres runs without.
+if [ -n "${BENCH_DATABASE:-}" ]; then
+  psql -h 127.0.0.1 -U postgres -d "$BENCH_DATABASE" -qc "vacuum analyze"
+else
+  psql -h 127.0.0.1 -U postgres -qc "drop database if exists paygate_bench" -c "create database paygate_bench"
+fi
+export PAYGATE_SERVER__PORT=$PORT PAYGATE_DATABASE__LOCAL_DATABASE=${BENCH_DATABASE:-paygate_bench} PAYGATE_DATABASE__MAX_CONNECTIONS=32 \
   PAYGATE_TELEMETRY__LOG_FILTER=warn PAYGATE_PROVIDERS__DINIE__ENABLED=true \
   PAYGATE_PROVIDERS__DINIE__BASE_URL=http://127.0.0.1:1/v3 PAYGATE_PROVIDERS__DINIE__CLIENT_ID=bench \
   PAYGATE_PROVIDERS__DINIE__CLIENT_SECRET=bench PAYGATE_PROVIDERS__DINIE__WEBHOOK_SECRETS="[\"$SECRET\"]" \

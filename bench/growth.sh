@@ -1,0 +1,18 @@
+#!/bin/bash
+# Growth benchmark: bench/growth.sh [EVENTS] (default 10,000,000). The inbound and end-to-end
+# benchmarks on an empty database, then the same on a database preloaded (bench/growth.sql:
+# generate_series, not the API) with EVENTS events over 400 days, a delivery each and 1.1 attempts
+# each, all in one invocation so that both sets come from the same machine state.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+EVENTS=${1:-10000000}
+echo "== empty database: inbound"; bench/inbound.sh
+echo "== empty database: end to end, one subscription"; bench/outbound.sh
+echo "== preloading $EVENTS events into paygate_growth"
+psql -h 127.0.0.1 -U postgres -qc "drop database if exists paygate_growth" -c "create database paygate_growth"
+DATABASE_URL=postgres://postgres@127.0.0.1/paygate_growth ./target/release/paygate migrate >/dev/null
+started=$(date +%s)
+psql -h 127.0.0.1 -U postgres -q -v events="$EVENTS" -v batch=1000000 -f bench/growth.sql paygate_growth
+echo "preload took $(( $(date +%s) - started )) s"
+echo "== $EVENTS events: inbound"; BENCH_DATABASE=paygate_growth bench/inbound.sh
+echo "== $EVENTS events: end to end, one subscription"; BENCH_DATABASE=paygate_growth bench/outbound.sh
