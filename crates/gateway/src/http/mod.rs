@@ -5,8 +5,8 @@
 //! - `extract`: extractors that answer bad input with `ApiError`.
 //! - `auth`: API keys and scopes; `idempotency`: `Idempotency-Key` on POST.
 //! - `pagination`: cursor pagination.
-//! - one module per resource: `events`, `keys`, `webhooks`, `health`, `credit` (customers,
-//!   credit offers, simulations, loans).
+//! - one module per resource: `events`, `event_types`, `keys`, `webhooks`, `health`, `credit`
+//!   (customers, credit offers, simulations, loans).
 //!
 //! Layers, outermost first: request id → trace span → catch panic → render problems → timeout →
 //! compression → (on `/v1`) authenticate → idempotency → handler.
@@ -15,6 +15,7 @@ pub mod auth;
 pub mod banking;
 pub mod credit;
 pub mod error;
+pub mod event_types;
 pub mod events;
 pub mod extract;
 pub mod health;
@@ -48,7 +49,7 @@ use utoipa::OpenApi;
 use utoipa_swagger_ui::SwaggerUi;
 
 use crate::http::error::ApiError;
-use crate::http::openapi::{BearerAuth, SharedResponses};
+use crate::http::openapi::{BearerAuth, EventWebhooks, SharedResponses};
 use crate::http::state::AppState;
 
 const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
@@ -63,7 +64,7 @@ const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
     ),
     paths(
         health::healthz, health::readyz, health::metrics,
-        events::list, events::get, events::raw,
+        events::list, events::get, events::raw, event_types::list, event_types::get,
         quarantine::list, quarantine::get, quarantine::replay,
         keys::create, keys::list, keys::revoke,
         providers::register, providers::rotate,
@@ -82,7 +83,7 @@ const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
         webhooks::receive_root, webhooks::receive_path,
     ),
     components(schemas(error::Problem, error::FieldProblem, crate::keys::Scope)),
-    modifiers(&BearerAuth, &SharedResponses),
+    modifiers(&BearerAuth, &SharedResponses, &EventWebhooks),
     tags(
         (name = "events", description = "Normalized provider events"),
         (name = "api keys", description = "Keys for internal services"),
@@ -91,6 +92,7 @@ const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
         (name = "credit", description = "Customers, KYC documents, credit offers, simulations and loans at the credit provider"),
         (name = "banking", description = "Accounts, charges, Pix transfers, refunds and keys at the banking provider"),
         (name = "subscriptions", description = "Partner webhooks: subscriptions, deliveries, replays"),
+        (name = "webhooks to partners", description = "What the gateway POSTs to partner subscriptions, one typed operation per event type (see `webhooks`)"),
         (name = "reconciliation", description = "Pix receipts against loan disbursements"),
         (name = "operations", description = "Health, readiness, metrics"),
     )
@@ -108,6 +110,8 @@ pub fn router(state: AppState) -> Router {
         .merge(reconciliation_routes())
         .route("/events/{id}", get(events::get))
         .route("/events/{id}/raw", get(events::raw))
+        .route("/event-types", get(event_types::list))
+        .route("/event-types/{type}", get(event_types::get))
         .route("/quarantine", get(quarantine::list))
         .route("/quarantine/{id}", get(quarantine::get))
         .route("/quarantine/{id}/replay", post(quarantine::replay))

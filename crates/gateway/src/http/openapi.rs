@@ -7,15 +7,21 @@
 //! query extraction, the timeout, the database, the provider client) are the same for every
 //! operation of a kind, so they are added here, from the operation's shape, rather than repeated
 //! on sixty annotations that would drift. Every error body is `application/problem+json`.
+//!
+//! [`EventWebhooks`] adds the event catalogue as the document's `webhooks`: what the gateway sends
+//! partners, one typed operation per event type.
 
 use std::collections::BTreeMap;
 
-use utoipa::openapi::path::{Operation, ParameterIn};
+use utoipa::openapi::path::{
+    HttpMethod, Operation, OperationBuilder, ParameterBuilder, ParameterIn, PathItem,
+};
+use utoipa::openapi::request_body::RequestBodyBuilder;
 use utoipa::openapi::schema::{
-    AdditionalProperties, ArrayItems, Object, ObjectBuilder, Schema, SchemaType, Type,
+    AdditionalProperties, AllOfBuilder, ArrayItems, Object, ObjectBuilder, Schema, SchemaType, Type,
 };
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
-use utoipa::openapi::{Content, OpenApi, Ref, RefOr, Response};
+use utoipa::openapi::{Content, OpenApi, Ref, RefOr, Required, Response};
 
 use providers::idempotency::{
     MAX_LENGTH as IDEMPOTENCY_KEY_MAX_LENGTH, PATTERN as IDEMPOTENCY_KEY_PATTERN,
@@ -395,6 +401,167 @@ fn set_rule(schema: &mut Schema, (pattern, max_length): TextRule) {
     }
 }
 
+/// Publishes the event catalogue as the document's top-level `webhooks` (OpenAPI 3.1): one `post`
+/// per event type, whose body is the v1 event (`EventBody`) with `type` fixed and `data` that
+/// type's schema, signed with the Standard Webhooks headers. The data schemas
+/// (`providers::data_schemas`, derived from the types that serialize the data) become components,
+/// and each type's body is a component of its own (`LoanActiveEvent`), so a partner's generator
+/// produces a typed receiver per type.
+///
+/// utoipa 5's `OpenApi` has no `webhooks` field: the section goes into the document's flattened
+/// extensions map, whose keys serialize at the top level of the document.
+pub struct EventWebhooks;
+
+/// The Standard Webhooks headers of every delivery, and what each holds.
+const WEBHOOK_HEADERS: [(&str, &str, Option<&str>); 3] = [
+    (
+        "webhook-id",
+        "The event id (`evt_...`): the same on every redelivery and replay of the event, so \
+         dedupe on it.",
+        Some("^evt_[0-9a-f]{32}$"),
+    ),
+    (
+        "webhook-timestamp",
+        "When the delivery was signed, in Unix seconds; refuse one too far from your clock.",
+        Some("^[0-9]+$"),
+    ),
+    (
+        "webhook-signature",
+        "Space-separated signatures of `{webhook-id}.{webhook-timestamp}.{body}`: `v1,<base64>` \
+         (HMAC-SHA256 with the `whsec_` secret) or `v1a,<base64>` (Ed25519, verified with the \
+         `whpk_` public key); during a rotation one per key. Accept the delivery when any verifies.",
+        None,
+    ),
+];
+
+impl utoipa::Modify for EventWebhooks {
+    fn modify(&self, openapi: &mut OpenApi) {
+        let components = openapi.components.get_or_insert_with(Default::default);
+        for (name, schema) in providers::data_schemas() {
+            components.schemas.entry(name).or_insert(schema);
+        }
+        let event_body = match components.schemas.get("EventBody") {
+            Some(RefOr::T(Schema::Object(body))) => body.clone(),
+            _ => ObjectBuilder::new().schema_type(Type::Object).build(),
+        };
+        let mut webhooks = serde_json::Map::new();
+        for doc in providers::event_catalogue() {
+            let component = event_component_name(&doc.name);
+            components.schemas.insert(
+                component.clone(),
+                RefOr::T(Schema::Object(typed_event_body(&event_body, &doc))),
+            );
+            let item = PathItem::new(HttpMethod::Post, webhook_operation(&doc, &component));
+            webhooks.insert(
+                doc.name,
+                serde_json::to_value(item).unwrap_or(serde_json::Value::Null),
+            );
+        }
+        openapi
+            .extensions
+            .get_or_insert_with(Default::default)
+            .insert("webhooks".to_owned(), serde_json::Value::Object(webhooks));
+    }
+}
+
+/// The component of one type's event body: `loan.active` → `LoanActiveEvent`,
+/// `{provider}.unrecognized` → `UnrecognizedEvent`.
+pub fn event_component_name(event_type: &str) -> String {
+    let mut name: String = event_type
+        .split(['.', '_', '-'])
+        .filter(|word| !word.starts_with('{'))
+        .map(|word| {
+            let mut chars = word.chars();
+            chars.next().map_or_else(String::new, |first| {
+                first.to_ascii_uppercase().to_string() + chars.as_str()
+            })
+        })
+        .collect();
+    name.push_str("Event");
+    name
+}
+
+/// `EventBody` with `type` fixed to this type (a pattern for the unrecognized family) and `data`
+/// this type's schema, with the type's example.
+fn typed_event_body(event_body: &Object, doc: &providers::EventTypeDoc) -> Object {
+    let mut body = event_body.clone();
+    body.description = Some(format!("`{}`: {}", doc.name, doc.description));
+    let event_type = match doc.name == providers::UNRECOGNIZED_FAMILY {
+        true => ObjectBuilder::new()
+            .schema_type(Type::String)
+            .pattern(Some(UNRECOGNIZED_TYPE_PATTERN)),
+        false => ObjectBuilder::new()
+            .schema_type(Type::String)
+            .enum_values(Some([doc.name.as_str()])),
+    };
+    body.properties.insert(
+        "type".to_owned(),
+        RefOr::T(Schema::Object(
+            event_type
+                .description(Some("Gateway taxonomy name."))
+                .build(),
+        )),
+    );
+    let data = AllOfBuilder::new()
+        .item(Ref::from_schema_name(doc.data_schema_name.clone()))
+        .description(Some("The event's data."))
+        .examples([doc.example.to_json()])
+        .build();
+    body.properties
+        .insert("data".to_owned(), RefOr::T(Schema::AllOf(data)));
+    body
+}
+
+/// `<provider>.unrecognized`, with the syntax of a provider name.
+const UNRECOGNIZED_TYPE_PATTERN: &str = "^[a-z][a-z0-9-]{0,31}\\.unrecognized$";
+
+fn webhook_operation(doc: &providers::EventTypeDoc, component: &str) -> Operation {
+    let content = Content::new(Some(Ref::from_schema_name(component)));
+    let body = RequestBodyBuilder::new()
+        .description(Some(format!("A `{}` event.", doc.name)))
+        .content("application/json", content)
+        .required(Some(Required::True))
+        .build();
+    let mut operation = OperationBuilder::new()
+        .operation_id(Some(format!("receive_{component}")))
+        .summary(Some(format!("`{}`", doc.name)))
+        .description(Some(doc.description))
+        .tag("webhooks to partners")
+        .request_body(Some(body))
+        .response(
+            "2XX",
+            Response::new("Received: the delivery is done (the body is not read)."),
+        )
+        .response(
+            "410",
+            Response::new(
+                "Gone: the gateway stops and disables the subscription (a \
+                 `subscription.disabled` event follows).",
+            ),
+        )
+        .response(
+            "default",
+            Response::new(
+                "Anything else, or no answer in time, is retried with backoff (honouring \
+                 `Retry-After`) until the retry schedule runs out.",
+            ),
+        );
+    for (name, description, pattern) in WEBHOOK_HEADERS {
+        let schema = ObjectBuilder::new()
+            .schema_type(Type::String)
+            .pattern(pattern);
+        operation = operation.parameter(
+            ParameterBuilder::new()
+                .name(name)
+                .parameter_in(ParameterIn::Header)
+                .required(Required::True)
+                .description(Some(description))
+                .schema(Some(schema)),
+        );
+    }
+    operation.build()
+}
+
 #[cfg(test)]
 mod tests {
     use utoipa::OpenApi as _;
@@ -459,5 +626,109 @@ mod tests {
                 }
             }
         }
+    }
+
+    fn document_json() -> serde_json::Value {
+        serde_json::to_value(ApiDoc::openapi()).unwrap()
+    }
+
+    #[test]
+    fn every_event_type_is_a_webhook_whose_body_is_the_v1_event_with_its_own_data() {
+        let document = document_json();
+        let catalogue = providers::event_catalogue();
+        assert_eq!(
+            document["webhooks"].as_object().unwrap().len(),
+            catalogue.len()
+        );
+        for doc in catalogue {
+            let post = &document["webhooks"][&doc.name]["post"];
+            let reference = post["requestBody"]["content"]["application/json"]["schema"]["$ref"]
+                .as_str()
+                .unwrap_or_else(|| panic!("no webhook body for {}", doc.name));
+            assert_eq!(post["requestBody"]["required"], true, "{}", doc.name);
+            let component = reference.strip_prefix("#/components/schemas/").unwrap();
+            assert_eq!(component, super::event_component_name(&doc.name));
+            let body = &document["components"]["schemas"][component];
+            let data = &body["properties"]["data"];
+            assert_eq!(
+                data["allOf"][0]["$ref"],
+                format!("#/components/schemas/{}", doc.data_schema_name),
+                "{}",
+                doc.name
+            );
+            assert_eq!(data["examples"][0], doc.example.to_json(), "{}", doc.name);
+            let event_type = &body["properties"]["type"];
+            match doc.name == providers::UNRECOGNIZED_FAMILY {
+                true => assert!(event_type["pattern"].is_string()),
+                false => assert_eq!(event_type["enum"], serde_json::json!([doc.name])),
+            }
+            let event_body = &document["components"]["schemas"]["EventBody"];
+            assert_eq!(body["required"], event_body["required"], "{}", doc.name);
+            for (name, property) in event_body["properties"].as_object().unwrap() {
+                if name != "type" && name != "data" {
+                    assert_eq!(&body["properties"][name], property, "{}.{name}", doc.name);
+                }
+            }
+            let headers: Vec<&str> = post["parameters"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .filter(|parameter| parameter["in"] == "header" && parameter["required"] == true)
+                .map(|parameter| parameter["name"].as_str().unwrap())
+                .collect();
+            assert_eq!(
+                headers,
+                ["webhook-id", "webhook-timestamp", "webhook-signature"],
+                "{}",
+                doc.name
+            );
+            assert!(post["responses"]["2XX"].is_object(), "{}", doc.name);
+        }
+    }
+
+    #[test]
+    fn the_documents_data_schemas_are_the_catalogues_own_and_collide_with_none() {
+        let document = document_json();
+        for (name, schema) in providers::data_schemas() {
+            assert_eq!(
+                document["components"]["schemas"][&name],
+                serde_json::to_value(schema).unwrap(),
+                "component {name} is not the catalogue's schema"
+            );
+        }
+    }
+
+    #[test]
+    fn every_reference_in_the_document_names_one_of_its_components() {
+        let document = document_json();
+        let text = document.to_string();
+        for reference in text.split("\"$ref\":\"").skip(1) {
+            let target = reference.split('"').next().unwrap();
+            let name = target.strip_prefix("#/components/schemas/").unwrap();
+            assert!(
+                document["components"]["schemas"][name].is_object(),
+                "{name} is referred to but missing"
+            );
+        }
+    }
+
+    #[test]
+    fn event_components_are_named_for_generators() {
+        assert_eq!(
+            super::event_component_name("loan.active"),
+            "LoanActiveEvent"
+        );
+        assert_eq!(
+            super::event_component_name("pix.transfer.completed"),
+            "PixTransferCompletedEvent"
+        );
+        assert_eq!(
+            super::event_component_name("account.documentation_rejected"),
+            "AccountDocumentationRejectedEvent"
+        );
+        assert_eq!(
+            super::event_component_name(providers::UNRECOGNIZED_FAMILY),
+            "UnrecognizedEvent"
+        );
     }
 }
