@@ -16,6 +16,7 @@ mod delivery;
 mod demo;
 mod dinie;
 mod errors;
+mod event_types;
 mod events;
 mod fleet;
 mod group_commit;
