@@ -68,7 +68,7 @@ pub async fn list(caller: Caller) -> Result<Json<ListBody<EventTypeBody>>, ApiEr
 /// One event type: `loan.active`, `dinie.unrecognized`, or `{provider}.unrecognized`.
 #[utoipa::path(
     get, path = "/v1/event-types/{type}", tag = "events", operation_id = "get_event_type",
-    params(("type" = String, Path, description = "An event type (`loan.active`, `dinie.unrecognized`) or `{provider}.unrecognized`")),
+    params(("type" = String, Path, example = "loan.active", description = "An event type (`loan.active`, `dinie.unrecognized`) or `{provider}.unrecognized`")),
     security(("api_key" = ["events:read"])),
     responses(
         (status = 200, body = EventTypeBody),
