@@ -44,7 +44,7 @@ pub struct EventsQuery {
 
 /// Lists events, newest first.
 #[utoipa::path(
-    get, path = "/v1/events", tag = "events",
+    get, path = "/v1/events", operation_id = "list_events", tag = "events",
     params(EventsQuery),
     security(("api_key" = ["events:read"])),
     responses(
@@ -88,7 +88,7 @@ pub async fn list(
 
 /// One event.
 #[utoipa::path(
-    get, path = "/v1/events/{id}", tag = "events",
+    get, path = "/v1/events/{id}", operation_id = "get_event", tag = "events",
     params(("id" = String, Path, description = "evt_ id")),
     security(("api_key" = ["events:read"])),
     responses((status = 200, body = EventBody), (status = 404, body = crate::http::error::Problem))

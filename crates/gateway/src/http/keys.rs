@@ -65,7 +65,7 @@ impl ApiKeyBody {
 
 /// Creates a key; the answer shows it once.
 #[utoipa::path(
-    post, path = "/v1/api-keys", tag = "api keys",
+    post, path = "/v1/api-keys", operation_id = "create_api_key", tag = "api keys",
     request_body = NewApiKey,
     params(("Idempotency-Key" = String, Header, description = "unique per logical request")),
     security(("api_key" = ["keys:write"])),
@@ -100,7 +100,7 @@ fn invalid(pointer: &str, error: &NewKeyError) -> ApiError {
 
 /// Lists keys, newest first.
 #[utoipa::path(
-    get, path = "/v1/api-keys", tag = "api keys",
+    get, path = "/v1/api-keys", operation_id = "list_api_keys", tag = "api keys",
     security(("api_key" = ["keys:write"])),
     responses((status = 200, body = ListBody<ApiKeyBody>))
 )]

@@ -595,6 +595,22 @@ mod tests {
     }
 
     #[test]
+    fn every_operation_id_is_unique_so_generated_clients_have_one_method_each() {
+        let document = ApiDoc::openapi();
+        let mut seen = std::collections::BTreeMap::new();
+        for (path, item) in &document.paths.paths {
+            let operations = [&item.get, &item.post, &item.put, &item.patch, &item.delete];
+            for operation in operations.into_iter().flatten() {
+                let id = operation.operation_id.clone().unwrap_or_default();
+                assert!(!id.is_empty(), "{path} has an operation without an id");
+                if let Some(other) = seen.insert(id.clone(), path.clone()) {
+                    panic!("operation id {id} is both {other} and {path}");
+                }
+            }
+        }
+    }
+
+    #[test]
     fn every_error_status_of_every_operation_is_problem_json() {
         let document = ApiDoc::openapi();
         for (path, item) in &document.paths.paths {

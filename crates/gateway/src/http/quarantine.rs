@@ -90,7 +90,7 @@ pub struct QuarantineQuery {
 
 /// Quarantined webhooks, newest first.
 #[utoipa::path(
-    get, path = "/v1/quarantine", tag = "operations",
+    get, path = "/v1/quarantine", operation_id = "list_quarantined_webhooks", tag = "operations",
     params(QuarantineQuery),
     security(("api_key" = ["events:read"])),
     responses(
@@ -151,7 +151,7 @@ async fn find(state: &AppState, id: QuarantineId) -> Result<QuarantineRow, ApiEr
 
 /// One quarantined webhook, with its reason (and, with `pii`, its body).
 #[utoipa::path(
-    get, path = "/v1/quarantine/{id}", tag = "operations",
+    get, path = "/v1/quarantine/{id}", operation_id = "get_quarantined_webhook", tag = "operations",
     params(("id" = String, Path, description = "qua_ id")),
     security(("api_key" = ["events:read"])),
     responses((status = 200, body = QuarantinedBody), (status = 404, body = Problem))
@@ -170,7 +170,7 @@ pub async fn get(
 /// its events are stored (and delivered) like any webhook's. Replaying one already replayed finds
 /// the same events as duplicates.
 #[utoipa::path(
-    post, path = "/v1/quarantine/{id}/replay", tag = "operations",
+    post, path = "/v1/quarantine/{id}/replay", operation_id = "replay_quarantined_webhook", tag = "operations",
     params(("id" = String, Path, description = "qua_ id"), ("Idempotency-Key" = String, Header, description = "unique per logical request")),
     security(("api_key" = ["providers:write"])),
     responses(

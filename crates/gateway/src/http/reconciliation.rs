@@ -192,7 +192,7 @@ fn filter_of(query: &ItemsQuery) -> Result<ItemFilter, ApiError> {
 
 /// Lists items, newest first.
 #[utoipa::path(
-    get, path = "/v1/reconciliation/items", tag = "reconciliation", params(ItemsQuery),
+    get, path = "/v1/reconciliation/items", operation_id = "list_reconciliation_items", tag = "reconciliation", params(ItemsQuery),
     security(("api_key" = ["reconciliation:read"])),
     responses((status = 200, body = ListBody<ItemBody>), (status = 400, body = crate::http::error::Problem))
 )]
@@ -223,7 +223,7 @@ fn item_id(id: &str) -> Result<ReconciliationItemId, ApiError> {
 
 /// One item with its candidates and history.
 #[utoipa::path(
-    get, path = "/v1/reconciliation/items/{id}", tag = "reconciliation",
+    get, path = "/v1/reconciliation/items/{id}", operation_id = "get_reconciliation_item", tag = "reconciliation",
     params(("id" = String, Path, description = "rcn_ id")),
     security(("api_key" = ["reconciliation:read"])),
     responses((status = 200, body = ItemBody), (status = 404, body = crate::http::error::Problem))

@@ -196,7 +196,7 @@ pub async fn get_account(
 
 /// Sends one onboarding document; the account moves to `under_review` once the set is complete.
 #[utoipa::path(
-    post, path = "/v1/accounts/{id}/documents", tag = "banking",
+    post, path = "/v1/accounts/{id}/documents", operation_id = "upload_account_document", tag = "banking",
     params(("id" = String, Path, description = "account id"), ("Idempotency-Key" = String, Header, description = "unique per logical request")),
     request_body = DocumentUploadRequest,
     security(("api_key" = ["banking:write"])),

@@ -243,7 +243,7 @@ pub async fn get_customer(
 
 /// Uploads one KYC document of a borrower.
 #[utoipa::path(
-    post, path = "/v1/customers/{id}/documents", tag = "credit",
+    post, path = "/v1/customers/{id}/documents", operation_id = "upload_customer_document", tag = "credit",
     params(("id" = String, Path, description = "the provider's customer id"), ("Idempotency-Key" = String, Header, description = "unique per logical request")),
     request_body = UploadDocumentRequest,
     security(("api_key" = ["credit:write"])),

@@ -372,7 +372,7 @@ fn policy(state: &AppState) -> Result<SsrfPolicy, ApiError> {
 /// Creates a subscription; the answer carries its `whsec_` secret, shown once (or, for `v1a`, its
 /// `whpk_` public key, readable later).
 #[utoipa::path(
-    post, path = "/v1/subscriptions", tag = "subscriptions",
+    post, path = "/v1/subscriptions", operation_id = "create_subscription", tag = "subscriptions",
     request_body = NewSubscriptionBody,
     params(("Idempotency-Key" = String, Header, description = "unique per logical request")),
     security(("api_key" = ["subscriptions:write"])),
@@ -446,7 +446,7 @@ pub struct SubscriptionsQuery {
 
 /// Lists subscriptions, newest first.
 #[utoipa::path(
-    get, path = "/v1/subscriptions", tag = "subscriptions", params(SubscriptionsQuery),
+    get, path = "/v1/subscriptions", operation_id = "list_subscriptions", tag = "subscriptions", params(SubscriptionsQuery),
     security(("api_key" = ["subscriptions:read"])),
     responses((status = 200, body = ListBody<SubscriptionBody>))
 )]
@@ -481,7 +481,7 @@ pub async fn list(
 
 /// One subscription.
 #[utoipa::path(
-    get, path = "/v1/subscriptions/{id}", tag = "subscriptions",
+    get, path = "/v1/subscriptions/{id}", operation_id = "get_subscription", tag = "subscriptions",
     params(("id" = String, Path, description = "sub_ id")),
     security(("api_key" = ["subscriptions:read"])),
     responses((status = 200, body = SubscriptionBody), (status = 404, body = crate::http::error::Problem))

@@ -70,7 +70,7 @@ impl From<ReplayRow> for ReplayBody {
 
 /// Starts a durable replay of a time window (progress at `GET /v1/replays/{id}`).
 #[utoipa::path(
-    post, path = "/v1/subscriptions/{id}/replay", tag = "subscriptions",
+    post, path = "/v1/subscriptions/{id}/replay", operation_id = "replay_subscription", tag = "subscriptions",
     params(("id" = String, Path, description = "sub_ id"), ("Idempotency-Key" = String, Header, description = "unique per logical request")),
     request_body = ReplayRequest,
     security(("api_key" = ["subscriptions:write"])),
