@@ -161,8 +161,8 @@ impl Dispatcher {
     }
 
     /// Spawns `delivery.workers` webhook workers, the JetStream worker when configured, the claim
-    /// reapers, the replay worker and the metrics sampler; they stop when `shutdown` is cancelled, finishing the
-    /// deliveries in hand.
+    /// reapers, the replay worker and the metrics sampler; they stop when `shutdown` is cancelled,
+    /// finishing the deliveries in hand.
     pub fn spawn(&self, shutdown: CancellationToken) -> tokio::task::JoinHandle<()> {
         let mut tasks = Vec::new();
         for worker in 0..self.inner.settings.workers.max(1) {
