@@ -43,18 +43,20 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let next = Arc::new(std::sync::atomic::AtomicUsize::new(0));
     let latencies = Arc::new(Mutex::new(Vec::with_capacity(requests)));
     let failures = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let resent = Arc::new(std::sync::atomic::AtomicUsize::new(0));
     let run = uuid::Uuid::now_v7().simple().to_string();
 
     let started = Instant::now();
     let mut workers = Vec::new();
     for _ in 0..concurrency {
         let delbank = delbank.clone();
-        let (client, signer, next, latencies, failures, urls, run) = (
+        let (client, signer, next, latencies, failures, resent, urls, run) = (
             client.clone(),
             signer.clone(),
             next.clone(),
             latencies.clone(),
             failures.clone(),
+            resent.clone(),
             urls.clone(),
             run.clone(),
         );
@@ -70,38 +72,60 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
                     let due = started + pace * u32::try_from(n).unwrap_or(u32::MAX);
                     tokio::time::sleep_until(due.into()).await;
                 }
-                let request = match &delbank {
-                    Some((delbank_url, token)) if n % 2 == 1 => client
+                if let Some((delbank_url, token)) = delbank.as_ref().filter(|_| n % 2 == 1) {
+                    let sent = Instant::now();
+                    let response = client
                         .post(delbank_url)
                         .header("authorization", format!("Bearer {token}"))
-                        .body(delbank_pix_received(&run, n)),
-                    _ => {
-                        let id = format!("msg_{run}_{n}");
-                        let body = format!(
-                            r#"{{"type":"loan.payment_received","timestamp":"2026-11-23T12:00:00Z","data":{{"id":"ln_{n:032}","status":"active","payment":{{"amount":"2291.67","paid_at":"2026-11-23T11:59:58Z","installment_number":1}}}}}}"#
-                        );
-                        let timestamp = chrono::Utc::now().timestamp();
-                        let Ok(signature) = signer.sign(&id, timestamp, body.as_bytes()) else {
+                        .header("content-type", "application/json")
+                        .body(delbank_pix_received(&run, n))
+                        .send()
+                        .await;
+                    match response {
+                        Ok(response) if response.status().is_success() => {
+                            mine.push(sent.elapsed())
+                        }
+                        _ => {
                             failures.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-                            continue;
-                        };
-                        client
-                            .post(&urls[n % urls.len()])
-                            .header("webhook-id", &id)
-                            .header("webhook-timestamp", timestamp.to_string())
-                            .header("webhook-signature", signature)
-                            .body(body)
+                        }
                     }
-                };
-                let sent = Instant::now();
-                let response = request
-                    .header("content-type", "application/json")
-                    .send()
-                    .await;
-                match response {
-                    Ok(response) if response.status().is_success() => mine.push(sent.elapsed()),
-                    _ => {
+                    continue;
+                }
+                let id = format!("msg_{run}_{n}");
+                let body = format!(
+                    r#"{{"type":"loan.payment_received","timestamp":"2026-11-23T12:00:00Z","data":{{"id":"ln_{n:032}","status":"active","payment":{{"amount":"2291.67","paid_at":"2026-11-23T11:59:58Z","installment_number":1}}}}}}"#
+                );
+                // With several replicas, a webhook a replica did not acknowledge (it was killed)
+                // goes to the next one, as a provider retries; the latency is the acknowledged try's.
+                for attempt in 0.. {
+                    let timestamp = chrono::Utc::now().timestamp();
+                    let Ok(signature) = signer.sign(&id, timestamp, body.as_bytes()) else {
                         failures.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                        break;
+                    };
+                    let sent = Instant::now();
+                    let response = client
+                        .post(&urls[(n + attempt) % urls.len()])
+                        .header("content-type", "application/json")
+                        .header("webhook-id", &id)
+                        .header("webhook-timestamp", timestamp.to_string())
+                        .header("webhook-signature", signature)
+                        .body(body.clone())
+                        .send()
+                        .await;
+                    match response {
+                        Ok(response) if response.status().is_success() => {
+                            mine.push(sent.elapsed());
+                            break;
+                        }
+                        _ if urls.len() > 1 && attempt < 50 => {
+                            resent.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                            tokio::time::sleep(Duration::from_millis(20)).await;
+                        }
+                        _ => {
+                            failures.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                            break;
+                        }
                     }
                 }
             }
@@ -131,8 +155,9 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         if delbank.is_some() { "1/2" } else { "none" }
     );
     println!(
-        "accepted (2xx, committed): {accepted}, failed: {}",
-        failures.load(std::sync::atomic::Ordering::Relaxed)
+        "accepted (2xx, committed): {accepted}, failed: {}, resent to another replica: {}",
+        failures.load(std::sync::atomic::Ordering::Relaxed),
+        resent.load(std::sync::atomic::Ordering::Relaxed)
     );
     println!("elapsed: {elapsed:.2?}, accepted per second: {per_second}");
     println!(

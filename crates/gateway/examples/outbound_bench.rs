@@ -27,12 +27,13 @@ type Arrivals = Arc<Mutex<Vec<(String, Instant)>>>;
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let mut args = std::env::args().skip(1);
-    let bases: Vec<String> = args
-        .next()
-        .unwrap_or_else(|| "http://127.0.0.1:18181".to_owned())
-        .split(',')
-        .map(str::to_owned)
-        .collect();
+    let bases: Arc<Vec<String>> = Arc::new(
+        args.next()
+            .unwrap_or_else(|| "http://127.0.0.1:18181".to_owned())
+            .split(',')
+            .map(str::to_owned)
+            .collect(),
+    );
     let secret = args
         .next()
         .unwrap_or_else(|| "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw".to_owned());
@@ -85,29 +86,40 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         );
         let timestamp = chrono::Utc::now().timestamp();
         let signature = signer.sign(&id, timestamp, body.as_bytes())?;
-        let (client, base, sent, permit) = (
+        let (client, bases, sent, permit) = (
             client.clone(),
-            bases[n % bases.len()].clone(),
+            bases.clone(),
             sent.clone(),
             semaphore.clone().acquire_owned().await?,
         );
         posts.push(tokio::spawn(async move {
             let sending = Instant::now();
-            let response = client
-                .post(format!("{base}/webhooks/dinie"))
-                .header("content-type", "application/json")
-                .header("webhook-id", &id)
-                .header("webhook-timestamp", timestamp.to_string())
-                .header("webhook-signature", signature)
-                .body(body)
-                .send()
-                .await;
-            if let Ok(response) = response
-                && let Ok(receipt) = response.json::<serde_json::Value>().await
-                && let Some(event_id) = receipt["events"][0]["id"].as_str()
-                && let Ok(mut sent) = sent.lock()
-            {
-                sent.insert(event_id.to_owned(), sending);
+            // With several replicas, a webhook a replica did not acknowledge (it was killed) goes
+            // to the next one, as a provider retries; the latency counts from the first try.
+            for attempt in 0..50 {
+                let base = &bases[(n + attempt) % bases.len()];
+                let response = client
+                    .post(format!("{base}/webhooks/dinie"))
+                    .header("content-type", "application/json")
+                    .header("webhook-id", &id)
+                    .header("webhook-timestamp", timestamp.to_string())
+                    .header("webhook-signature", &signature)
+                    .body(body.clone())
+                    .send()
+                    .await;
+                if let Ok(response) = response
+                    && response.status().is_success()
+                    && let Ok(receipt) = response.json::<serde_json::Value>().await
+                    && let Some(event_id) = receipt["events"][0]["id"].as_str()
+                    && let Ok(mut sent) = sent.lock()
+                {
+                    sent.insert(event_id.to_owned(), sending);
+                    break;
+                }
+                if bases.len() == 1 {
+                    break;
+                }
+                tokio::time::sleep(Duration::from_millis(20)).await;
             }
             drop(permit);
         }));
