@@ -3,20 +3,27 @@
 -- failed), as a gateway in production holds months of history. generate_series, in batches of
 -- :batch, one transaction each; not the API, so the preload takes minutes.
 -- Run: psql -v events=10000000 -v batch=1000000 -f bench/growth.sql paygate_growth
+-- (-v from=N resumes a preload that stopped after its batches below N committed).
 \set ON_ERROR_STOP on
+\if :{?from}
+\else
+\set from 0
+\endif
 set synchronous_commit = off;
 set maintenance_work_mem = '512MB';
 
 insert into subscription (subscription_id, url, event_types, description, status, disabled_reason, secret)
 values ('00000000-0000-7000-8000-000000000001', 'https://history.example/hook', '{*}',
-        'growth benchmark history', 'disabled', 'history only', 'enc:v1:history:none');
+        'growth benchmark history', 'disabled', 'history only', 'enc:v1:history:none')
+on conflict (subscription_id) do nothing;
 
 -- One batch: events [lo, hi) with their delivery and attempts. Ids are uuid v7 (time first), so
 -- they sort by time as the gateway's do.
 create function pg_temp.preload(lo bigint, hi bigint, total bigint) returns void language sql as $$
     with e as (
         select n,
-               now() - interval '400 days' + (interval '400 days' * n / total) as at,
+               -- A fraction of the span (interval * n overflows past about 5 million days).
+               now() - interval '400 days' + interval '400 days' * (n::float8 / total) as at,
                n % 5 < 3 as credit
         from generate_series(lo, hi - 1) as n
     ), ids as (
@@ -69,7 +76,7 @@ create function pg_temp.preload(lo bigint, hi bigint, total bigint) returns void
 $$;
 
 select format('select pg_temp.preload(%s, %s, %s)', lo, least(lo + :batch, :events), :events)
-from generate_series(0, :events - 1, :batch) as lo \gexec
+from generate_series(:from, :events - 1, :batch) as lo \gexec
 
 -- This machine's Postgres runs with autovacuum off (`paygate doctor` says what that costs): the
 -- planner needs statistics and the visibility map, as autovacuum would keep them in production.
