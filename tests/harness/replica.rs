@@ -122,12 +122,15 @@ impl Replica {
 }
 
 /// The settings of a fleet's replicas: the shared database (migrated once, by the test, so no
-/// replica migrates), Dinie's inbound side verifying [`DINIE_SECRET`], loopback partners allowed,
-/// quick polls and claims that expire within seconds (a killed replica's claims come back soon).
+/// replica migrates), small pools, Dinie's inbound side verifying [`DINIE_SECRET`], loopback
+/// partners allowed, quick polls and claims that expire within seconds (a killed replica's claims
+/// come back soon).
 pub fn fleet_env(db: &TestDb, overrides: &[(&str, &str)]) -> BTreeMap<String, String> {
     let mut env: BTreeMap<String, String> = [
         ("DATABASE_URL", db.url.expose_secret()),
         ("PAYGATE_DATABASE__MIGRATE_ON_START", "false"),
+        // Tests run in parallel on one server: a fleet must leave connections for the others.
+        ("PAYGATE_DATABASE__MAX_CONNECTIONS", "6"),
         ("PAYGATE_SERVER__PORT", "0"),
         ("PAYGATE_SERVER__SHUTDOWN_GRACE_SECS", "5"),
         ("PAYGATE_TELEMETRY__LOG_FORMAT", "json"),
