@@ -42,6 +42,16 @@ pub fn assert_golden(dir: &Path, every_type: &[&str], cases: Vec<GoldenCase>) {
         assert!(names.insert(case.name), "duplicate case {}", case.name);
         let event = &case.event;
         assert_eq!(event.event_type.as_str(), case.event_type, "{}", case.name);
+        assert!(
+            event
+                .event_type
+                .resource_kinds()
+                .contains(&event.resource.kind),
+            "{}: a {} event about a {:?}, which EventType::resource_kinds does not allow",
+            case.name,
+            case.event_type,
+            event.resource.kind
+        );
         covered.insert(event.event_type.as_str().into_owned());
         let actual = serde_json::to_string(&event.data).unwrap();
         let canonical = serde_json::to_string(&serde_json::to_value(&event.data).unwrap()).unwrap();

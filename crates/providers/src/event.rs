@@ -244,6 +244,50 @@ impl EventType {
         &ALL
     }
 
+    /// The kinds of resource events of this type are about, the usual one first: a Pix transfer's
+    /// outcome is about the Pix, or about the refund when the transfer was a refund; an
+    /// unrecognized event may be about anything. The golden check of every provider crate
+    /// (`providers-testkit`) holds each normalizer to it.
+    pub fn resource_kinds(&self) -> &'static [ResourceKind] {
+        use EventType as T;
+        use ResourceKind as K;
+        match self {
+            T::CustomerCreated
+            | T::CustomerUnderReview
+            | T::CustomerKycUpdated
+            | T::CustomerActive
+            | T::CustomerDenied => &[K::Customer],
+            T::CreditOfferAvailable | T::CreditOfferExpired => &[K::CreditOffer],
+            T::LoanCreated
+            | T::LoanContractGenerated
+            | T::LoanAwaitingSignatures
+            | T::LoanSigned
+            | T::LoanDisbursing
+            | T::LoanActive
+            | T::LoanPaymentReceived
+            | T::LoanFinished
+            | T::LoanCancelled
+            | T::LoanError => &[K::Loan],
+            T::ChargePaid => &[K::Charge],
+            T::PixReceived => &[K::Pix],
+            T::PixTransferCompleted | T::PixTransferFailed => &[K::Pix, K::PixRefund],
+            T::PixRefundReceived => &[K::PixRefund],
+            T::AccountApproved | T::AccountDocumentationRejected | T::AccountStatusUpdated => {
+                &[K::Account]
+            }
+            T::AccountTransferCredited | T::AccountTransferDebited => &[K::Transfer],
+            T::PixInfractionCreated => &[K::Infraction],
+            T::SubscriptionDisabled => &[K::Subscription],
+            T::ReconciliationMatched
+            | T::ReconciliationAmountMismatch
+            | T::ReconciliationOverdue
+            | T::ReconciliationNeedsReview
+            | T::ReconciliationUnexpectedReceipt
+            | T::ReconciliationResolved => &[K::ReconciliationItem],
+            T::Unrecognized(_) => &ALL_RESOURCE_KINDS,
+        }
+    }
+
     /// Whether this is `<provider>.unrecognized`.
     pub fn is_unrecognized(&self) -> bool {
         matches!(self, EventType::Unrecognized(_))

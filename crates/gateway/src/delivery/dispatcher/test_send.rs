@@ -44,7 +44,12 @@ impl Dispatcher {
             provider_event_type: event_type.to_string(),
             dedup_key: format!("test:{id}"),
             resource: ResourceBody {
-                kind: resource_kind(event_type).as_str().to_owned(),
+                kind: event_type
+                    .resource_kinds()
+                    .first()
+                    .unwrap_or(&ResourceKind::Other)
+                    .as_str()
+                    .to_owned(),
                 id: "test".to_owned(),
                 correlation_id: None,
             },
@@ -67,45 +72,5 @@ impl Dispatcher {
             error: answer.error,
             latency: started.elapsed(),
         }
-    }
-}
-
-/// The kind of resource events of `event_type` are about (as the normalizers set it).
-fn resource_kind(event_type: &EventType) -> ResourceKind {
-    use EventType as T;
-    match event_type {
-        T::CustomerCreated
-        | T::CustomerUnderReview
-        | T::CustomerKycUpdated
-        | T::CustomerActive
-        | T::CustomerDenied => ResourceKind::Customer,
-        T::CreditOfferAvailable | T::CreditOfferExpired => ResourceKind::CreditOffer,
-        T::LoanCreated
-        | T::LoanContractGenerated
-        | T::LoanAwaitingSignatures
-        | T::LoanSigned
-        | T::LoanDisbursing
-        | T::LoanActive
-        | T::LoanPaymentReceived
-        | T::LoanFinished
-        | T::LoanCancelled
-        | T::LoanError => ResourceKind::Loan,
-        T::ChargePaid => ResourceKind::Charge,
-        T::PixReceived => ResourceKind::Pix,
-        T::PixTransferCompleted | T::PixTransferFailed => ResourceKind::Transfer,
-        T::PixRefundReceived => ResourceKind::PixRefund,
-        T::AccountApproved | T::AccountDocumentationRejected | T::AccountStatusUpdated => {
-            ResourceKind::Account
-        }
-        T::AccountTransferCredited | T::AccountTransferDebited => ResourceKind::Transfer,
-        T::PixInfractionCreated => ResourceKind::Infraction,
-        T::SubscriptionDisabled => ResourceKind::Subscription,
-        T::ReconciliationMatched
-        | T::ReconciliationAmountMismatch
-        | T::ReconciliationOverdue
-        | T::ReconciliationNeedsReview
-        | T::ReconciliationUnexpectedReceipt
-        | T::ReconciliationResolved => ResourceKind::ReconciliationItem,
-        T::Unrecognized(_) => ResourceKind::Other,
     }
 }
