@@ -702,6 +702,39 @@ async fn the_rate_limit_holds_within_ten_percent_under_a_burst() {
 }
 
 #[tokio::test]
+async fn deliveries_whose_slot_is_beyond_half_the_claim_wait_pending_and_the_rate_still_holds() {
+    let app = TestApp::spawn_with(|settings| settings.delivery.enabled = false).await;
+    let receiver = Receiver::start().await;
+    subscribe(
+        &app,
+        json!({"url": receiver.url, "event_types": ["*"], "rate_limit_per_second": 2}),
+    )
+    .await;
+    for n in 0..8 {
+        ingest(
+            &app,
+            &format!("horizon-{n}"),
+            "loan.active",
+            &format!("ln_{n}"),
+        )
+        .await;
+    }
+
+    // Claims last 2 s: a batch may hold slots up to 1 s ahead (0, 0.5 and 1 s at 2/s); the other
+    // five go back to pending, due when the bucket frees up, and are claimed again then.
+    let shutdown = CancellationToken::new();
+    let workers = dispatcher(&app, 2).spawn(shutdown.clone());
+    let received = receiver.wait_for_successes(8, WAIT).await;
+    shutdown.cancel();
+    let _ = workers.await;
+
+    // 8 deliveries at 2/s: 7 intervals of 500 ms after the first, none sent early.
+    let span = received.last().unwrap().at - received.first().unwrap().at;
+    assert!(span >= Duration::from_millis(3_300), "too fast: {span:?}");
+    assert_eq!(received.len(), 8, "each delivered once");
+}
+
+#[tokio::test]
 async fn partner_urls_on_private_networks_are_refused_unless_allow_listed() {
     let app =
         TestApp::spawn_with(|settings| settings.delivery.allow_private_networks = Vec::new()).await;

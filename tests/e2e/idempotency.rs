@@ -280,3 +280,28 @@ async fn expired_records_are_purged_and_live_ones_kept() {
         .unwrap();
     assert_eq!(left, vec!["fresh".to_owned()]);
 }
+
+#[tokio::test]
+async fn the_purge_deletes_every_expired_record_past_one_batch_and_keeps_the_live_ones() {
+    let app = TestApp::spawn().await;
+    let key = gateway::keys::create(&app.db.pool, "purge", &[gateway::keys::Scope::Admin])
+        .await
+        .unwrap();
+    // More than two of the purge's 5,000-row statements, and live records beside them.
+    sqlx::query(
+        "insert into idempotency_record (api_key_id, idempotency_key, request_hash, state, locked_until, expires_at)
+         select $1, 'k-' || n, '\\x00', 'in_flight', now(),
+                case when n <= 12000 then now() - interval '1 hour' else now() + interval '1 hour' end
+         from generate_series(1, 12010) as n",
+    )
+    .bind(key.record.api_key_id)
+    .execute(&app.db.pool)
+    .await
+    .unwrap();
+    let before = app.count("idempotency_record").await;
+
+    let purged = idempotency::purge_expired(&app.db.pool).await.unwrap();
+
+    assert_eq!(purged, 12_000);
+    assert_eq!(app.count("idempotency_record").await, before - 12_000);
+}

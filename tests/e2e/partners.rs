@@ -73,8 +73,8 @@ print(valid)
         .unwrap()
 }
 
-#[tokio::test]
-async fn v1a_deliveries_verify_with_the_public_key_in_an_independent_ed25519_implementation() {
+/// A gateway, a receiver, and a `v1a` subscription of it to every event.
+async fn v1a_subscription() -> (TestApp, Receiver, serde_json::Value) {
     let app = TestApp::spawn().await;
     let receiver = Receiver::start().await;
     let created = subscribe(
@@ -82,6 +82,12 @@ async fn v1a_deliveries_verify_with_the_public_key_in_an_independent_ed25519_imp
         json!({"url": receiver.url, "event_types": ["*"], "signature_scheme": "v1a"}),
     )
     .await;
+    (app, receiver, created)
+}
+
+#[tokio::test]
+async fn v1a_deliveries_verify_with_the_public_key_in_an_independent_ed25519_implementation() {
+    let (app, receiver, created) = v1a_subscription().await;
     let public_key = created["public_key"].as_str().unwrap().to_owned();
     assert!(public_key.starts_with("whpk_"), "{created}");
     assert!(
@@ -119,13 +125,7 @@ async fn v1a_deliveries_verify_with_the_public_key_in_an_independent_ed25519_imp
 
 #[tokio::test]
 async fn during_a_v1a_rotation_both_keys_sign_each_delivery_until_the_grace_period_ends() {
-    let app = TestApp::spawn().await;
-    let receiver = Receiver::start().await;
-    let created = subscribe(
-        &app,
-        json!({"url": receiver.url, "event_types": ["*"], "signature_scheme": "v1a"}),
-    )
-    .await;
+    let (app, receiver, created) = v1a_subscription().await;
     let old = created["public_key"].as_str().unwrap().to_owned();
     let id = created["id"].as_str().unwrap();
 

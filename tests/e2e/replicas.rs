@@ -311,7 +311,7 @@ async fn a_subscriptions_rate_limit_holds_for_the_whole_fleet_not_per_replica() 
     }
 }
 
-/// Rows of `table` in the test database.
+/// The single count `query` returns on the test database.
 async fn count(db: &TestDb, query: &str) -> i64 {
     sqlx::query_scalar(query)
         .fetch_one(&db.pool)
