@@ -6,7 +6,7 @@ use reqwest::StatusCode;
 use serde_json::json;
 
 /// The id of the key called `name`, listed with `key`.
-async fn id_of_key_named(app: &TestApp, key: &str, name: &str) -> String {
+pub(crate) async fn id_of_key_named(app: &TestApp, key: &str, name: &str) -> String {
     let listed = expect_json(app.get("/v1/api-keys", Some(key)).await, StatusCode::OK).await;
     listed["data"]
         .as_array()

@@ -85,7 +85,7 @@ async fn a_pending_delivery_is_claimed_as_soon_as_its_event_commits_not_at_the_n
     deliveries_leave_within_seconds_of_their_commit(true).await;
 }
 
-fn short_schedule(settings: &mut gateway::config::Settings, schedule: &[u64]) {
+pub(crate) fn short_schedule(settings: &mut gateway::config::Settings, schedule: &[u64]) {
     settings.delivery.retry_schedule_secs = schedule.to_vec();
     settings.delivery.retry_jitter_percent = 0;
 }

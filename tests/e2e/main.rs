@@ -11,6 +11,7 @@
 mod auth;
 mod cluster;
 mod compression;
+mod console;
 mod delbank;
 mod delivery;
 mod demo;

@@ -15,8 +15,8 @@ use reqwest::StatusCode;
 use rust_decimal::Decimal;
 use serde_json::{Value, json};
 
-const DINIE_CNPJ: &str = "11222333000181";
-const BORROWER: &str = "52998224725";
+pub(crate) const DINIE_CNPJ: &str = "11222333000181";
+pub(crate) const BORROWER: &str = "52998224725";
 const OTHER_BORROWER: &str = "11144477735";
 
 /// Minutes from a base half an hour ago (so disbursements at small offsets are inside their window).
@@ -40,7 +40,7 @@ fn money(amount: &str) -> Value {
 
 /// Facts, as events of the test provider carrying the normalizers' data shapes.
 #[derive(Debug, Clone)]
-enum Fact {
+pub(crate) enum Fact {
     Customer {
         id: String,
         document: String,
@@ -110,7 +110,7 @@ impl Fact {
     }
 }
 
-async fn send(app: &TestApp, fact: &Fact) {
+pub(crate) async fn send(app: &TestApp, fact: &Fact) {
     let body = json!({"events": [fact.event()]}).to_string();
     expect_json(
         app.send_webhook("", Some(TOKEN), body).await,
@@ -165,14 +165,14 @@ async fn item_for_loan(app: &TestApp, loan: &str) -> Value {
         .unwrap_or(Value::Null)
 }
 
-fn customer(id: &str, document: &str) -> Fact {
+pub(crate) fn customer(id: &str, document: &str) -> Fact {
     Fact::Customer {
         id: id.into(),
         document: document.into(),
     }
 }
 
-fn disbursed(loan: &str, customer: &str, amount: &str, minutes: i64) -> Fact {
+pub(crate) fn disbursed(loan: &str, customer: &str, amount: &str, minutes: i64) -> Fact {
     Fact::Disbursed {
         loan: loan.into(),
         customer: customer.into(),
@@ -181,7 +181,7 @@ fn disbursed(loan: &str, customer: &str, amount: &str, minutes: i64) -> Fact {
     }
 }
 
-fn received(e2e: &str, document: &str, amount: &str, minutes: i64) -> Fact {
+pub(crate) fn received(e2e: &str, document: &str, amount: &str, minutes: i64) -> Fact {
     Fact::Received {
         e2e: e2e.into(),
         document: document.into(),

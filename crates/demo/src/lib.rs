@@ -159,6 +159,7 @@ pub async fn run_story_keeping_secrets(
     }
     summary(&demo).await?;
     println!("\nOpen:");
+    println!("  console                 {base}/console  (sign in with the admin API key below)");
     println!("  API docs                {base}/docs");
     println!("  events                  {base}/v1/events");
     println!("  reconciliation report   {base}/v1/reconciliation/report.csv");

@@ -273,7 +273,7 @@ impl ApiError {
     }
 
     /// What the client is told; internal errors say nothing about their cause.
-    fn detail(&self) -> String {
+    pub(crate) fn detail(&self) -> String {
         match self {
             ApiError::Internal(_) => {
                 "an unexpected error occurred; the request id identifies it in the logs".into()

@@ -5,6 +5,7 @@
 //! - `extract`: extractors that answer bad input with `ApiError`.
 //! - `auth`: API keys and scopes; `idempotency`: `Idempotency-Key` on POST.
 //! - `pagination`: cursor pagination.
+//! - `console`: the operations and finance console (HTML at `/console`).
 //! - one module per resource: `events`, `event_types`, `keys`, `webhooks`, `health`, `credit`
 //!   (customers, credit offers, simulations, loans).
 //!
@@ -13,6 +14,7 @@
 
 pub mod auth;
 pub mod banking;
+pub mod console;
 pub mod credit;
 pub mod error;
 pub mod event_types;
@@ -155,6 +157,7 @@ pub fn router(state: AppState) -> Router {
         .route("/metrics", get(health::metrics))
         .nest("/v1", v1)
         .nest("/webhooks", webhooks)
+        .nest("/console", console::routes())
         .merge(SwaggerUi::new("/docs").url("/openapi.json", ApiDoc::openapi()))
         .fallback(error::route_not_found)
         .method_not_allowed_fallback(error::method_not_allowed)

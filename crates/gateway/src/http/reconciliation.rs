@@ -106,6 +106,11 @@ fn show_document(document: Option<&str>, pii: bool) -> Option<String> {
     Some(live::document_masked(document))
 }
 
+/// An item as the API shows it (documents masked unless `pii`).
+pub(crate) fn item_body(row: ItemRow, pii: bool) -> ItemBody {
+    ItemBody::from_row(row, pii)
+}
+
 impl ItemBody {
     fn from_row(row: ItemRow, pii: bool) -> ItemBody {
         ItemBody {
@@ -131,7 +136,7 @@ impl ItemBody {
 }
 
 /// An exact decimal string with at least two places.
-fn money(amount: rust_decimal::Decimal) -> String {
+pub(crate) fn money(amount: rust_decimal::Decimal) -> String {
     providers::Money::brl(amount).to_minor_units_string()
 }
 
@@ -159,7 +164,7 @@ pub struct ItemsQuery {
     pub starting_after: Option<String>,
 }
 
-fn filter_of(query: &ItemsQuery) -> Result<ItemFilter, ApiError> {
+pub(crate) fn filter_of(query: &ItemsQuery) -> Result<ItemFilter, ApiError> {
     let status = query
         .status
         .as_deref()
@@ -233,8 +238,17 @@ pub async fn get(
     caller: Caller,
     ApiPath(id): ApiPath<String>,
 ) -> Result<Json<ItemBody>, ApiError> {
+    Ok(Json(item_with_history(&state, &caller, &id).await?))
+}
+
+/// An item with its candidates and history. Shared by the API and the console.
+pub(crate) async fn item_with_history(
+    state: &AppState,
+    caller: &Caller,
+    id: &str,
+) -> Result<ItemBody, ApiError> {
     caller.require(Scope::ReconciliationRead)?;
-    let parsed = item_id(&id)?;
+    let parsed = item_id(id)?;
     let row = items::get(&state.pool, parsed)
         .await?
         .ok_or_else(|| ApiError::NotFound {
@@ -270,7 +284,7 @@ pub async fn get(
             })
             .collect(),
     );
-    Ok(Json(body))
+    Ok(body)
 }
 
 /// A resolution by finance.
@@ -302,8 +316,18 @@ pub async fn resolve(
     ApiPath(id): ApiPath<String>,
     ApiJson(body): ApiJson<ResolveBody>,
 ) -> Result<Json<ItemBody>, ApiError> {
+    Ok(Json(resolve_item(&state, &caller, &id, body).await?))
+}
+
+/// Finance's decision on an item, with its note. Shared by the API and the console.
+pub(crate) async fn resolve_item(
+    state: &AppState,
+    caller: &Caller,
+    id: &str,
+    body: ResolveBody,
+) -> Result<ItemBody, ApiError> {
     caller.require(Scope::ReconciliationWrite)?;
-    let parsed = item_id(&id)?;
+    let parsed = item_id(id)?;
     let invalid = |pointer: &str, message: &str| {
         ApiError::Validation(vec![FieldProblem {
             pointer: pointer.into(),
@@ -347,7 +371,7 @@ pub async fn resolve(
         }
         ResolveError::Sqlx(error) => ApiError::from(error),
     })?;
-    Ok(Json(ItemBody::from_row(row, caller.has(Scope::Pii))))
+    Ok(ItemBody::from_row(row, caller.has(Scope::Pii)))
 }
 
 /// A period.
@@ -435,7 +459,23 @@ pub async fn report(
 ) -> Result<impl IntoResponse, ApiError> {
     caller.require(Scope::ReconciliationRead)?;
     let rows = items::all_in(&state.pool, query.from, query.to).await?;
-    let pii = caller.has(Scope::Pii);
+    let csv = csv_of(&rows, caller.has(Scope::Pii));
+    Ok((
+        [
+            (header::CONTENT_TYPE, "text/csv; charset=utf-8"),
+            (
+                header::CONTENT_DISPOSITION,
+                "attachment; filename=\"reconciliation.csv\"",
+            ),
+        ],
+        csv,
+    ))
+}
+
+/// RFC 4180 quoting.
+/// The CSV report's header and one line per item (documents masked unless `pii`). Shared by the
+/// API's report and the console's export of a filtered view.
+pub(crate) fn csv_of(rows: &[ItemRow], pii: bool) -> String {
     let mut csv = String::from(
         "item_id,kind,status,document,loan_id,customer_id,end_to_end_id,expected_amount,observed_amount,difference,disbursed_at,received_at,deadline,locked,updated_at\r\n",
     );
@@ -461,19 +501,9 @@ pub async fn report(
         let line: Vec<String> = fields.iter().map(|field| csv_field(field)).collect();
         let _ = write!(csv, "{}\r\n", line.join(","));
     }
-    Ok((
-        [
-            (header::CONTENT_TYPE, "text/csv; charset=utf-8"),
-            (
-                header::CONTENT_DISPOSITION,
-                "attachment; filename=\"reconciliation.csv\"",
-            ),
-        ],
-        csv,
-    ))
+    csv
 }
 
-/// RFC 4180 quoting.
 fn csv_field(value: &str) -> String {
     if value.contains([',', '"', '\r', '\n']) {
         return format!("\"{}\"", value.replace('"', "\"\""));

@@ -6,6 +6,7 @@
 //! # Layout
 //! - `writer`: group commit by writer tasks, live reconciliation, the hand-over after the commit.
 //! - `quarantine`: what is authentic but cannot be stored as events.
+//! - `intake`: counts of what each registration sent and what became of it, for the console.
 
 use std::sync::Arc;
 
@@ -25,6 +26,7 @@ use crate::outbox::Sinks;
 use crate::store::events::InsertOutcome;
 use crate::store::onboarding;
 
+pub mod intake;
 pub mod quarantine;
 mod writer;
 
@@ -71,6 +73,8 @@ struct IngestorInner {
     queue: mpsc::Sender<Job>,
     /// The cached credentials the sources verify with, refreshed when a webhook matches none.
     credentials: Option<PgCredentialStore>,
+    /// Intake counts not yet added to Postgres.
+    tally: Arc<intake::Tally>,
 }
 
 impl Ingestor {
@@ -94,12 +98,15 @@ impl Ingestor {
                 settings.max_batch.max(1),
             ));
         }
+        let tally = Arc::new(intake::Tally::default());
+        tokio::spawn(intake::flush_until_dropped(pool.clone(), tally.clone()));
         Ingestor {
             inner: Arc::new(IngestorInner {
                 pool,
                 sinks,
                 queue,
                 credentials,
+                tally,
             }),
         }
     }
@@ -134,6 +141,7 @@ impl Ingestor {
         if let Err(error) = verified {
             metrics::counter!("paygate_webhooks_rejected_total", "provider" => provider.to_string(), "code" => error.code())
                 .increment(1);
+            self.count(&provider, path, intake::Outcome::Refused(error.code()));
             return Err(error.into());
         }
         let outcome = match source.normalize(&request) {
@@ -160,7 +168,10 @@ impl Ingestor {
                         self.quarantine(&provider, path, &reason, headers, body)
                             .await?
                     }
-                    Err(error) => return Err(error),
+                    Err(error) => {
+                        self.count(&provider, path, intake::Outcome::Refused("unavailable"));
+                        return Err(error);
+                    }
                 }
             }
             Err(error) => {
@@ -169,7 +180,29 @@ impl Ingestor {
             }
         };
         record_metrics(&provider, &outcome);
+        let counted = match &outcome {
+            Ingested::Stored(stored)
+                if !stored.is_empty() && stored.iter().all(|(_, duplicate)| *duplicate) =>
+            {
+                intake::Outcome::Duplicate
+            }
+            Ingested::Stored(_) => intake::Outcome::Received,
+            Ingested::Quarantined(_) => intake::Outcome::Quarantined,
+        };
+        self.count(&provider, path, counted);
         Ok(outcome)
+    }
+
+    fn count(&self, provider: &ProviderName, path: &str, outcome: intake::Outcome) {
+        let registration = if path.is_empty() { "/" } else { path };
+        self.inner
+            .tally
+            .count(provider.as_str(), registration, outcome, Utc::now());
+    }
+
+    /// Adds the intake counts to Postgres now (they are otherwise added every few seconds).
+    pub async fn flush_intake(&self) -> Result<(), sqlx::Error> {
+        self.inner.tally.flush(&self.inner.pool).await
     }
 
     /// Verified webhooks waiting for a writer.

@@ -511,3 +511,96 @@ pub async fn queue_stats(pool: &PgPool) -> Result<(i64, f64), sqlx::Error> {
     .fetch_one(pool)
     .await
 }
+
+/// An event's deliveries (at most `limit`, oldest first).
+pub async fn for_event(
+    pool: &PgPool,
+    event: uuid::Uuid,
+    limit: u32,
+) -> Result<Vec<DeliveryRow>, sqlx::Error> {
+    let query = format!(
+        "select {COLUMNS} from delivery d join event e using (event_id)
+         where d.event_id = $1 order by d.delivery_id limit $2"
+    );
+    sqlx::query_as(&query)
+        .bind(event)
+        .bind(i64::from(limit))
+        .fetch_all(pool)
+        .await
+}
+
+/// Makes every dead delivery of a subscription due now, with a fresh schedule (as [`retry_now`]);
+/// returns how many. Walks the dead-letter index only.
+pub async fn retry_dead(pool: &PgPool, subscription: SubscriptionId) -> Result<u64, sqlx::Error> {
+    let updated = sqlx::query(
+        "update delivery set status = 'pending', next_attempt_at = now(), attempts = 0, updated_at = now()
+         where subscription_id = $1 and status = 'dead'",
+    )
+    .bind(subscription.uuid())
+    .execute(pool)
+    .await?;
+    Ok(updated.rows_affected())
+}
+
+/// A subscription's recent health, over the attempts of its latest deliveries.
+#[derive(Debug, Clone, FromRow)]
+pub struct HealthRow {
+    /// The subscription.
+    pub subscription_id: uuid::Uuid,
+    /// Attempts counted.
+    pub attempts: i64,
+    /// Of which answered 2xx.
+    pub succeeded: i64,
+    /// Median latency of those attempts, in ms.
+    pub p50_latency_ms: Option<f64>,
+    /// 95th percentile latency, in ms.
+    pub p95_latency_ms: Option<f64>,
+    /// Dead deliveries (all time).
+    pub dead: i64,
+    /// When the last failed attempt started.
+    pub last_failure_at: Option<DateTime<Utc>>,
+    /// Its HTTP status, if it got one.
+    pub last_failure_status: Option<i16>,
+    /// Its error, if it got no answer.
+    pub last_failure_error: Option<String>,
+}
+
+/// Health of each subscription over the attempts of its latest `window` deliveries: bounded per
+/// subscription by the `(subscription_id, delivery_id)` index, so its cost does not grow with
+/// history.
+pub async fn health(
+    pool: &PgPool,
+    subscriptions: &[uuid::Uuid],
+    window: u32,
+) -> Result<Vec<HealthRow>, sqlx::Error> {
+    sqlx::query_as(
+        "select s.id as subscription_id,
+                coalesce(recent.attempts, 0) as attempts, coalesce(recent.succeeded, 0) as succeeded,
+                recent.p50 as p50_latency_ms, recent.p95 as p95_latency_ms,
+                (select count(*) from delivery x where x.subscription_id = s.id and x.status = 'dead') as dead,
+                failure.started_at as last_failure_at, failure.response_status as last_failure_status,
+                failure.error as last_failure_error
+         from unnest($1::uuid[]) as s(id)
+         left join lateral (
+             select count(a.*) as attempts,
+                    count(*) filter (where a.response_status between 200 and 299) as succeeded,
+                    percentile_cont(0.5) within group (order by a.latency_ms) as p50,
+                    percentile_cont(0.95) within group (order by a.latency_ms) as p95
+             from (select delivery_id from delivery
+                   where subscription_id = s.id order by delivery_id desc limit $2) d
+             join delivery_attempt a on a.delivery_id = d.delivery_id
+         ) recent on true
+         left join lateral (
+             select a.started_at, a.response_status, a.error
+             from (select delivery_id from delivery
+                   where subscription_id = s.id order by delivery_id desc limit $2) d
+             join delivery_attempt a on a.delivery_id = d.delivery_id
+             where a.response_status is null or a.response_status not between 200 and 299
+             order by a.started_at desc limit 1
+         ) failure on true",
+    )
+    .bind(subscriptions)
+    .bind(i64::from(window))
+    .fetch_all(pool)
+    .await
+}

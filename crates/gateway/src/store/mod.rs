@@ -16,12 +16,16 @@
 //! - `replays`: replay jobs and their cursors.
 //! - `server`: the Postgres server's own settings and clock (for `paygate doctor`).
 //! - `secrets`: every secret column, read and replaced by column for re-encryption.
+//! - `console_sessions`: console sign-ins (hashed tokens, CSRF tokens).
+//! - `intake`: webhook intake counts per minute, provider, registration and outcome.
 
 pub mod api_keys;
+pub mod console_sessions;
 pub mod credentials;
 pub mod deliveries;
 pub mod events;
 pub mod idempotency;
+pub mod intake;
 pub mod jobs;
 pub mod onboarding;
 pub mod pace;

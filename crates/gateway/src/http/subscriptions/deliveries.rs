@@ -194,8 +194,17 @@ pub async fn retry(
     caller: Caller,
     ApiPath(id): ApiPath<String>,
 ) -> Result<(StatusCode, Json<DeliveryBody>), ApiError> {
+    Ok((StatusCode::ACCEPTED, Json(retry_one(&state, &caller, &id).await?)))
+}
+
+/// Makes a dead (or pending) delivery due now. Shared by the API and the console.
+pub(crate) async fn retry_one(
+    state: &AppState,
+    caller: &Caller,
+    id: &str,
+) -> Result<DeliveryBody, ApiError> {
     caller.require(Scope::SubscriptionsWrite)?;
-    let parsed = delivery_id(&id)?;
+    let parsed = delivery_id(id)?;
     let Some(row) = deliveries::retry_now(&state.pool, parsed).await? else {
         return match deliveries::get(&state.pool, parsed).await? {
             None => Err(ApiError::NotFound {
@@ -206,8 +215,5 @@ pub async fn retry(
             }),
         };
     };
-    Ok((
-        StatusCode::ACCEPTED,
-        Json(DeliveryBody::from_row(row, None)),
-    ))
+    Ok(DeliveryBody::from_row(row, None))
 }

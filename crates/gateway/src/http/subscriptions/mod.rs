@@ -633,18 +633,29 @@ pub async fn rotate_secret(
     ApiPath(id): ApiPath<String>,
     ApiJson(body): ApiJson<RotateSecretBody>,
 ) -> Result<Json<SubscriptionBody>, ApiError> {
+    Ok(Json(rotate(&state, &caller, &id, body.grace_seconds).await?))
+}
+
+/// Rotates a subscription's secret (or signing key), keeping the old one signing for
+/// `grace_seconds`; the answer shows the new secret, once. Shared by the API and the console.
+pub(crate) async fn rotate(
+    state: &AppState,
+    caller: &Caller,
+    id: &str,
+    grace_seconds: u64,
+) -> Result<SubscriptionBody, ApiError> {
     caller.require(Scope::SubscriptionsWrite)?;
-    let parsed = subscription_id(&id)?;
-    if body.grace_seconds > MAX_GRACE_SECONDS {
+    let parsed = subscription_id(id)?;
+    if grace_seconds > MAX_GRACE_SECONDS {
         return Err(ApiError::Validation(vec![FieldProblem {
             pointer: "/grace_seconds".into(),
             message: format!("must be at most {MAX_GRACE_SECONDS}"),
         }]));
     }
-    let current = find(&state, &id).await?;
-    let (encrypted, shown, public_key) = new_key(&state, current.signature_scheme)?;
+    let current = find(state, id).await?;
+    let (encrypted, shown, public_key) = new_key(state, current.signature_scheme)?;
     let until = Utc::now()
-        + chrono::Duration::from_std(Duration::from_secs(body.grace_seconds)).unwrap_or_default();
+        + chrono::Duration::from_std(Duration::from_secs(grace_seconds)).unwrap_or_default();
     let row = subscriptions::rotate_secret(
         &state.pool,
         parsed,
@@ -656,5 +667,5 @@ pub async fn rotate_secret(
     .ok_or_else(|| ApiError::NotFound {
         resource: format!("subscription {id}"),
     })?;
-    Ok(Json(body_of(&state, row, shown)?))
+    body_of(state, row, shown)
 }

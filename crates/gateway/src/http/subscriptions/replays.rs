@@ -82,8 +82,18 @@ pub async fn replay(
     ApiPath(id): ApiPath<String>,
     ApiJson(body): ApiJson<ReplayRequest>,
 ) -> Result<(StatusCode, Json<ReplayBody>), ApiError> {
+    Ok((StatusCode::ACCEPTED, Json(start(&state, &caller, &id, body).await?)))
+}
+
+/// Starts a durable replay of a window to a subscription. Shared by the API and the console.
+pub(crate) async fn start(
+    state: &AppState,
+    caller: &Caller,
+    id: &str,
+    body: ReplayRequest,
+) -> Result<ReplayBody, ApiError> {
     caller.require(Scope::SubscriptionsWrite)?;
-    let row = find(&state, &id).await?;
+    let row = find(state, id).await?;
     let until = body.until.unwrap_or_else(Utc::now);
     let mut problems = Problems(Vec::new());
     if body.since > until {
@@ -93,7 +103,7 @@ pub async fn replay(
     check_patterns(&mut problems, &patterns);
     problems.into_result()?;
     let job = replay::create(&state.pool, row.id(), body.since, until, &patterns).await?;
-    Ok((StatusCode::ACCEPTED, Json(ReplayBody::from(job))))
+    Ok(ReplayBody::from(job))
 }
 
 /// A replay job's progress.
@@ -108,6 +118,15 @@ pub async fn replay_status(
     caller: Caller,
     ApiPath(id): ApiPath<String>,
 ) -> Result<Json<ReplayBody>, ApiError> {
+    Ok(Json(status(&state, &caller, &id).await?))
+}
+
+/// A replay's progress. Shared by the API and the console.
+pub(crate) async fn status(
+    state: &AppState,
+    caller: &Caller,
+    id: &str,
+) -> Result<ReplayBody, ApiError> {
     caller.require(Scope::SubscriptionsRead)?;
     let not_found = || ApiError::NotFound {
         resource: format!("replay {id}"),
@@ -116,5 +135,5 @@ pub async fn replay_status(
     let job = replay::get(&state.pool, parsed)
         .await?
         .ok_or_else(not_found)?;
-    Ok(Json(ReplayBody::from(job)))
+    Ok(ReplayBody::from(job))
 }

@@ -1,0 +1,557 @@
+//! Subscriptions and their deliveries: each subscription's health, its deliveries and attempts,
+//! retrying one dead letter or every one, replaying a window with live progress, and rotating a
+//! secret (shown once). Writes go through the same functions, and scope checks, as the API's.
+
+use axum::Json;
+use axum::extract::{Path, Query, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Redirect, Response};
+use providers::{DeliveryId, SubscriptionId};
+use rust_decimal::Decimal;
+use serde::{Deserialize, Serialize};
+
+use super::events::{AttemptView, attempts_of};
+use super::session::{CsrfForm, Session, SessionView, require};
+use super::view;
+use crate::http::state::AppState;
+use crate::http::subscriptions::replays::{self, ReplayBody, ReplayRequest};
+use crate::http::subscriptions::{self as api, deliveries as api_deliveries};
+use crate::keys::Scope;
+use crate::store::deliveries::{self, DeliveryRow, DeliveryStatus, HealthRow};
+use crate::store::subscriptions::{self as store, SubscriptionRow};
+
+/// Subscriptions per page.
+const PAGE: u32 = 50;
+/// Deliveries per page on a subscription's page.
+const DELIVERIES: u32 = 50;
+/// Health is computed over the attempts of this many latest deliveries per subscription.
+pub const HEALTH_WINDOW: u32 = 1_000;
+
+#[derive(Serialize)]
+struct HealthView {
+    attempts: i64,
+    success_rate: String,
+    p50_latency_ms: String,
+    p95_latency_ms: String,
+    dead: i64,
+    last_failure_at: String,
+    last_failure: String,
+}
+
+fn health_view(row: Option<&HealthRow>) -> HealthView {
+    let Some(row) = row else {
+        return HealthView {
+            attempts: 0,
+            success_rate: "—".into(),
+            p50_latency_ms: "—".into(),
+            p95_latency_ms: "—".into(),
+            dead: 0,
+            last_failure_at: String::new(),
+            last_failure: String::new(),
+        };
+    };
+    let success_rate = match row.attempts {
+        0 => "—".to_owned(),
+        attempts => {
+            let rate = Decimal::from(row.succeeded * 100) / Decimal::from(attempts);
+            format!("{}%", rate.round_dp(1).normalize())
+        }
+    };
+    let millis = |value: Option<f64>| value.map_or_else(|| "—".to_owned(), |ms| format!("{ms:.0} ms"));
+    let last_failure = match (&row.last_failure_status, &row.last_failure_error) {
+        (Some(status), _) => format!("HTTP {status}"),
+        (None, Some(error)) => error.clone(),
+        (None, None) => String::new(),
+    };
+    HealthView {
+        attempts: row.attempts,
+        success_rate,
+        p50_latency_ms: millis(row.p50_latency_ms),
+        p95_latency_ms: millis(row.p95_latency_ms),
+        dead: row.dead,
+        last_failure_at: view::time_opt(row.last_failure_at),
+        last_failure,
+    }
+}
+
+#[derive(Serialize)]
+struct SubscriptionView {
+    id: String,
+    url: String,
+    event_types: String,
+    status: String,
+    disabled_reason: Option<String>,
+    failing_since: String,
+    rate_limit: Option<i32>,
+    ordered: bool,
+    signature_scheme: String,
+    description: Option<String>,
+    health: HealthView,
+}
+
+fn subscription_view(row: &SubscriptionRow, health: Option<&HealthRow>) -> SubscriptionView {
+    SubscriptionView {
+        id: row.id().to_string(),
+        url: row.url.clone(),
+        event_types: row.event_types.join(", "),
+        status: row.status.as_str().to_owned(),
+        disabled_reason: row.disabled_reason.clone(),
+        failing_since: view::time_opt(row.failing_since),
+        rate_limit: row.rate_limit_per_second,
+        ordered: row.ordered,
+        signature_scheme: row.signature_scheme.as_str().to_owned(),
+        description: row.description.clone(),
+        health: health_view(health),
+    }
+}
+
+#[derive(Debug, Default, Deserialize)]
+pub struct ListQuery {
+    #[serde(default)]
+    starting_after: String,
+}
+
+#[derive(Serialize)]
+struct ListContext {
+    session: SessionView,
+    nav: &'static str,
+    subscriptions: Vec<SubscriptionView>,
+    next: Option<String>,
+}
+
+/// `GET /console/subscriptions`: each with its health.
+pub async fn list(
+    State(state): State<AppState>,
+    session: Session,
+    Query(query): Query<ListQuery>,
+) -> Response {
+    if let Some(refused) = require(&session, Scope::SubscriptionsRead) {
+        return refused;
+    }
+    let starting_after = match query.starting_after.trim() {
+        "" => None,
+        id => match id.parse::<SubscriptionId>() {
+            Ok(id) => Some(id),
+            Err(_) => return view::error_page(StatusCode::BAD_REQUEST, "invalid_query", "starting_after: not a subscription id"),
+        },
+    };
+    let page = match store::list(&state.pool, None, starting_after, PAGE).await {
+        Ok(page) => page,
+        Err(error) => return view::api_error(&error.into()),
+    };
+    let ids: Vec<uuid::Uuid> = page.items.iter().map(|row| row.subscription_id).collect();
+    let health = match deliveries::health(&state.pool, &ids, HEALTH_WINDOW).await {
+        Ok(health) => health,
+        Err(error) => return view::api_error(&error.into()),
+    };
+    let subscriptions = page
+        .items
+        .iter()
+        .map(|row| {
+            let found = health.iter().find(|h| h.subscription_id == row.subscription_id);
+            subscription_view(row, found)
+        })
+        .collect();
+    let next = page
+        .has_more
+        .then(|| page.items.last().map(|row| format!("/console/subscriptions?starting_after={}", row.id())))
+        .flatten();
+    view::render(
+        "subscriptions.html",
+        ListContext {
+            session: session.view(),
+            nav: "subscriptions",
+            subscriptions,
+            next,
+        },
+    )
+}
+
+#[derive(Serialize)]
+struct DeliveryLine {
+    id: String,
+    event_id: String,
+    event_type: String,
+    status: String,
+    attempts: i32,
+    last_response_status: Option<i16>,
+    last_error: Option<String>,
+    created_at: String,
+    retryable: bool,
+}
+
+fn delivery_line(row: &DeliveryRow) -> DeliveryLine {
+    DeliveryLine {
+        id: row.id().to_string(),
+        event_id: providers::EventId::from_uuid(row.event_id).to_string(),
+        event_type: row.event_type.clone(),
+        status: row.status.as_str().to_owned(),
+        attempts: row.attempts,
+        last_response_status: row.last_response_status,
+        last_error: row.last_error.clone(),
+        created_at: view::time(row.created_at),
+        retryable: matches!(row.status, DeliveryStatus::Dead | DeliveryStatus::Pending),
+    }
+}
+
+#[derive(Debug, Default, Deserialize)]
+pub struct DetailQuery {
+    #[serde(default)]
+    status: String,
+    #[serde(default)]
+    starting_after: String,
+    #[serde(default)]
+    notice: String,
+}
+
+#[derive(Serialize)]
+struct DetailContext {
+    session: SessionView,
+    nav: &'static str,
+    subscription: SubscriptionView,
+    status: String,
+    deliveries: Vec<DeliveryLine>,
+    next: Option<String>,
+    notice: String,
+    can_write: bool,
+    replay_since: String,
+    replay_until: String,
+}
+
+async fn find(state: &AppState, id: &str) -> Result<SubscriptionRow, Box<Response>> {
+    let not_found = || view::error_page(StatusCode::NOT_FOUND, "not_found", &format!("No subscription {id}."));
+    let parsed: SubscriptionId = id.parse().map_err(|_| Box::new(not_found()))?;
+    match store::get(&state.pool, parsed).await {
+        Ok(Some(row)) => Ok(row),
+        Ok(None) => Err(Box::new(not_found())),
+        Err(error) => Err(Box::new(view::api_error(&error.into()))),
+    }
+}
+
+/// `GET /console/subscriptions/{id}`: health, deliveries (by status), and the actions.
+pub async fn detail(
+    State(state): State<AppState>,
+    session: Session,
+    Path(id): Path<String>,
+    Query(query): Query<DetailQuery>,
+) -> Response {
+    if let Some(refused) = require(&session, Scope::SubscriptionsRead) {
+        return refused;
+    }
+    let row = match find(&state, &id).await {
+        Ok(row) => row,
+        Err(response) => return *response,
+    };
+    let status = query.status.trim();
+    if !status.is_empty() && status.parse::<DeliveryStatus>().is_err() {
+        return view::error_page(StatusCode::BAD_REQUEST, "invalid_query", "status: expected pending, delivering, succeeded or dead");
+    }
+    let starting_after = match query.starting_after.trim() {
+        "" => None,
+        id => match id.parse::<DeliveryId>() {
+            Ok(id) => Some(id),
+            Err(_) => return view::error_page(StatusCode::BAD_REQUEST, "invalid_query", "starting_after: not a delivery id"),
+        },
+    };
+    let status_filter = Some(status).filter(|s| !s.is_empty());
+    let page = match deliveries::list_for_subscription(&state.pool, row.id(), status_filter, starting_after, DELIVERIES).await {
+        Ok(page) => page,
+        Err(error) => return view::api_error(&error.into()),
+    };
+    let health = match deliveries::health(&state.pool, &[row.subscription_id], HEALTH_WINDOW).await {
+        Ok(health) => health,
+        Err(error) => return view::api_error(&error.into()),
+    };
+    let next = page
+        .has_more
+        .then(|| {
+            page.items.last().map(|last| {
+                format!("/console/subscriptions/{}?status={status}&starting_after={}", row.id(), last.id())
+            })
+        })
+        .flatten();
+    let now = chrono::Utc::now();
+    view::render(
+        "subscription.html",
+        DetailContext {
+            session: session.view(),
+            nav: "subscriptions",
+            subscription: subscription_view(&row, health.first()),
+            status: status.to_owned(),
+            deliveries: page.items.iter().map(delivery_line).collect(),
+            next,
+            notice: query.notice,
+            can_write: session.caller.has(Scope::SubscriptionsWrite),
+            replay_since: view::local_input(Some(now - chrono::Duration::hours(1))),
+            replay_until: view::local_input(Some(now)),
+        },
+    )
+}
+
+#[derive(Serialize)]
+struct DeliveryContext {
+    session: SessionView,
+    nav: &'static str,
+    delivery: DeliveryLine,
+    subscription_id: Option<String>,
+    attempts: Vec<AttemptView>,
+    next_attempt_at: String,
+    delivered_at: String,
+    notice: String,
+    can_write: bool,
+}
+
+#[derive(Debug, Default, Deserialize)]
+pub struct NoticeQuery {
+    #[serde(default)]
+    notice: String,
+}
+
+/// `GET /console/deliveries/{id}`: a delivery and every attempt, with codes and bodies.
+pub async fn delivery(
+    State(state): State<AppState>,
+    session: Session,
+    Path(id): Path<String>,
+    Query(query): Query<NoticeQuery>,
+) -> Response {
+    if let Some(refused) = require(&session, Scope::SubscriptionsRead) {
+        return refused;
+    }
+    let not_found = || view::error_page(StatusCode::NOT_FOUND, "not_found", &format!("No delivery {id}."));
+    let Ok(parsed) = id.parse::<DeliveryId>() else {
+        return not_found();
+    };
+    let row = match deliveries::get(&state.pool, parsed).await {
+        Ok(Some(row)) => row,
+        Ok(None) => return not_found(),
+        Err(error) => return view::api_error(&error.into()),
+    };
+    let attempts = match attempts_of(&state, parsed).await {
+        Ok(attempts) => attempts,
+        Err(error) => return view::api_error(&error.into()),
+    };
+    view::render(
+        "delivery.html",
+        DeliveryContext {
+            session: session.view(),
+            nav: "subscriptions",
+            delivery: delivery_line(&row),
+            subscription_id: row.subscription_id.map(|id| SubscriptionId::from_uuid(id).to_string()),
+            attempts,
+            next_attempt_at: view::time(row.next_attempt_at),
+            delivered_at: view::time_opt(row.delivered_at),
+            notice: query.notice,
+            can_write: session.caller.has(Scope::SubscriptionsWrite),
+        },
+    )
+}
+
+fn with_notice(path: &str, notice: &str) -> Response {
+    let notice: String = form_urlencoded::byte_serialize(notice.as_bytes()).collect();
+    Redirect::to(&format!("{path}?notice={notice}")).into_response()
+}
+
+#[derive(Debug, Deserialize)]
+pub struct Empty {}
+
+/// `POST /console/deliveries/{id}/retry`.
+pub async fn retry(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    CsrfForm(session, Empty {}): CsrfForm<Empty>,
+) -> Response {
+    match api_deliveries::retry_one(&state, &session.caller, &id).await {
+        Ok(_) => {
+            tracing::info!(delivery = %id, api_key = %session.caller.api_key_id, "console retry");
+            with_notice(&format!("/console/deliveries/{id}"), "Retry scheduled: the delivery is due now.")
+        }
+        Err(error) => view::api_error(&error),
+    }
+}
+
+/// `POST /console/subscriptions/{id}/retry-dead`: every dead letter of the subscription.
+pub async fn retry_dead(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    CsrfForm(session, Empty {}): CsrfForm<Empty>,
+) -> Response {
+    if let Some(refused) = require(&session, Scope::SubscriptionsWrite) {
+        return refused;
+    }
+    let row = match find(&state, &id).await {
+        Ok(row) => row,
+        Err(response) => return *response,
+    };
+    match deliveries::retry_dead(&state.pool, row.id()).await {
+        Ok(count) => {
+            tracing::info!(subscription = %id, count, api_key = %session.caller.api_key_id, "console retry of dead letters");
+            with_notice(&format!("/console/subscriptions/{id}"), &format!("{count} dead deliveries scheduled again."))
+        }
+        Err(error) => view::api_error(&error.into()),
+    }
+}
+
+#[derive(Debug, Deserialize)]
+pub struct ReplayForm {
+    since: String,
+    #[serde(default)]
+    until: String,
+    #[serde(default)]
+    event_types: String,
+}
+
+/// `POST /console/subscriptions/{id}/replay`: starts a replay and shows its progress.
+pub async fn replay(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    CsrfForm(session, form): CsrfForm<ReplayForm>,
+) -> Response {
+    let since = match view::parse_time("since", &form.since) {
+        Ok(Some(since)) => since,
+        Ok(None) => return view::error_page(StatusCode::UNPROCESSABLE_ENTITY, "validation_failed", "since: required"),
+        Err(error) => return view::error_page(StatusCode::UNPROCESSABLE_ENTITY, "validation_failed", &error),
+    };
+    let until = match view::parse_time("until", &form.until) {
+        Ok(until) => until,
+        Err(error) => return view::error_page(StatusCode::UNPROCESSABLE_ENTITY, "validation_failed", &error),
+    };
+    let patterns: Vec<String> = form
+        .event_types
+        .split([',', ' '])
+        .map(str::trim)
+        .filter(|pattern| !pattern.is_empty())
+        .map(str::to_owned)
+        .collect();
+    let request = ReplayRequest {
+        since,
+        until,
+        event_types: Some(patterns).filter(|patterns| !patterns.is_empty()),
+    };
+    match replays::start(&state, &session.caller, &id, request).await {
+        Ok(job) => Redirect::to(&format!("/console/replays/{}", job.id)).into_response(),
+        Err(error) => view::api_error(&error),
+    }
+}
+
+#[derive(Serialize)]
+struct ReplayContext {
+    session: SessionView,
+    nav: &'static str,
+    replay: ReplayView,
+}
+
+#[derive(Serialize)]
+struct ReplayView {
+    id: String,
+    subscription_id: String,
+    since: String,
+    until: String,
+    event_types: String,
+    status: String,
+    enqueued: i64,
+    created_at: String,
+    completed_at: String,
+}
+
+fn replay_view(body: &ReplayBody) -> ReplayView {
+    ReplayView {
+        id: body.id.clone(),
+        subscription_id: body.subscription_id.clone(),
+        since: view::time(body.since),
+        until: view::time(body.until),
+        event_types: body.event_types.join(", "),
+        status: body.status.clone(),
+        enqueued: body.enqueued,
+        created_at: view::time(body.created_at),
+        completed_at: view::time_opt(body.completed_at),
+    }
+}
+
+/// `GET /console/replays/{id}`: the replay, its progress updated live by `console.js`.
+pub async fn replay_page(
+    State(state): State<AppState>,
+    session: Session,
+    Path(id): Path<String>,
+) -> Response {
+    match replays::status(&state, &session.caller, &id).await {
+        Ok(body) => view::render(
+            "replay.html",
+            ReplayContext {
+                session: session.view(),
+                nav: "subscriptions",
+                replay: replay_view(&body),
+            },
+        ),
+        Err(error) => view::api_error(&error),
+    }
+}
+
+/// `GET /console/replays/{id}/progress`: the progress as JSON, polled by the replay page.
+pub async fn replay_progress(
+    State(state): State<AppState>,
+    session: Session,
+    Path(id): Path<String>,
+) -> Response {
+    match replays::status(&state, &session.caller, &id).await {
+        Ok(body) => Json(serde_json::json!({
+            "status": body.status,
+            "enqueued": body.enqueued,
+            "completed_at": view::time_opt(body.completed_at),
+        }))
+        .into_response(),
+        Err(error) => error.into_response(),
+    }
+}
+
+#[derive(Debug, Deserialize)]
+pub struct RotateForm {
+    #[serde(default)]
+    grace_seconds: String,
+}
+
+#[derive(Serialize)]
+struct SecretContext {
+    session: SessionView,
+    nav: &'static str,
+    subscription_id: String,
+    secret: String,
+    public_key: Option<String>,
+    grace_seconds: u64,
+}
+
+/// `POST /console/subscriptions/{id}/rotate`: a new secret, shown once on the answer page.
+pub async fn rotate(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    CsrfForm(session, form): CsrfForm<RotateForm>,
+) -> Response {
+    let grace_seconds = match form.grace_seconds.trim() {
+        "" => 86_400,
+        text => match text.parse::<u64>() {
+            Ok(seconds) => seconds,
+            Err(_) => return view::error_page(StatusCode::UNPROCESSABLE_ENTITY, "validation_failed", "grace_seconds: a whole number of seconds"),
+        },
+    };
+    match api::rotate(&state, &session.caller, &id, grace_seconds).await {
+        Ok(body) => {
+            tracing::info!(subscription = %id, api_key = %session.caller.api_key_id, "console secret rotation");
+            let mut response = view::render(
+                "secret.html",
+                SecretContext {
+                    session: session.view(),
+                    nav: "subscriptions",
+                    subscription_id: id,
+                    secret: body.secret.unwrap_or_default(),
+                    public_key: body.public_key,
+                    grace_seconds,
+                },
+            );
+            response.headers_mut().insert(
+                axum::http::header::CACHE_CONTROL,
+                axum::http::HeaderValue::from_static("no-store"),
+            );
+            response
+        }
+        Err(error) => view::api_error(&error),
+    }
+}
