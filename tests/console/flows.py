@@ -77,7 +77,7 @@ def find_events(browser):
     page.keyboard.press("Tab")
     expect(page.locator(".skip")).to_be_focused()
     page.get_by_role("link", name="Webhook intake").click()
-    row = page.locator("#registrations tr[data-provider=test]")
+    row = page.locator("#registrations tr[data-provider=testprov]")
     expect(row).to_be_visible()
     assert int(row.locator(".received").inner_text()) >= 2, row.inner_text()
     assert int(row.locator(".refused").inner_text()) >= 1, row.inner_text()
@@ -141,13 +141,13 @@ def resolve_mismatch(browser):
     context = browser.new_context(accept_downloads=True)
     page = context.new_page()
     sign_in(page, CONFIG["key"])
-    page.get_by_role("link", name="Reconciliation").click()
+    page.get_by_role("link", name="Reconciliation", exact=True).click()
     mismatch = page.locator("#by-status tr[data-status=amount_mismatch]")
     expect(mismatch.locator(".count")).to_have_text("1")
     expect(page.locator("#unmatched-amount")).to_have_text("R$ 500,00")
     expect(page.locator("svg.chart").first).to_be_visible()
     shot(page, "reconciliation")
-    page.get_by_label("Status").select_option("amount_mismatch")
+    page.locator("select[name=status]").select_option("amount_mismatch")
     page.get_by_role("button", name="Filter").click()
     expect(page.locator("#items tbody tr")).to_have_count(1)
     before = download_csv(page, page.locator("#export-csv"))
@@ -162,7 +162,7 @@ def resolve_mismatch(browser):
     expect(page.locator("#item-status")).to_have_text("confirmed")
     expect(page.locator("#history")).to_contain_text(CONFIG["note"])
     shot(page, "reconciliation-item")
-    page.get_by_role("link", name="Reconciliation").click()
+    page.get_by_role("link", name="Reconciliation", exact=True).click()
     expect(page.locator("#by-status tr[data-status=amount_mismatch]")).to_have_count(0)
     expect(page.locator("#by-status tr[data-status=confirmed] .count")).to_have_text("1")
     expect(page.locator("#unmatched-amount")).to_have_text("R$ 0,00")
@@ -170,7 +170,7 @@ def resolve_mismatch(browser):
     statuses = {row["item_id"]: row["status"] for row in after}
     assert statuses.get(CONFIG["item"]) == "confirmed", after
     assert len(after) == 2, after
-    page.get_by_label("Status").select_option("amount_mismatch")
+    page.locator("select[name=status]").select_option("amount_mismatch")
     page.get_by_role("button", name="Filter").click()
     assert download_csv(page, page.locator("#export-csv")) == []
 

@@ -72,15 +72,22 @@ async fn intake_counted(app: &TestApp, outcome: &str) -> bool {
 async fn an_operator_signs_in_finds_a_loans_events_and_sees_the_delivery_and_its_attempt() {
     let app = TestApp::spawn().await;
     let receiver = Receiver::start().await;
-    let subscription = subscribe(&app, json!({"url": receiver.url, "event_types": ["loan.*"]})).await;
+    let subscription = subscribe(
+        &app,
+        json!({"url": receiver.url, "event_types": ["loan.*"]}),
+    )
+    .await;
     let event = ingest(&app, "console-loan-1", "loan.active", "ln_console_1").await;
     ingest(&app, "console-loan-2", "loan.active", "ln_console_other").await;
     receiver.wait_for_successes(2, WAIT).await;
     // One refused webhook, for the intake page.
-    let refused = app.send_webhook("", Some("wrong-token"), json!({"events": []}).to_string()).await;
+    let refused = app
+        .send_webhook("", Some("wrong-token"), json!({"events": []}).to_string())
+        .await;
     assert_eq!(refused.status(), StatusCode::UNAUTHORIZED);
     e2e::eventually(WAIT, || async {
-        (intake_counted(&app, "received").await && intake_counted(&app, "refused").await).then_some(())
+        (intake_counted(&app, "received").await && intake_counted(&app, "refused").await)
+            .then_some(())
     })
     .await
     .expect("intake counts were stored");
@@ -105,7 +112,10 @@ async fn a_dead_letter_is_retried_from_the_console_and_succeeds() {
     let subscription = subscription["id"].as_str().unwrap().to_owned();
     ingest(&app, "console-dead-1", "loan.active", "ln_dead").await;
     let dead = e2e::eventually(WAIT, || async {
-        delivered(&app, &subscription, "dead").await.first().cloned()
+        delivered(&app, &subscription, "dead")
+            .await
+            .first()
+            .cloned()
     })
     .await
     .expect("the delivery was dead-lettered");
@@ -127,9 +137,19 @@ async fn a_dead_letter_is_retried_from_the_console_and_succeeds() {
 async fn an_operator_replays_a_window_and_watches_it_complete() {
     let app = TestApp::spawn().await;
     let receiver = Receiver::start().await;
-    let subscription = subscribe(&app, json!({"url": receiver.url, "event_types": ["loan.*"]})).await;
+    let subscription = subscribe(
+        &app,
+        json!({"url": receiver.url, "event_types": ["loan.*"]}),
+    )
+    .await;
     for n in 0..3 {
-        ingest(&app, &format!("console-replay-{n}"), "loan.active", &format!("ln_r{n}")).await;
+        ingest(
+            &app,
+            &format!("console-replay-{n}"),
+            "loan.active",
+            &format!("ln_r{n}"),
+        )
+        .await;
     }
     receiver.wait_for_successes(3, WAIT).await;
 
@@ -140,7 +160,11 @@ async fn an_operator_replays_a_window_and_watches_it_complete() {
     .await;
 
     let all = receiver.wait_for_successes(6, WAIT).await;
-    assert_eq!(all.len(), 6, "each of the 3 events delivered again by the replay");
+    assert_eq!(
+        all.len(),
+        6,
+        "each of the 3 events delivered again by the replay"
+    );
 }
 
 async fn reconciliation_app() -> TestApp {
@@ -160,11 +184,18 @@ async fn finance_resolves_an_amount_mismatch_with_a_note_and_the_summary_and_csv
     send(&app, &disbursed("ln_c2", "cust_c2", "120.00", 2)).await;
     send(&app, &received("E_C2", "11144477735", "120.00", 3)).await;
     let items = expect_json(
-        app.get("/v1/reconciliation/items?status=amount_mismatch", Some(&app.admin_key)).await,
+        app.get(
+            "/v1/reconciliation/items?status=amount_mismatch",
+            Some(&app.admin_key),
+        )
+        .await,
         StatusCode::OK,
     )
     .await;
-    let item = items["data"][0]["id"].as_str().expect("an amount mismatch").to_owned();
+    let item = items["data"][0]["id"]
+        .as_str()
+        .expect("an amount mismatch")
+        .to_owned();
     let finance = app
         .key_with(&[Scope::ReconciliationRead, Scope::ReconciliationWrite])
         .await;
@@ -176,12 +207,21 @@ async fn finance_resolves_an_amount_mismatch_with_a_note_and_the_summary_and_csv
     .await;
 
     let resolved = expect_json(
-        app.get(&format!("/v1/reconciliation/items/{item}"), Some(&app.admin_key)).await,
+        app.get(
+            &format!("/v1/reconciliation/items/{item}"),
+            Some(&app.admin_key),
+        )
+        .await,
         StatusCode::OK,
     )
     .await;
     assert_eq!(resolved["status"], "confirmed");
-    let last = resolved["history"].as_array().unwrap().last().cloned().unwrap();
+    let last = resolved["history"]
+        .as_array()
+        .unwrap()
+        .last()
+        .cloned()
+        .unwrap();
     assert_eq!(last["note"], "Bank fee of R$ 0,10 accepted by finance");
     assert_eq!(last["to"], "confirmed");
 }
@@ -193,7 +233,10 @@ async fn a_key_without_pii_sees_masked_documents_and_no_raw_payload() {
     send(&app, &disbursed("ln_m1", "cust_m1", "300.00", 0)).await;
     send(&app, &received("E_M1", BORROWER, "300.00", 1)).await;
     let events = app.list_events("?type=pix.received").await;
-    let pix_event = events["data"][0]["id"].as_str().expect("the pix event").to_owned();
+    let pix_event = events["data"][0]["id"]
+        .as_str()
+        .expect("the pix event")
+        .to_owned();
     let viewer = app
         .key_with(&[Scope::EventsRead, Scope::ReconciliationRead])
         .await;
@@ -270,11 +313,19 @@ impl Browserless {
             .unwrap();
         self.keep(&response);
         let status = response.status();
-        let location = response.headers().get(LOCATION).map(|v| v.to_str().unwrap().to_owned());
+        let location = response
+            .headers()
+            .get(LOCATION)
+            .map(|v| v.to_str().unwrap().to_owned());
         (status, response.text().await.unwrap(), location)
     }
 
-    async fn post(&mut self, path: &str, form: &[(&str, &str)], origin: Option<&str>) -> (StatusCode, String) {
+    async fn post(
+        &mut self,
+        path: &str,
+        form: &[(&str, &str)],
+        origin: Option<&str>,
+    ) -> (StatusCode, String) {
         let mut request = self
             .client
             .post(format!("{}{path}", self.base))
@@ -292,7 +343,9 @@ impl Browserless {
     async fn sign_in(&mut self, key: &str) -> StatusCode {
         let (_, page, _) = self.get("/console/login").await;
         let csrf = csrf_of(&page);
-        self.post("/console/login", &[("api_key", key), ("csrf", &csrf)], None).await.0
+        self.post("/console/login", &[("api_key", key), ("csrf", &csrf)], None)
+            .await
+            .0
     }
 }
 
@@ -312,37 +365,80 @@ async fn console_forms_need_the_sessions_csrf_token_and_the_consoles_own_origin(
     // Signed out: pages send you to the sign-in page, forms are refused.
     let (status, _, location) = console.get("/console/events").await;
     assert_eq!(status, StatusCode::SEE_OTHER);
-    assert_eq!(location.as_deref(), Some("/console/login?next=%2Fconsole%2Fevents"));
-    assert_eq!(console.sign_in("pgk_not_a_key").await, StatusCode::UNAUTHORIZED);
+    assert_eq!(
+        location.as_deref(),
+        Some("/console/login?next=%2Fconsole%2Fevents")
+    );
+    assert_eq!(
+        console.sign_in("pgk_not_a_key").await,
+        StatusCode::UNAUTHORIZED
+    );
     assert_eq!(console.sign_in(&app.admin_key).await, StatusCode::SEE_OTHER);
-    let session = console.cookies.iter().find(|(name, _)| name == "paygate_console");
+    let session = console
+        .cookies
+        .iter()
+        .find(|(name, _)| name == "paygate_console");
     assert!(session.is_some(), "{:?}", console.cookies);
 
     let (status, page, _) = console.get(&format!("/console/subscriptions/{id}")).await;
     assert_eq!(status, StatusCode::OK);
     let csrf = csrf_of(&page);
     let rotate = format!("/console/subscriptions/{id}/rotate");
-    let (status, page) = console.post(&rotate, &[("grace_seconds", "60")], None).await;
+    let (status, page) = console
+        .post(&rotate, &[("grace_seconds", "60")], None)
+        .await;
     assert_eq!(status, StatusCode::FORBIDDEN, "no token");
     assert!(page.contains("csrf_token_invalid"));
     let (status, _) = console
-        .post(&rotate, &[("grace_seconds", "60"), ("csrf", &"0".repeat(64))], None)
+        .post(
+            &rotate,
+            &[("grace_seconds", "60"), ("csrf", &"0".repeat(64))],
+            None,
+        )
         .await;
     assert_eq!(status, StatusCode::FORBIDDEN, "a wrong token");
     let (status, _) = console
-        .post(&rotate, &[("grace_seconds", "60"), ("csrf", &csrf)], Some("http://evil.example"))
+        .post(
+            &rotate,
+            &[("grace_seconds", "60"), ("csrf", &csrf)],
+            Some("http://evil.example"),
+        )
         .await;
-    assert_eq!(status, StatusCode::FORBIDDEN, "the right token from another origin");
-    let unrotated = expect_json(app.get(&format!("/v1/subscriptions/{id}"), Some(&app.admin_key)).await, StatusCode::OK).await;
-    assert!(unrotated["previous_secret_expires_at"].is_null(), "{unrotated}");
+    assert_eq!(
+        status,
+        StatusCode::FORBIDDEN,
+        "the right token from another origin"
+    );
+    let unrotated = expect_json(
+        app.get(&format!("/v1/subscriptions/{id}"), Some(&app.admin_key))
+            .await,
+        StatusCode::OK,
+    )
+    .await;
+    assert!(
+        unrotated["previous_secret_expires_at"].is_null(),
+        "{unrotated}"
+    );
 
     let (status, page) = console
-        .post(&rotate, &[("grace_seconds", "60"), ("csrf", &csrf)], Some(&app.address))
+        .post(
+            &rotate,
+            &[("grace_seconds", "60"), ("csrf", &csrf)],
+            Some(&app.address),
+        )
         .await;
     assert_eq!(status, StatusCode::OK);
     assert!(page.contains("whsec_"), "the new secret is shown once");
-    let rotated = expect_json(app.get(&format!("/v1/subscriptions/{id}"), Some(&app.admin_key)).await, StatusCode::OK).await;
-    assert!(rotated["previous_secret_expires_at"].is_string(), "{rotated}");
+    let rotated = expect_json(
+        app.get(&format!("/v1/subscriptions/{id}"), Some(&app.admin_key))
+            .await,
+        StatusCode::OK,
+    )
+    .await;
+    assert!(
+        rotated["previous_secret_expires_at"].is_string(),
+        "{rotated}"
+    );
 }
 
 #[tokio::test]
@@ -354,13 +450,24 @@ async fn console_scopes_are_the_apis_and_a_revoked_key_ends_its_sessions() {
     assert_eq!(console.get("/console/events").await.0, StatusCode::OK);
     let (status, page, _) = console.get("/console/subscriptions").await;
     assert_eq!(status, StatusCode::FORBIDDEN);
-    assert!(page.contains("missing_scope") || page.contains("subscriptions:read"), "{page}");
-    assert_eq!(console.get("/console/reconciliation").await.0, StatusCode::FORBIDDEN);
+    assert!(
+        page.contains("missing_scope") || page.contains("subscriptions:read"),
+        "{page}"
+    );
+    assert_eq!(
+        console.get("/console/reconciliation").await.0,
+        StatusCode::FORBIDDEN
+    );
 
     // Revoking the key through the API signs its console session out.
     let key_id = crate::auth::id_of_key_named(&app, &app.admin_key, "test-key").await;
     let revoke = app
-        .post_json(&format!("/v1/api-keys/{key_id}/revoke"), Some(&app.admin_key), Some("revoke-console"), &json!({}))
+        .post_json(
+            &format!("/v1/api-keys/{key_id}/revoke"),
+            Some(&app.admin_key),
+            Some("revoke-console"),
+            &json!({}),
+        )
         .await;
     assert_eq!(revoke.status(), StatusCode::OK);
     let (status, _, location) = console.get("/console/events").await;

@@ -58,7 +58,11 @@ fn axis(body: &mut String, max_label: &str) {
 }
 
 /// One column per day, stacked by series (counts). `days` are `(label, [(series, count)])`.
-pub fn stacked_counts(title: &str, series: &[String], days: &[(String, Vec<(String, i64)>)]) -> String {
+pub fn stacked_counts(
+    title: &str,
+    series: &[String],
+    days: &[(String, Vec<(String, i64)>)],
+) -> String {
     let max = days
         .iter()
         .map(|(_, values)| values.iter().map(|(_, count)| *count).sum::<i64>())
@@ -148,9 +152,15 @@ mod tests {
 
     #[test]
     fn bar_heights_are_proportional_and_exact_in_decimal() {
-        assert_eq!(scale(Decimal::new(5000, 2), Decimal::new(10000, 2), 160), 80);
+        assert_eq!(
+            scale(Decimal::new(5000, 2), Decimal::new(10000, 2), 160),
+            80
+        );
         assert_eq!(scale(Decimal::ZERO, Decimal::ZERO, 160), 0);
-        assert_eq!(scale(Decimal::new(1, 2), Decimal::new(100_000_000, 2), 160), 0);
+        assert_eq!(
+            scale(Decimal::new(1, 2), Decimal::new(100_000_000, 2), 160),
+            0
+        );
         assert_eq!(scale(Decimal::new(10, 0), Decimal::new(10, 0), 160), 160);
     }
 
@@ -160,12 +170,18 @@ mod tests {
         let svg = stacked_counts(
             "Items <per> day",
             &series,
-            &[("2026-12-01".into(), vec![("matched".into(), 3), ("amount_mismatch".into(), 1)])],
+            &[(
+                "2026-12-01".into(),
+                vec![("matched".into(), 3), ("amount_mismatch".into(), 1)],
+            )],
         );
         assert!(svg.contains("2026-12-01 matched: 3"), "{svg}");
         assert!(svg.contains("2026-12-01 amount_mismatch: 1"), "{svg}");
         assert!(svg.contains("Items &lt;per&gt; day"), "{svg}");
-        let money = amounts("Unmatched", &[("2026-12-01".into(), Decimal::new(123_456, 2))]);
+        let money = amounts(
+            "Unmatched",
+            &[("2026-12-01".into(), Decimal::new(123_456, 2))],
+        );
         assert!(money.contains("R$ 1.234,56"), "{money}");
     }
 }

@@ -42,6 +42,7 @@ struct Row {
     event_type: String,
     provider: String,
     resource: String,
+    resource_id: String,
     occurred_at: String,
     received_at: String,
 }
@@ -62,6 +63,7 @@ fn row(event: &StoredEvent) -> Row {
         event_type: event.event_type.clone(),
         provider: event.provider.clone(),
         resource: format!("{} {}", event.resource_kind, event.resource_id),
+        resource_id: event.resource_id.clone(),
         occurred_at: view::time(event.occurred_at),
         received_at: view::time(event.received_at),
     }
@@ -208,7 +210,13 @@ pub async fn detail(
     if let Some(refused) = require(&session, Scope::EventsRead) {
         return refused;
     }
-    let not_found = || view::error_page(StatusCode::NOT_FOUND, "not_found", &format!("No event {id}."));
+    let not_found = || {
+        view::error_page(
+            StatusCode::NOT_FOUND,
+            "not_found",
+            &format!("No event {id}."),
+        )
+    };
     let Ok(parsed) = id.parse::<EventId>() else {
         return not_found();
     };

@@ -35,7 +35,10 @@ pub fn routes() -> Router<AppState> {
         .route("/", get(|| async { Redirect::to("/console/events") }))
         .route("/login", get(session::login_page).post(session::login))
         .route("/logout", post(session::logout))
-        .route("/assets/console.css", get(|| async { asset("text/css", CSS) }))
+        .route(
+            "/assets/console.css",
+            get(|| async { asset("text/css", CSS) }),
+        )
         .route(
             "/assets/console.js",
             get(|| async { asset("text/javascript", JS) }),
@@ -65,7 +68,13 @@ pub fn routes() -> Router<AppState> {
             post(reconciliation::resolve),
         )
         .route("/intake", get(intake::page))
-        .fallback(|| async { view::error_page(axum::http::StatusCode::NOT_FOUND, "not_found", "No such page.") })
+        .fallback(|| async {
+            view::error_page(
+                axum::http::StatusCode::NOT_FOUND,
+                "not_found",
+                "No such page.",
+            )
+        })
         .layer(axum::middleware::map_response(view::security_headers))
 }
 

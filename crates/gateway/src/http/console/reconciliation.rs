@@ -166,7 +166,10 @@ pub async fn summary(
         unmatched_chart: Value::from(""),
         items: Vec::new(),
         next: None,
-        export: format!("/console/reconciliation/export.csv?{}", filters.query_string(None)),
+        export: format!(
+            "/console/reconciliation/export.csv?{}",
+            filters.query_string(None)
+        ),
     };
     let (filter, starting_after) = match filters.parse() {
         Ok(parsed) => parsed,
@@ -272,7 +275,9 @@ pub async fn export(
             return view::error_page(
                 StatusCode::UNPROCESSABLE_ENTITY,
                 "export_too_large",
-                &format!("More than {EXPORT_LIMIT} items match: narrow the filters (a shorter period or one status)."),
+                &format!(
+                    "More than {EXPORT_LIMIT} items match: narrow the filters (a shorter period or one status)."
+                ),
             );
         }
         if !page.has_more {
@@ -282,7 +287,10 @@ pub async fn export(
     let csv = api::csv_of(&rows, session.pii());
     (
         [
-            (header::CONTENT_TYPE, HeaderValue::from_static("text/csv; charset=utf-8")),
+            (
+                header::CONTENT_TYPE,
+                HeaderValue::from_static("text/csv; charset=utf-8"),
+            ),
             (
                 header::CONTENT_DISPOSITION,
                 HeaderValue::from_static("attachment; filename=\"reconciliation.csv\""),
@@ -409,9 +417,14 @@ pub async fn resolve(
     };
     match api::resolve_item(&state, &session.caller, &id, body).await {
         Ok(item) => {
-            let notice: String =
-                form_urlencoded::byte_serialize(format!("Resolved: now {}.", item.status).as_bytes()).collect();
-            Redirect::to(&format!("/console/reconciliation/items/{id}?notice={notice}")).into_response()
+            let notice: String = form_urlencoded::byte_serialize(
+                format!("Resolved: now {}.", item.status).as_bytes(),
+            )
+            .collect();
+            Redirect::to(&format!(
+                "/console/reconciliation/items/{id}?notice={notice}"
+            ))
+            .into_response()
         }
         Err(error) => view::api_error(&error),
     }

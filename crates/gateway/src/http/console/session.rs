@@ -151,8 +151,12 @@ impl FromRequestParts<AppState> for Session {
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Response> {
         let signed_out = || {
             if parts.method == axum::http::Method::GET {
-                let next = parts
-                    .uri
+                // Inside the nested router the URI lacks `/console`; the original one has it.
+                let uri = parts
+                    .extensions
+                    .get::<axum::extract::OriginalUri>()
+                    .map_or(&parts.uri, |original| &original.0);
+                let next = uri
                     .path_and_query()
                     .map(|pq| pq.as_str().to_owned())
                     .unwrap_or_default();
@@ -196,9 +200,13 @@ impl<T: DeserializeOwned + Send> FromRequest<AppState> for CsrfForm<T> {
             return Err(refused());
         }
         let session = Session::from_request_parts(&mut parts, state).await?;
-        let bytes = axum::body::to_bytes(body, 64 * 1024)
-            .await
-            .map_err(|_| view::error_page(StatusCode::PAYLOAD_TOO_LARGE, "body_too_large", "The form is too large."))?;
+        let bytes = axum::body::to_bytes(body, 64 * 1024).await.map_err(|_| {
+            view::error_page(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                "body_too_large",
+                "The form is too large.",
+            )
+        })?;
         let pairs: Vec<(String, String)> = serde_urlencoded::from_bytes(&bytes).unwrap_or_default();
         let token = pairs
             .iter()
@@ -232,6 +240,19 @@ struct LoginContext<'a> {
     error: Option<&'a str>,
 }
 
+/// The first page a key may read, after a sign-in that asked for none.
+fn landing(caller: &Caller) -> &'static str {
+    if caller.has(Scope::EventsRead) {
+        "/console/events"
+    } else if caller.has(Scope::SubscriptionsRead) {
+        "/console/subscriptions"
+    } else if caller.has(Scope::ReconciliationRead) {
+        "/console/reconciliation"
+    } else {
+        "/console/events"
+    }
+}
+
 /// Only paths inside the console are followed after sign-in (no open redirect).
 fn safe_next(next: Option<&str>) -> &str {
     match next {
@@ -240,7 +261,13 @@ fn safe_next(next: Option<&str>) -> &str {
     }
 }
 
-fn login_form(state: &AppState, headers: &HeaderMap, next: &str, error: Option<&str>, status: StatusCode) -> Response {
+fn login_form(
+    state: &AppState,
+    headers: &HeaderMap,
+    next: &str,
+    error: Option<&str>,
+    status: StatusCode,
+) -> Response {
     let csrf = random_token();
     let mut response = view::render_with(
         status,
@@ -264,7 +291,11 @@ pub async fn login_page(
     headers: HeaderMap,
     axum::extract::Query(query): axum::extract::Query<NextQuery>,
 ) -> Response {
-    login_form(&state, &headers, safe_next(query.next.as_deref()), None, StatusCode::OK)
+    let next = match query.next.as_deref() {
+        Some(next) if !next.is_empty() => safe_next(Some(next)),
+        _ => "",
+    };
+    login_form(&state, &headers, next, None, StatusCode::OK)
 }
 
 #[derive(Debug, Deserialize)]
@@ -281,7 +312,7 @@ pub async fn login(
     headers: HeaderMap,
     axum::extract::Form(form): axum::extract::Form<LoginForm>,
 ) -> Response {
-    let next = safe_next(form.next.as_deref()).to_owned();
+    let requested = form.next.as_deref().filter(|next| !next.is_empty());
     let expected = cookie(&headers, LOGIN_COOKIE).unwrap_or_default();
     if cross_origin(&headers) || expected.is_empty() || !same(&form.csrf, expected) {
         return refused();
@@ -293,11 +324,15 @@ pub async fn login(
             return login_form(
                 &state,
                 &headers,
-                &next,
+                safe_next(requested),
                 Some("That API key is not valid (unknown or revoked)."),
                 StatusCode::UNAUTHORIZED,
             );
         }
+    };
+    let next = match requested {
+        Some(_) => safe_next(requested).to_owned(),
+        None => landing(&caller).to_owned(),
     };
     let token = random_token();
     let expires = Utc::now() + chrono::Duration::hours(SESSION_HOURS);
@@ -305,8 +340,14 @@ pub async fn login(
     if let Err(error) = console_sessions::purge_expired(&state.pool).await {
         tracing::warn!(%error, "expired console sessions not purged");
     }
-    if let Err(error) =
-        console_sessions::insert(&state.pool, &hash(&token), caller.api_key_id, &random_token(), expires).await
+    if let Err(error) = console_sessions::insert(
+        &state.pool,
+        &hash(&token),
+        caller.api_key_id,
+        &random_token(),
+        expires,
+    )
+    .await
     {
         return view::api_error(&error.into());
     }

@@ -57,7 +57,8 @@ fn health_view(row: Option<&HealthRow>) -> HealthView {
             format!("{}%", rate.round_dp(1).normalize())
         }
     };
-    let millis = |value: Option<f64>| value.map_or_else(|| "—".to_owned(), |ms| format!("{ms:.0} ms"));
+    let millis =
+        |value: Option<f64>| value.map_or_else(|| "—".to_owned(), |ms| format!("{ms:.0} ms"));
     let last_failure = match (&row.last_failure_status, &row.last_failure_error) {
         (Some(status), _) => format!("HTTP {status}"),
         (None, Some(error)) => error.clone(),
@@ -132,7 +133,13 @@ pub async fn list(
         "" => None,
         id => match id.parse::<SubscriptionId>() {
             Ok(id) => Some(id),
-            Err(_) => return view::error_page(StatusCode::BAD_REQUEST, "invalid_query", "starting_after: not a subscription id"),
+            Err(_) => {
+                return view::error_page(
+                    StatusCode::BAD_REQUEST,
+                    "invalid_query",
+                    "starting_after: not a subscription id",
+                );
+            }
         },
     };
     let page = match store::list(&state.pool, None, starting_after, PAGE).await {
@@ -148,13 +155,19 @@ pub async fn list(
         .items
         .iter()
         .map(|row| {
-            let found = health.iter().find(|h| h.subscription_id == row.subscription_id);
+            let found = health
+                .iter()
+                .find(|h| h.subscription_id == row.subscription_id);
             subscription_view(row, found)
         })
         .collect();
     let next = page
         .has_more
-        .then(|| page.items.last().map(|row| format!("/console/subscriptions?starting_after={}", row.id())))
+        .then(|| {
+            page.items
+                .last()
+                .map(|row| format!("/console/subscriptions?starting_after={}", row.id()))
+        })
         .flatten();
     view::render(
         "subscriptions.html",
@@ -219,7 +232,13 @@ struct DetailContext {
 }
 
 async fn find(state: &AppState, id: &str) -> Result<SubscriptionRow, Box<Response>> {
-    let not_found = || view::error_page(StatusCode::NOT_FOUND, "not_found", &format!("No subscription {id}."));
+    let not_found = || {
+        view::error_page(
+            StatusCode::NOT_FOUND,
+            "not_found",
+            &format!("No subscription {id}."),
+        )
+    };
     let parsed: SubscriptionId = id.parse().map_err(|_| Box::new(not_found()))?;
     match store::get(&state.pool, parsed).await {
         Ok(Some(row)) => Ok(row),
@@ -244,21 +263,40 @@ pub async fn detail(
     };
     let status = query.status.trim();
     if !status.is_empty() && status.parse::<DeliveryStatus>().is_err() {
-        return view::error_page(StatusCode::BAD_REQUEST, "invalid_query", "status: expected pending, delivering, succeeded or dead");
+        return view::error_page(
+            StatusCode::BAD_REQUEST,
+            "invalid_query",
+            "status: expected pending, delivering, succeeded or dead",
+        );
     }
     let starting_after = match query.starting_after.trim() {
         "" => None,
         id => match id.parse::<DeliveryId>() {
             Ok(id) => Some(id),
-            Err(_) => return view::error_page(StatusCode::BAD_REQUEST, "invalid_query", "starting_after: not a delivery id"),
+            Err(_) => {
+                return view::error_page(
+                    StatusCode::BAD_REQUEST,
+                    "invalid_query",
+                    "starting_after: not a delivery id",
+                );
+            }
         },
     };
     let status_filter = Some(status).filter(|s| !s.is_empty());
-    let page = match deliveries::list_for_subscription(&state.pool, row.id(), status_filter, starting_after, DELIVERIES).await {
+    let page = match deliveries::list_for_subscription(
+        &state.pool,
+        row.id(),
+        status_filter,
+        starting_after,
+        DELIVERIES,
+    )
+    .await
+    {
         Ok(page) => page,
         Err(error) => return view::api_error(&error.into()),
     };
-    let health = match deliveries::health(&state.pool, &[row.subscription_id], HEALTH_WINDOW).await {
+    let health = match deliveries::health(&state.pool, &[row.subscription_id], HEALTH_WINDOW).await
+    {
         Ok(health) => health,
         Err(error) => return view::api_error(&error.into()),
     };
@@ -266,7 +304,11 @@ pub async fn detail(
         .has_more
         .then(|| {
             page.items.last().map(|last| {
-                format!("/console/subscriptions/{}?status={status}&starting_after={}", row.id(), last.id())
+                format!(
+                    "/console/subscriptions/{}?status={status}&starting_after={}",
+                    row.id(),
+                    last.id()
+                )
             })
         })
         .flatten();
@@ -283,7 +325,9 @@ pub async fn detail(
             notice: query.notice,
             can_write: session.caller.has(Scope::SubscriptionsWrite),
             replay_since: view::local_input(Some(now - chrono::Duration::hours(1))),
-            replay_until: view::local_input(Some(now)),
+            // Empty: until the moment the form is sent (a minute-precision "now" would leave out
+            // this minute's events).
+            replay_until: String::new(),
         },
     )
 }
@@ -317,7 +361,13 @@ pub async fn delivery(
     if let Some(refused) = require(&session, Scope::SubscriptionsRead) {
         return refused;
     }
-    let not_found = || view::error_page(StatusCode::NOT_FOUND, "not_found", &format!("No delivery {id}."));
+    let not_found = || {
+        view::error_page(
+            StatusCode::NOT_FOUND,
+            "not_found",
+            &format!("No delivery {id}."),
+        )
+    };
     let Ok(parsed) = id.parse::<DeliveryId>() else {
         return not_found();
     };
@@ -336,7 +386,9 @@ pub async fn delivery(
             session: session.view(),
             nav: "subscriptions",
             delivery: delivery_line(&row),
-            subscription_id: row.subscription_id.map(|id| SubscriptionId::from_uuid(id).to_string()),
+            subscription_id: row
+                .subscription_id
+                .map(|id| SubscriptionId::from_uuid(id).to_string()),
             attempts,
             next_attempt_at: view::time(row.next_attempt_at),
             delivered_at: view::time_opt(row.delivered_at),
@@ -363,7 +415,10 @@ pub async fn retry(
     match api_deliveries::retry_one(&state, &session.caller, &id).await {
         Ok(_) => {
             tracing::info!(delivery = %id, api_key = %session.caller.api_key_id, "console retry");
-            with_notice(&format!("/console/deliveries/{id}"), "Retry scheduled: the delivery is due now.")
+            with_notice(
+                &format!("/console/deliveries/{id}"),
+                "Retry scheduled: the delivery is due now.",
+            )
         }
         Err(error) => view::api_error(&error),
     }
@@ -385,7 +440,10 @@ pub async fn retry_dead(
     match deliveries::retry_dead(&state.pool, row.id()).await {
         Ok(count) => {
             tracing::info!(subscription = %id, count, api_key = %session.caller.api_key_id, "console retry of dead letters");
-            with_notice(&format!("/console/subscriptions/{id}"), &format!("{count} dead deliveries scheduled again."))
+            with_notice(
+                &format!("/console/subscriptions/{id}"),
+                &format!("{count} dead deliveries scheduled again."),
+            )
         }
         Err(error) => view::api_error(&error.into()),
     }
@@ -408,12 +466,30 @@ pub async fn replay(
 ) -> Response {
     let since = match view::parse_time("since", &form.since) {
         Ok(Some(since)) => since,
-        Ok(None) => return view::error_page(StatusCode::UNPROCESSABLE_ENTITY, "validation_failed", "since: required"),
-        Err(error) => return view::error_page(StatusCode::UNPROCESSABLE_ENTITY, "validation_failed", &error),
+        Ok(None) => {
+            return view::error_page(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "validation_failed",
+                "since: required",
+            );
+        }
+        Err(error) => {
+            return view::error_page(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "validation_failed",
+                &error,
+            );
+        }
     };
     let until = match view::parse_time("until", &form.until) {
         Ok(until) => until,
-        Err(error) => return view::error_page(StatusCode::UNPROCESSABLE_ENTITY, "validation_failed", &error),
+        Err(error) => {
+            return view::error_page(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "validation_failed",
+                &error,
+            );
+        }
     };
     let patterns: Vec<String> = form
         .event_types
@@ -529,7 +605,13 @@ pub async fn rotate(
         "" => 86_400,
         text => match text.parse::<u64>() {
             Ok(seconds) => seconds,
-            Err(_) => return view::error_page(StatusCode::UNPROCESSABLE_ENTITY, "validation_failed", "grace_seconds: a whole number of seconds"),
+            Err(_) => {
+                return view::error_page(
+                    StatusCode::UNPROCESSABLE_ENTITY,
+                    "validation_failed",
+                    "grace_seconds: a whole number of seconds",
+                );
+            }
         },
     };
     match api::rotate(&state, &session.caller, &id, grace_seconds).await {

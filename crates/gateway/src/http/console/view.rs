@@ -32,12 +32,21 @@ const SOURCES: &[(&str, &str)] = &[
     ("error.html", include_str!("templates/error.html")),
     ("events.html", include_str!("templates/events.html")),
     ("event.html", include_str!("templates/event.html")),
-    ("subscriptions.html", include_str!("templates/subscriptions.html")),
-    ("subscription.html", include_str!("templates/subscription.html")),
+    (
+        "subscriptions.html",
+        include_str!("templates/subscriptions.html"),
+    ),
+    (
+        "subscription.html",
+        include_str!("templates/subscription.html"),
+    ),
     ("delivery.html", include_str!("templates/delivery.html")),
     ("replay.html", include_str!("templates/replay.html")),
     ("secret.html", include_str!("templates/secret.html")),
-    ("reconciliation.html", include_str!("templates/reconciliation.html")),
+    (
+        "reconciliation.html",
+        include_str!("templates/reconciliation.html"),
+    ),
     ("item.html", include_str!("templates/item.html")),
     ("intake.html", include_str!("templates/intake.html")),
     ("attempts.html", include_str!("templates/attempts.html")),
@@ -268,6 +277,62 @@ mod tests {
         let at = parse_time("from", "2026-12-03T10:00").unwrap().unwrap();
         assert_eq!(at.to_rfc3339(), "2026-12-03T10:00:00+00:00");
         assert_eq!(parse_time("from", " ").unwrap(), None);
-        assert!(parse_time("from", "yesterday").unwrap_err().contains("from"));
+        assert!(
+            parse_time("from", "yesterday")
+                .unwrap_err()
+                .contains("from")
+        );
+    }
+}
+
+#[cfg(test)]
+mod render_tests {
+    use super::*;
+
+    fn session() -> serde_json::Value {
+        serde_json::json!({"name": "ops", "scopes": ["admin"], "csrf": "t", "pii": false})
+    }
+
+    fn rendered(template: &str, context: serde_json::Value) -> String {
+        TEMPLATES
+            .get_template(template)
+            .and_then(|page| page.render(context))
+            .unwrap_or_else(|error| panic!("{template}: {error:#}"))
+    }
+
+    #[test]
+    fn the_event_page_renders_its_deliveries_and_attempts() {
+        let html = rendered(
+            "event.html",
+            serde_json::json!({
+                "session": session(), "nav": "events",
+                "event": {"id": "evt_1", "event_type": "loan.active", "provider": "dinie", "resource": "loan ln_1",
+                          "resource_id": "ln_1", "occurred_at": "t", "received_at": "t"},
+                "provider_event_type": "x", "dedup_key": "k", "correlation_id": null, "occurred_at_source": "provider",
+                "data": "{}", "raw": null,
+                "deliveries": [{"id": "dlv_1", "subscription_id": "sub_1", "status": "succeeded", "next_attempt_at": "t",
+                                "attempts": [{"started_at": "t", "latency_ms": "3", "response_status": "200", "response_body": "ok", "error": null}]}]
+            }),
+        );
+        assert!(html.contains("HTTP 200"), "{html}");
+    }
+
+    #[test]
+    fn the_reconciliation_page_renders_its_summary_charts_and_items() {
+        let html = rendered(
+            "reconciliation.html",
+            serde_json::json!({
+                "session": session(), "nav": "reconciliation",
+                "filters": {"status": "", "from": "", "to": "", "document": "", "starting_after": ""},
+                "statuses": ["matched"], "error": null,
+                "by_status": [{"status": "matched", "count": "1", "amount": "R$ 1,00", "colour": "#000"}],
+                "total_count": "1", "total_amount": "R$ 1,00", "unmatched_amount": "R$ 0,00",
+                "items_chart": "<svg></svg>", "unmatched_chart": "<svg></svg>",
+                "items": [{"id": "rcn_1", "kind": "disbursement", "status": "matched", "document": "***", "loan_id": "ln",
+                           "end_to_end_id": "", "expected": "R$ 1,00", "observed": "R$ 1,00", "difference": "", "updated_at": "t"}],
+                "next": null, "export": "/x"
+            }),
+        );
+        assert!(html.contains("rcn_1"), "{html}");
     }
 }

@@ -194,7 +194,10 @@ pub async fn retry(
     caller: Caller,
     ApiPath(id): ApiPath<String>,
 ) -> Result<(StatusCode, Json<DeliveryBody>), ApiError> {
-    Ok((StatusCode::ACCEPTED, Json(retry_one(&state, &caller, &id).await?)))
+    Ok((
+        StatusCode::ACCEPTED,
+        Json(retry_one(&state, &caller, &id).await?),
+    ))
 }
 
 /// Makes a dead (or pending) delivery due now. Shared by the API and the console.

@@ -633,7 +633,9 @@ pub async fn rotate_secret(
     ApiPath(id): ApiPath<String>,
     ApiJson(body): ApiJson<RotateSecretBody>,
 ) -> Result<Json<SubscriptionBody>, ApiError> {
-    Ok(Json(rotate(&state, &caller, &id, body.grace_seconds).await?))
+    Ok(Json(
+        rotate(&state, &caller, &id, body.grace_seconds).await?,
+    ))
 }
 
 /// Rotates a subscription's secret (or signing key), keeping the old one signing for

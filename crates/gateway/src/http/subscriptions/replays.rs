@@ -82,7 +82,10 @@ pub async fn replay(
     ApiPath(id): ApiPath<String>,
     ApiJson(body): ApiJson<ReplayRequest>,
 ) -> Result<(StatusCode, Json<ReplayBody>), ApiError> {
-    Ok((StatusCode::ACCEPTED, Json(start(&state, &caller, &id, body).await?)))
+    Ok((
+        StatusCode::ACCEPTED,
+        Json(start(&state, &caller, &id, body).await?),
+    ))
 }
 
 /// Starts a durable replay of a window to a subscription. Shared by the API and the console.
