@@ -248,9 +248,34 @@ def forged_post(browser):
         server.shutdown()
 
 
+def demo_story(browser):
+    """The serving demo (.ci/contract): its admin key signs in, and the story's data is there."""
+    page = browser.new_page()
+    sign_in(page, CONFIG["key"])
+    expect(page.locator("#events tbody tr").first).to_be_visible()
+    page.get_by_label("Type").fill("loan.*")
+    page.get_by_role("button", name="Search").click()
+    expect(page.locator("#events")).to_contain_text("loan.active")
+    shot(page, "demo-events")
+    page.get_by_role("link", name="Subscriptions", exact=True).click()
+    expect(page.locator("#subscriptions tbody tr").first).to_contain_text("sub_")
+    shot(page, "demo-subscriptions")
+    page.get_by_role("link", name="Reconciliation", exact=True).click()
+    expect(page.locator("#by-status tr[data-status=matched]")).to_be_visible()
+    expect(page.locator("#items")).to_contain_text("disbursement")
+    shot(page, "demo-reconciliation")
+    page.get_by_role("link", name="Webhook intake").click()
+    expect(page.locator("#registrations tr[data-provider=dinie]")).to_be_visible()
+    expect(page.locator("#registrations tr[data-provider=delbank]").first).to_be_visible()
+    shot(page, "demo-intake")
+
+
 FLOWS = {
     flow.__name__: flow
-    for flow in [find_events, retry_dead_letter, replay_window, resolve_mismatch, masked_documents, forged_post]
+    for flow in [
+        find_events, retry_dead_letter, replay_window, resolve_mismatch, masked_documents, forged_post,
+        demo_story,
+    ]
 }
 
 

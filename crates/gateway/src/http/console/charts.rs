@@ -10,7 +10,7 @@ use super::view;
 
 const WIDTH: i64 = 720;
 const HEIGHT: i64 = 200;
-const LEFT: i64 = 56;
+const LEFT: i64 = 76;
 const BOTTOM: i64 = 28;
 const TOP: i64 = 12;
 
@@ -73,7 +73,7 @@ pub fn stacked_counts(
     let span = HEIGHT - BOTTOM - TOP;
     let columns = i64::try_from(days.len().max(1)).unwrap_or(1);
     let slot = (WIDTH - LEFT) / columns;
-    let bar = (slot * 3 / 4).max(2);
+    let bar = (slot * 3 / 4).clamp(2, 48);
     for (index, (label, values)) in days.iter().enumerate() {
         let x = LEFT + slot * i64::try_from(index).unwrap_or(0) + (slot - bar) / 2;
         let mut y = HEIGHT - BOTTOM;
@@ -109,7 +109,7 @@ pub fn amounts(title: &str, days: &[(String, Decimal)]) -> String {
     let span = HEIGHT - BOTTOM - TOP;
     let columns = i64::try_from(days.len().max(1)).unwrap_or(1);
     let slot = (WIDTH - LEFT) / columns;
-    let bar = (slot * 3 / 4).max(2);
+    let bar = (slot * 3 / 4).clamp(2, 48);
     for (index, (label, amount)) in days.iter().enumerate() {
         let x = LEFT + slot * i64::try_from(index).unwrap_or(0) + (slot - bar) / 2;
         let height = scale(*amount, max, span);
