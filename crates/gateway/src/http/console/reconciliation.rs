@@ -25,6 +25,8 @@ use crate::reconcile::matcher::Status;
 const PAGE: u32 = 50;
 /// The most rows one CSV export holds; a wider filter is refused with a message to narrow it.
 pub const EXPORT_LIMIT: usize = 100_000;
+/// The period shown when none is chosen, in days (bounds the summary's reads).
+pub const DEFAULT_DAYS: i64 = 30;
 /// Statuses whose amount is not reconciled.
 const UNMATCHED: [Status; 4] = [
     Status::AmountMismatch,
@@ -38,8 +40,9 @@ const UNMATCHED: [Status; 4] = [
 pub struct Filters {
     #[serde(default)]
     status: String,
+    /// Absent: the last [`DEFAULT_DAYS`] days; present and empty: all time.
     #[serde(default)]
-    from: String,
+    from: Option<String>,
     #[serde(default)]
     to: String,
     #[serde(default)]
@@ -53,7 +56,7 @@ impl Filters {
         let text = |value: &str| Some(value.trim().to_owned()).filter(|v| !v.is_empty());
         let query = ItemsQuery {
             status: text(&self.status),
-            from: view::parse_time("from", &self.from)?,
+            from: view::parse_time("from", self.from.as_deref().unwrap_or_default())?,
             to: view::parse_time("to", &self.to)?,
             document: text(&self.document),
             limit: None,
@@ -71,7 +74,7 @@ impl Filters {
         let mut query = form_urlencoded::Serializer::new(String::new());
         query
             .append_pair("status", &self.status)
-            .append_pair("from", &self.from)
+            .append_pair("from", self.from.as_deref().unwrap_or_default())
             .append_pair("to", &self.to)
             .append_pair("document", &self.document);
         if let Some(after) = starting_after {
@@ -146,10 +149,14 @@ struct SummaryContext {
 pub async fn summary(
     State(state): State<AppState>,
     session: Session,
-    Query(filters): Query<Filters>,
+    Query(mut filters): Query<Filters>,
 ) -> Response {
     if let Some(refused) = require(&session, Scope::ReconciliationRead) {
         return refused;
+    }
+    if filters.from.is_none() {
+        let since = chrono::Utc::now() - chrono::Duration::days(DEFAULT_DAYS);
+        filters.from = Some(view::local_input(Some(since)));
     }
     let series: Vec<String> = Status::ALL.iter().map(|s| s.as_str().to_owned()).collect();
     let mut context = SummaryContext {
