@@ -3,12 +3,11 @@
 
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
-use axum::response::Response;
 use providers::{EventId, EventPattern};
 use serde::{Deserialize, Serialize};
 
 use super::session::{Session, SessionView, require};
-use super::view;
+use super::view::{self, Page, Refusal};
 use crate::http::state::AppState;
 use crate::keys::Scope;
 use crate::store::deliveries;
@@ -103,10 +102,8 @@ pub async fn list(
     State(state): State<AppState>,
     session: Session,
     Query(search): Query<Search>,
-) -> Response {
-    if let Some(refused) = require(&session, Scope::EventsRead) {
-        return refused;
-    }
+) -> Page {
+    require(&session, Scope::EventsRead)?;
     let (filter, starting_after) = match filter_of(&search) {
         Ok(parsed) => parsed,
         Err(error) => {
@@ -118,13 +115,14 @@ pub async fn list(
                 events: Vec::new(),
                 next: None,
             };
-            return view::render_with(StatusCode::BAD_REQUEST, "events.html", context);
+            return Ok(view::render_with(
+                StatusCode::BAD_REQUEST,
+                "events.html",
+                context,
+            ));
         }
     };
-    let page = match events::list(&state.pool, &filter, starting_after, PAGE).await {
-        Ok(page) => page,
-        Err(error) => return view::api_error(&error.into()),
-    };
+    let page = events::list(&state.pool, &filter, starting_after, PAGE).await?;
     let next = page
         .has_more
         .then(|| page.items.last().map(|event| event.id().to_string()))
@@ -148,7 +146,7 @@ pub async fn list(
         events: page.items.iter().map(row).collect(),
         next,
     };
-    view::render("events.html", context)
+    Ok(view::render("events.html", context))
 }
 
 #[derive(Serialize)]
@@ -206,53 +204,32 @@ pub async fn detail(
     State(state): State<AppState>,
     session: Session,
     Path(id): Path<String>,
-) -> Response {
-    if let Some(refused) = require(&session, Scope::EventsRead) {
-        return refused;
-    }
-    let not_found = || {
-        view::error_page(
-            StatusCode::NOT_FOUND,
-            "not_found",
-            &format!("No event {id}."),
-        )
-    };
-    let Ok(parsed) = id.parse::<EventId>() else {
-        return not_found();
-    };
-    let event = match events::get(&state.pool, parsed).await {
-        Ok(Some(event)) => event,
-        Ok(None) => return not_found(),
-        Err(error) => return view::api_error(&error.into()),
-    };
+) -> Page {
+    require(&session, Scope::EventsRead)?;
+    let not_found = || Refusal::not_found(&format!("event {id}"));
+    let parsed = id.parse::<EventId>().map_err(|_| not_found())?;
+    let event = events::get(&state.pool, parsed)
+        .await?
+        .ok_or_else(not_found)?;
     let pii = session.pii();
     let mut data = event.data.clone();
     if !pii {
         view::mask_personal_data(&mut data);
     }
     let raw = match pii {
-        true => match events::raw(&state.pool, parsed).await {
-            Ok(raw) => raw.map(|bytes| {
-                let text = String::from_utf8_lossy(&bytes).into_owned();
-                serde_json::from_str::<serde_json::Value>(&text)
-                    .ok()
-                    .and_then(|value| serde_json::to_string_pretty(&value).ok())
-                    .unwrap_or(text)
-            }),
-            Err(error) => return view::api_error(&error.into()),
-        },
+        true => events::raw(&state.pool, parsed).await?.map(|bytes| {
+            let text = String::from_utf8_lossy(&bytes).into_owned();
+            serde_json::from_str::<serde_json::Value>(&text)
+                .ok()
+                .and_then(|value| serde_json::to_string_pretty(&value).ok())
+                .unwrap_or(text)
+        }),
         false => None,
     };
-    let rows = match deliveries::for_event(&state.pool, event.event_id, DELIVERIES).await {
-        Ok(rows) => rows,
-        Err(error) => return view::api_error(&error.into()),
-    };
+    let rows = deliveries::for_event(&state.pool, event.event_id, DELIVERIES).await?;
     let mut delivery_views = Vec::with_capacity(rows.len());
     for delivery in rows {
-        let attempts = match attempts_of(&state, delivery.id()).await {
-            Ok(attempts) => attempts,
-            Err(error) => return view::api_error(&error.into()),
-        };
+        let attempts = attempts_of(&state, delivery.id()).await?;
         delivery_views.push(DeliveryView {
             id: delivery.id().to_string(),
             subscription_id: delivery
@@ -275,5 +252,5 @@ pub async fn detail(
         raw,
         deliveries: delivery_views,
     };
-    view::render("event.html", context)
+    Ok(view::render("event.html", context))
 }

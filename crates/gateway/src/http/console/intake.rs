@@ -4,14 +4,13 @@
 use std::collections::BTreeMap;
 
 use axum::extract::{Query, State};
-use axum::response::Response;
 use chrono::Utc;
 use minijinja::Value;
 use serde::{Deserialize, Serialize};
 
 use super::charts;
 use super::session::{Session, SessionView, require};
-use super::view;
+use super::view::{self, Page};
 use crate::http::state::AppState;
 use crate::keys::Scope;
 use crate::store::intake;
@@ -52,11 +51,9 @@ pub async fn page(
     State(state): State<AppState>,
     session: Session,
     Query(query): Query<IntakeQuery>,
-) -> Response {
+) -> Page {
     // Intake describes providers' traffic to the gateway: the events scope reads it.
-    if let Some(refused) = require(&session, Scope::EventsRead) {
-        return refused;
-    }
+    require(&session, Scope::EventsRead)?;
     let hours = query.hours.unwrap_or(24).clamp(1, MAX_HOURS);
     let bucket_minutes: i32 = match hours {
         ..=6 => 10,
@@ -64,10 +61,7 @@ pub async fn page(
         _ => 360,
     };
     let since = Utc::now() - chrono::Duration::hours(hours);
-    let rows = match intake::series(&state.pool, since, bucket_minutes).await {
-        Ok(rows) => rows,
-        Err(error) => return view::api_error(&error.into()),
-    };
+    let rows = intake::series(&state.pool, since, bucket_minutes).await?;
     let mut registrations: BTreeMap<(String, String), (RegistrationLine, BTreeMap<String, i64>)> =
         BTreeMap::new();
     let mut buckets: BTreeMap<String, BTreeMap<String, i64>> = BTreeMap::new();
@@ -130,7 +124,7 @@ pub async fn page(
             line
         })
         .collect();
-    view::render(
+    Ok(view::render(
         "intake.html",
         IntakeContext {
             session: session.view(),
@@ -141,5 +135,5 @@ pub async fn page(
             chart: Value::from_safe_string(chart),
             outcomes,
         },
-    )
+    ))
 }

@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 
 use axum::extract::{Path, Query, State};
 use axum::http::{HeaderValue, StatusCode, header};
-use axum::response::{IntoResponse, Redirect, Response};
+use axum::response::{IntoResponse, Redirect};
 use minijinja::Value;
 use providers::ReconciliationItemId;
 use rust_decimal::Decimal;
@@ -14,7 +14,7 @@ use serde::{Deserialize, Serialize};
 
 use super::charts;
 use super::session::{CsrfForm, Session, SessionView, require};
-use super::view;
+use super::view::{self, Page, Refusal};
 use crate::http::reconciliation::{self as api, ItemBody, ItemsQuery, ResolveBody};
 use crate::http::state::AppState;
 use crate::keys::Scope;
@@ -150,10 +150,8 @@ pub async fn summary(
     State(state): State<AppState>,
     session: Session,
     Query(mut filters): Query<Filters>,
-) -> Response {
-    if let Some(refused) = require(&session, Scope::ReconciliationRead) {
-        return refused;
-    }
+) -> Page {
+    require(&session, Scope::ReconciliationRead)?;
     if filters.from.is_none() {
         let since = chrono::Utc::now() - chrono::Duration::days(DEFAULT_DAYS);
         filters.from = Some(view::local_input(Some(since)));
@@ -182,13 +180,14 @@ pub async fn summary(
         Ok(parsed) => parsed,
         Err(error) => {
             context.error = Some(error);
-            return view::render_with(StatusCode::BAD_REQUEST, "reconciliation.html", context);
+            return Ok(view::render_with(
+                StatusCode::BAD_REQUEST,
+                "reconciliation.html",
+                context,
+            ));
         }
     };
-    let (by_status, by_day) = match items::summary(&state.pool, filter.from, filter.to).await {
-        Ok(summary) => summary,
-        Err(error) => return view::api_error(&error.into()),
-    };
+    let (by_status, by_day) = items::summary(&state.pool, filter.from, filter.to).await?;
     context.total_count = by_status.iter().map(|row| row.count).sum();
     context.total_amount = view::brl(by_status.iter().map(|row| row.amount).sum());
     let is_unmatched = |status: &str| UNMATCHED.iter().any(|s| s.as_str() == status);
@@ -234,10 +233,7 @@ pub async fn summary(
         "Unmatched amount per day (BRL)",
         &unmatched,
     ));
-    let page = match items::list(&state.pool, &filter, starting_after, PAGE).await {
-        Ok(page) => page,
-        Err(error) => return view::api_error(&error.into()),
-    };
+    let page = items::list(&state.pool, &filter, starting_after, PAGE).await?;
     let pii = session.pii();
     let bodies: Vec<ItemBody> = page
         .items
@@ -252,7 +248,7 @@ pub async fn summary(
         _ => None,
     };
     context.items = bodies.iter().map(item_line).collect();
-    view::render("reconciliation.html", context)
+    Ok(view::render("reconciliation.html", context))
 }
 
 /// `GET /console/reconciliation/export.csv`: every item the filters select (not only the page
@@ -261,38 +257,32 @@ pub async fn export(
     State(state): State<AppState>,
     session: Session,
     Query(filters): Query<Filters>,
-) -> Response {
-    if let Some(refused) = require(&session, Scope::ReconciliationRead) {
-        return refused;
-    }
-    let (filter, _) = match filters.parse() {
-        Ok(parsed) => parsed,
-        Err(error) => return view::error_page(StatusCode::BAD_REQUEST, "invalid_query", &error),
-    };
+) -> Page {
+    require(&session, Scope::ReconciliationRead)?;
+    let (filter, _) = filters
+        .parse()
+        .map_err(|error| Refusal::invalid_query(&error))?;
     let mut rows: Vec<ItemRow> = Vec::new();
     let mut after = None;
     loop {
-        let page = match items::list(&state.pool, &filter, after, 100).await {
-            Ok(page) => page,
-            Err(error) => return view::api_error(&error.into()),
-        };
+        let page = items::list(&state.pool, &filter, after, 100).await?;
         after = page.items.last().map(ItemRow::id);
         rows.extend(page.items);
         if rows.len() > EXPORT_LIMIT {
-            return view::error_page(
+            return Err(Refusal::page(
                 StatusCode::UNPROCESSABLE_ENTITY,
                 "export_too_large",
                 &format!(
                     "More than {EXPORT_LIMIT} items match: narrow the filters (a shorter period or one status)."
                 ),
-            );
+            ));
         }
         if !page.has_more {
             break;
         }
     }
     let csv = api::csv_of(&rows, session.pii());
-    (
+    Ok((
         [
             (
                 header::CONTENT_TYPE,
@@ -305,7 +295,7 @@ pub async fn export(
         ],
         csv,
     )
-        .into_response()
+        .into_response())
 }
 
 #[derive(Serialize)]
@@ -354,11 +344,8 @@ pub async fn item(
     session: Session,
     Path(id): Path<String>,
     Query(query): Query<NoticeQuery>,
-) -> Response {
-    let body = match api::item_with_history(&state, &session.caller, &id).await {
-        Ok(body) => body,
-        Err(error) => return view::api_error(&error),
-    };
+) -> Page {
+    let body = api::item_with_history(&state, &session.caller, &id).await?;
     let candidates = body
         .candidates
         .iter()
@@ -383,7 +370,7 @@ pub async fn item(
             note: h.note.clone().unwrap_or_default(),
         })
         .collect();
-    view::render(
+    Ok(view::render(
         "item.html",
         ItemContext {
             session: session.view(),
@@ -399,7 +386,7 @@ pub async fn item(
             can_write: session.caller.has(Scope::ReconciliationWrite),
             notice: query.notice,
         },
-    )
+    ))
 }
 
 #[derive(Debug, Deserialize)]
@@ -416,23 +403,18 @@ pub async fn resolve(
     State(state): State<AppState>,
     Path(id): Path<String>,
     CsrfForm(session, form): CsrfForm<ResolveForm>,
-) -> Response {
+) -> Page {
     let body = ResolveBody {
         action: form.action,
         note: form.note,
         end_to_end_id: Some(form.end_to_end_id.trim().to_owned()).filter(|e| !e.is_empty()),
     };
-    match api::resolve_item(&state, &session.caller, &id, body).await {
-        Ok(item) => {
-            let notice: String = form_urlencoded::byte_serialize(
-                format!("Resolved: now {}.", item.status).as_bytes(),
-            )
+    let item = api::resolve_item(&state, &session.caller, &id, body).await?;
+    let notice: String =
+        form_urlencoded::byte_serialize(format!("Resolved: now {}.", item.status).as_bytes())
             .collect();
-            Redirect::to(&format!(
-                "/console/reconciliation/items/{id}?notice={notice}"
-            ))
-            .into_response()
-        }
-        Err(error) => view::api_error(&error),
-    }
+    Ok(Redirect::to(&format!(
+        "/console/reconciliation/items/{id}?notice={notice}"
+    ))
+    .into_response())
 }

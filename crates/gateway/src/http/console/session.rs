@@ -22,6 +22,7 @@ use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
 
 use super::view;
+use crate::http::error::ApiError;
 use crate::http::state::AppState;
 use crate::keys::{self, Caller, Scope};
 use crate::store::console_sessions;
@@ -388,11 +389,7 @@ pub async fn logout(
     response
 }
 
-/// The 403 page naming the missing scope, as the API answers it; `None` when the key holds it.
-pub fn require(session: &Session, scope: Scope) -> Option<Response> {
-    session
-        .caller
-        .require(scope)
-        .err()
-        .map(|missing| view::api_error(&missing.into()))
+/// The 403 page naming the missing scope, as the API answers it, unless the key holds it.
+pub fn require(session: &Session, scope: Scope) -> Result<(), view::Refusal> {
+    Ok(session.caller.require(scope).map_err(ApiError::from)?)
 }

@@ -4,7 +4,6 @@
 
 use axum::Json;
 use axum::extract::{Path, Query, State};
-use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use providers::{DeliveryId, SubscriptionId};
 use rust_decimal::Decimal;
@@ -12,7 +11,7 @@ use serde::{Deserialize, Serialize};
 
 use super::events::{AttemptView, attempts_of};
 use super::session::{CsrfForm, Session, SessionView, require};
-use super::view;
+use super::view::{self, Page, Refusal};
 use crate::http::state::AppState;
 use crate::http::subscriptions::replays::{self, ReplayBody, ReplayRequest};
 use crate::http::subscriptions::{self as api, deliveries as api_deliveries};
@@ -125,32 +124,12 @@ pub async fn list(
     State(state): State<AppState>,
     session: Session,
     Query(query): Query<ListQuery>,
-) -> Response {
-    if let Some(refused) = require(&session, Scope::SubscriptionsRead) {
-        return refused;
-    }
-    let starting_after = match query.starting_after.trim() {
-        "" => None,
-        id => match id.parse::<SubscriptionId>() {
-            Ok(id) => Some(id),
-            Err(_) => {
-                return view::error_page(
-                    StatusCode::BAD_REQUEST,
-                    "invalid_query",
-                    "starting_after: not a subscription id",
-                );
-            }
-        },
-    };
-    let page = match store::list(&state.pool, None, starting_after, PAGE).await {
-        Ok(page) => page,
-        Err(error) => return view::api_error(&error.into()),
-    };
+) -> Page {
+    require(&session, Scope::SubscriptionsRead)?;
+    let starting_after = cursor::<SubscriptionId>(&query.starting_after, "a subscription")?;
+    let page = store::list(&state.pool, None, starting_after, PAGE).await?;
     let ids: Vec<uuid::Uuid> = page.items.iter().map(|row| row.subscription_id).collect();
-    let health = match deliveries::health(&state.pool, &ids, HEALTH_WINDOW).await {
-        Ok(health) => health,
-        Err(error) => return view::api_error(&error.into()),
-    };
+    let health = deliveries::health(&state.pool, &ids, HEALTH_WINDOW).await?;
     let subscriptions = page
         .items
         .iter()
@@ -161,15 +140,14 @@ pub async fn list(
             subscription_view(row, found)
         })
         .collect();
-    let next = page
-        .has_more
-        .then(|| {
-            page.items
-                .last()
-                .map(|row| format!("/console/subscriptions?starting_after={}", row.id()))
-        })
-        .flatten();
-    view::render(
+    let next = match (page.has_more, page.items.last()) {
+        (true, Some(last)) => Some(format!(
+            "/console/subscriptions?starting_after={}",
+            last.id()
+        )),
+        _ => None,
+    };
+    Ok(view::render(
         "subscriptions.html",
         ListContext {
             session: session.view(),
@@ -177,7 +155,18 @@ pub async fn list(
             subscriptions,
             next,
         },
-    )
+    ))
+}
+
+/// A list's `starting_after`: empty for the first page, else an id of type `T`.
+fn cursor<T: std::str::FromStr>(text: &str, what: &str) -> Result<Option<T>, Refusal> {
+    match text.trim() {
+        "" => Ok(None),
+        id => id
+            .parse::<T>()
+            .map(Some)
+            .map_err(|_| Refusal::invalid_query(&format!("starting_after: not {what} id"))),
+    }
 }
 
 #[derive(Serialize)]
@@ -231,20 +220,10 @@ struct DetailContext {
     replay_until: String,
 }
 
-async fn find(state: &AppState, id: &str) -> Result<SubscriptionRow, Box<Response>> {
-    let not_found = || {
-        view::error_page(
-            StatusCode::NOT_FOUND,
-            "not_found",
-            &format!("No subscription {id}."),
-        )
-    };
-    let parsed: SubscriptionId = id.parse().map_err(|_| Box::new(not_found()))?;
-    match store::get(&state.pool, parsed).await {
-        Ok(Some(row)) => Ok(row),
-        Ok(None) => Err(Box::new(not_found())),
-        Err(error) => Err(Box::new(view::api_error(&error.into()))),
-    }
+async fn find(state: &AppState, id: &str) -> Result<SubscriptionRow, Refusal> {
+    let not_found = || Refusal::not_found(&format!("subscription {id}"));
+    let parsed: SubscriptionId = id.parse().map_err(|_| not_found())?;
+    store::get(&state.pool, parsed).await?.ok_or_else(not_found)
 }
 
 /// `GET /console/subscriptions/{id}`: health, deliveries (by status), and the actions.
@@ -253,67 +232,36 @@ pub async fn detail(
     session: Session,
     Path(id): Path<String>,
     Query(query): Query<DetailQuery>,
-) -> Response {
-    if let Some(refused) = require(&session, Scope::SubscriptionsRead) {
-        return refused;
-    }
-    let row = match find(&state, &id).await {
-        Ok(row) => row,
-        Err(response) => return *response,
-    };
+) -> Page {
+    require(&session, Scope::SubscriptionsRead)?;
+    let row = find(&state, &id).await?;
     let status = query.status.trim();
     if !status.is_empty() && status.parse::<DeliveryStatus>().is_err() {
-        return view::error_page(
-            StatusCode::BAD_REQUEST,
-            "invalid_query",
+        return Err(Refusal::invalid_query(
             "status: expected pending, delivering, succeeded or dead",
-        );
+        ));
     }
-    let starting_after = match query.starting_after.trim() {
-        "" => None,
-        id => match id.parse::<DeliveryId>() {
-            Ok(id) => Some(id),
-            Err(_) => {
-                return view::error_page(
-                    StatusCode::BAD_REQUEST,
-                    "invalid_query",
-                    "starting_after: not a delivery id",
-                );
-            }
-        },
-    };
+    let starting_after = cursor::<DeliveryId>(&query.starting_after, "a delivery")?;
     let status_filter = Some(status).filter(|s| !s.is_empty());
-    let page = match deliveries::list_for_subscription(
+    let page = deliveries::list_for_subscription(
         &state.pool,
         row.id(),
         status_filter,
         starting_after,
         DELIVERIES,
     )
-    .await
-    {
-        Ok(page) => page,
-        Err(error) => return view::api_error(&error.into()),
+    .await?;
+    let health = deliveries::health(&state.pool, &[row.subscription_id], HEALTH_WINDOW).await?;
+    let next = match (page.has_more, page.items.last()) {
+        (true, Some(last)) => Some(format!(
+            "/console/subscriptions/{}?status={status}&starting_after={}",
+            row.id(),
+            last.id()
+        )),
+        _ => None,
     };
-    let health = match deliveries::health(&state.pool, &[row.subscription_id], HEALTH_WINDOW).await
-    {
-        Ok(health) => health,
-        Err(error) => return view::api_error(&error.into()),
-    };
-    let next = page
-        .has_more
-        .then(|| {
-            page.items.last().map(|last| {
-                format!(
-                    "/console/subscriptions/{}?status={status}&starting_after={}",
-                    row.id(),
-                    last.id()
-                )
-            })
-        })
-        .flatten();
     let now = chrono::Utc::now();
-    view::render(
+    Ok(view::render(
         "subscription.html",
         DetailContext {
             session: session.view(),
@@ -329,7 +277,7 @@ pub async fn detail(
             // this minute's events).
             replay_until: String::new(),
         },
-    )
+    ))
 }
 
 #[derive(Serialize)]
@@ -357,30 +305,15 @@ pub async fn delivery(
     session: Session,
     Path(id): Path<String>,
     Query(query): Query<NoticeQuery>,
-) -> Response {
-    if let Some(refused) = require(&session, Scope::SubscriptionsRead) {
-        return refused;
-    }
-    let not_found = || {
-        view::error_page(
-            StatusCode::NOT_FOUND,
-            "not_found",
-            &format!("No delivery {id}."),
-        )
-    };
-    let Ok(parsed) = id.parse::<DeliveryId>() else {
-        return not_found();
-    };
-    let row = match deliveries::get(&state.pool, parsed).await {
-        Ok(Some(row)) => row,
-        Ok(None) => return not_found(),
-        Err(error) => return view::api_error(&error.into()),
-    };
-    let attempts = match attempts_of(&state, parsed).await {
-        Ok(attempts) => attempts,
-        Err(error) => return view::api_error(&error.into()),
-    };
-    view::render(
+) -> Page {
+    require(&session, Scope::SubscriptionsRead)?;
+    let not_found = || Refusal::not_found(&format!("delivery {id}"));
+    let parsed = id.parse::<DeliveryId>().map_err(|_| not_found())?;
+    let row = deliveries::get(&state.pool, parsed)
+        .await?
+        .ok_or_else(not_found)?;
+    let attempts = attempts_of(&state, parsed).await?;
+    Ok(view::render(
         "delivery.html",
         DeliveryContext {
             session: session.view(),
@@ -395,14 +328,16 @@ pub async fn delivery(
             notice: query.notice,
             can_write: session.caller.has(Scope::SubscriptionsWrite),
         },
-    )
+    ))
 }
 
+/// The answer to a form: back to `path`, with a notice saying what was done.
 fn with_notice(path: &str, notice: &str) -> Response {
     let notice: String = form_urlencoded::byte_serialize(notice.as_bytes()).collect();
     Redirect::to(&format!("{path}?notice={notice}")).into_response()
 }
 
+/// A form with no fields but its CSRF token.
 #[derive(Debug, Deserialize)]
 pub struct Empty {}
 
@@ -411,17 +346,13 @@ pub async fn retry(
     State(state): State<AppState>,
     Path(id): Path<String>,
     CsrfForm(session, Empty {}): CsrfForm<Empty>,
-) -> Response {
-    match api_deliveries::retry_one(&state, &session.caller, &id).await {
-        Ok(_) => {
-            tracing::info!(delivery = %id, api_key = %session.caller.api_key_id, "console retry");
-            with_notice(
-                &format!("/console/deliveries/{id}"),
-                "Retry scheduled: the delivery is due now.",
-            )
-        }
-        Err(error) => view::api_error(&error),
-    }
+) -> Page {
+    api_deliveries::retry_one(&state, &session.caller, &id).await?;
+    tracing::info!(delivery = %id, api_key = %session.caller.api_key_id, "console retry");
+    Ok(with_notice(
+        &format!("/console/deliveries/{id}"),
+        "Retry scheduled: the delivery is due now.",
+    ))
 }
 
 /// `POST /console/subscriptions/{id}/retry-dead`: every dead letter of the subscription.
@@ -429,26 +360,18 @@ pub async fn retry_dead(
     State(state): State<AppState>,
     Path(id): Path<String>,
     CsrfForm(session, Empty {}): CsrfForm<Empty>,
-) -> Response {
-    if let Some(refused) = require(&session, Scope::SubscriptionsWrite) {
-        return refused;
-    }
-    let row = match find(&state, &id).await {
-        Ok(row) => row,
-        Err(response) => return *response,
-    };
-    match deliveries::retry_dead(&state.pool, row.id()).await {
-        Ok(count) => {
-            tracing::info!(subscription = %id, count, api_key = %session.caller.api_key_id, "console retry of dead letters");
-            with_notice(
-                &format!("/console/subscriptions/{id}"),
-                &format!("{count} dead deliveries scheduled again."),
-            )
-        }
-        Err(error) => view::api_error(&error.into()),
-    }
+) -> Page {
+    require(&session, Scope::SubscriptionsWrite)?;
+    let row = find(&state, &id).await?;
+    let count = deliveries::retry_dead(&state.pool, row.id()).await?;
+    tracing::info!(subscription = %id, count, api_key = %session.caller.api_key_id, "console retry of dead letters");
+    Ok(with_notice(
+        &format!("/console/subscriptions/{id}"),
+        &format!("{count} dead deliveries scheduled again."),
+    ))
 }
 
+/// The replay form.
 #[derive(Debug, Deserialize)]
 pub struct ReplayForm {
     since: String,
@@ -463,34 +386,12 @@ pub async fn replay(
     State(state): State<AppState>,
     Path(id): Path<String>,
     CsrfForm(session, form): CsrfForm<ReplayForm>,
-) -> Response {
-    let since = match view::parse_time("since", &form.since) {
-        Ok(Some(since)) => since,
-        Ok(None) => {
-            return view::error_page(
-                StatusCode::UNPROCESSABLE_ENTITY,
-                "validation_failed",
-                "since: required",
-            );
-        }
-        Err(error) => {
-            return view::error_page(
-                StatusCode::UNPROCESSABLE_ENTITY,
-                "validation_failed",
-                &error,
-            );
-        }
-    };
-    let until = match view::parse_time("until", &form.until) {
-        Ok(until) => until,
-        Err(error) => {
-            return view::error_page(
-                StatusCode::UNPROCESSABLE_ENTITY,
-                "validation_failed",
-                &error,
-            );
-        }
-    };
+) -> Page {
+    let since = view::parse_time("since", &form.since)
+        .map_err(|error| Refusal::invalid_form(&error))?
+        .ok_or_else(|| Refusal::invalid_form("since: required"))?;
+    let until =
+        view::parse_time("until", &form.until).map_err(|error| Refusal::invalid_form(&error))?;
     let patterns: Vec<String> = form
         .event_types
         .split([',', ' '])
@@ -503,10 +404,8 @@ pub async fn replay(
         until,
         event_types: Some(patterns).filter(|patterns| !patterns.is_empty()),
     };
-    match replays::start(&state, &session.caller, &id, request).await {
-        Ok(job) => Redirect::to(&format!("/console/replays/{}", job.id)).into_response(),
-        Err(error) => view::api_error(&error),
-    }
+    let job = replays::start(&state, &session.caller, &id, request).await?;
+    Ok(Redirect::to(&format!("/console/replays/{}", job.id)).into_response())
 }
 
 #[derive(Serialize)]
@@ -548,21 +447,20 @@ pub async fn replay_page(
     State(state): State<AppState>,
     session: Session,
     Path(id): Path<String>,
-) -> Response {
-    match replays::status(&state, &session.caller, &id).await {
-        Ok(body) => view::render(
-            "replay.html",
-            ReplayContext {
-                session: session.view(),
-                nav: "subscriptions",
-                replay: replay_view(&body),
-            },
-        ),
-        Err(error) => view::api_error(&error),
-    }
+) -> Page {
+    let body = replays::status(&state, &session.caller, &id).await?;
+    Ok(view::render(
+        "replay.html",
+        ReplayContext {
+            session: session.view(),
+            nav: "subscriptions",
+            replay: replay_view(&body),
+        },
+    ))
 }
 
-/// `GET /console/replays/{id}/progress`: the progress as JSON, polled by the replay page.
+/// `GET /console/replays/{id}/progress`: the progress as JSON, polled by the replay page (errors
+/// as the API's problem+json).
 pub async fn replay_progress(
     State(state): State<AppState>,
     session: Session,
@@ -600,40 +498,31 @@ pub async fn rotate(
     State(state): State<AppState>,
     Path(id): Path<String>,
     CsrfForm(session, form): CsrfForm<RotateForm>,
-) -> Response {
+) -> Page {
     let grace_seconds = match form.grace_seconds.trim() {
         "" => 86_400,
-        text => match text.parse::<u64>() {
-            Ok(seconds) => seconds,
-            Err(_) => {
-                return view::error_page(
-                    StatusCode::UNPROCESSABLE_ENTITY,
-                    "validation_failed",
-                    "grace_seconds: a whole number of seconds",
-                );
-            }
-        },
+        text => text
+            .parse::<u64>()
+            .map_err(|_| Refusal::invalid_form("grace_seconds: a whole number of seconds"))?,
     };
-    match api::rotate(&state, &session.caller, &id, grace_seconds).await {
-        Ok(body) => {
-            tracing::info!(subscription = %id, api_key = %session.caller.api_key_id, "console secret rotation");
-            let mut response = view::render(
-                "secret.html",
-                SecretContext {
-                    session: session.view(),
-                    nav: "subscriptions",
-                    subscription_id: id,
-                    secret: body.secret.unwrap_or_default(),
-                    public_key: body.public_key,
-                    grace_seconds,
-                },
-            );
-            response.headers_mut().insert(
-                axum::http::header::CACHE_CONTROL,
-                axum::http::HeaderValue::from_static("no-store"),
-            );
-            response
-        }
-        Err(error) => view::api_error(&error),
-    }
+    let body = api::rotate(&state, &session.caller, &id, grace_seconds).await?;
+    tracing::info!(subscription = %id, api_key = %session.caller.api_key_id, "console secret rotation");
+    // The page shows a secret: never stored by a cache (the console's headers say so for every
+    // page; this one must not depend on that).
+    let mut response = view::render(
+        "secret.html",
+        SecretContext {
+            session: session.view(),
+            nav: "subscriptions",
+            subscription_id: id,
+            secret: body.secret.unwrap_or_default(),
+            public_key: body.public_key,
+            grace_seconds,
+        },
+    );
+    response.headers_mut().insert(
+        axum::http::header::CACHE_CONTROL,
+        axum::http::HeaderValue::from_static("no-store"),
+    );
+    Ok(response)
 }

@@ -52,6 +52,58 @@ const SOURCES: &[(&str, &str)] = &[
     ("attempts.html", include_str!("templates/attempts.html")),
 ];
 
+/// What a console handler answers: the page, or the response to send instead (an error page).
+pub type Page = Result<Response, Refusal>;
+
+/// A page that could not be served, as the response to send instead; `?` turns API and storage
+/// errors into the error page with the API's status and code.
+#[derive(Debug)]
+pub struct Refusal(Box<Response>);
+
+impl Refusal {
+    /// An error page with this status, code and message.
+    pub fn page(status: StatusCode, code: &str, message: &str) -> Refusal {
+        Refusal(Box::new(error_page(status, code, message)))
+    }
+
+    /// 404 for `what`.
+    pub fn not_found(what: &str) -> Refusal {
+        Refusal::page(StatusCode::NOT_FOUND, "not_found", &format!("No {what}."))
+    }
+
+    /// 400 for a query parameter the console cannot read.
+    pub fn invalid_query(message: &str) -> Refusal {
+        Refusal::page(StatusCode::BAD_REQUEST, "invalid_query", message)
+    }
+
+    /// 422 for a form field the console cannot read.
+    pub fn invalid_form(message: &str) -> Refusal {
+        Refusal::page(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "validation_failed",
+            message,
+        )
+    }
+}
+
+impl IntoResponse for Refusal {
+    fn into_response(self) -> Response {
+        *self.0
+    }
+}
+
+impl From<ApiError> for Refusal {
+    fn from(error: ApiError) -> Refusal {
+        Refusal(Box::new(api_error(&error)))
+    }
+}
+
+impl From<sqlx::Error> for Refusal {
+    fn from(error: sqlx::Error) -> Refusal {
+        Refusal::from(ApiError::from(error))
+    }
+}
+
 /// Renders a template with `context` as a 200 page.
 pub fn render(template: &str, context: impl Serialize) -> Response {
     render_with(StatusCode::OK, template, context)
