@@ -53,3 +53,23 @@ stop_gateway() {
   kill "$GATEWAY"
   wait "$GATEWAY" || true
 }
+
+# Postgres's own ceiling in this run, the yardstick of the speed targets (this machine's speed
+# varies by up to 40% from hour to hour, so targets are ratios to it): pgbench's transactions per
+# second of one webhook's durable writes as one transaction (bench/inbound.sql), 64 clients,
+# PGBENCH_SECONDS (default 10), on a scratch database migrated like the gateway's.
+pgbench_ceiling() {
+  psql -h 127.0.0.1 -U postgres -qc "drop database if exists paygate_pgbench" -c "create database paygate_pgbench"
+  DATABASE_URL=postgres://postgres@127.0.0.1/paygate_pgbench "${BENCH_GATEWAY:-./target/release/paygate}" migrate >/dev/null
+  pgbench -h 127.0.0.1 -U postgres -n -c 64 -j 2 -T "${PGBENCH_SECONDS:-10}" -f bench/inbound.sql paygate_pgbench 2>/dev/null \
+    | awk '/^tps/ { print int($3) }'
+  psql -h 127.0.0.1 -U postgres -qc "drop database paygate_pgbench"
+}
+
+# Prints MEASURED per second (the first number after LABEL in FILE) as a ratio to CEILING.
+print_ratio() {
+  local label=$1 file=$2 ceiling=$3 measured
+  measured=$(grep -o "$label: [0-9.]*" "$file" | head -1 | awk '{ print $NF }')
+  awk -v m="$measured" -v c="$ceiling" -v l="$label" \
+    'BEGIN { printf "pgbench single-webhook ceiling in this run: %d/s; %s %d/s = %.2f× that ceiling\n", c, l, m, m / c }'
+}
