@@ -26,7 +26,9 @@ insert into delivery (delivery_id, subscription_id, event_id, ordering_key, stat
                       next_attempt_at, last_response_status, last_error, created_at, updated_at)
 select gen_random_uuid(), s.subscription_id, e.event_id, 'pix:' || e.resource_id, 'pending', 3,
        now(), 503, 'the endpoint was down', now(), now()
-from events e cross join subscription s where s.status = 'active';
+from events e cross join subscription s where s.status = 'active'
+-- In the order fan-out enqueues them: each event's deliveries one after another.
+order by e.event_id, s.subscription_id;
 vacuum analyze event;
 vacuum analyze delivery;
 select (select count(*) from event) as events, (select count(*) from delivery where status = 'pending') as backlog;

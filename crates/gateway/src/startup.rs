@@ -178,6 +178,10 @@ impl Application {
             self.state.pool.clone(),
             workers.clone(),
         ));
+        let metrics_upkeep = tokio::spawn(telemetry::upkeep_metrics(
+            self.state.metrics.clone(),
+            workers.clone(),
+        ));
         let reconciler = self.state.settings.reconciliation.enabled.then(|| {
             let state = &self.state;
             tokio::spawn(crate::reconcile::items::worker(
@@ -216,6 +220,7 @@ impl Application {
         };
         workers.cancel();
         let _ = housekeeping.await;
+        let _ = metrics_upkeep.await;
         if let Some(reconciler) = reconciler {
             let _ = tokio::time::timeout(grace, reconciler).await;
         }

@@ -6,6 +6,7 @@
 //! rather than the raw path, and `Authorization` headers are marked sensitive.
 
 use std::sync::OnceLock;
+use std::time::Duration;
 
 use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
 use opentelemetry::trace::TracerProvider as _;
@@ -96,4 +97,20 @@ pub fn metrics_handle() -> PrometheusHandle {
             handle
         })
         .clone()
+}
+
+/// How often histogram samples are folded into their summaries.
+pub const METRICS_UPKEEP: Duration = Duration::from_secs(5);
+
+/// Folds the recorder's histogram samples into their summaries every [`METRICS_UPKEEP`] until
+/// `stop`. The exporter keeps every raw sample until a scrape or an upkeep: without this task an
+/// unscraped gateway grows by about 24 bytes per delivery (`bench/drain.sh`: 27 → 51 MB over a
+/// million deliveries).
+pub async fn upkeep_metrics(handle: PrometheusHandle, stop: tokio_util::sync::CancellationToken) {
+    loop {
+        tokio::select! {
+            () = stop.cancelled() => return,
+            () = tokio::time::sleep(METRICS_UPKEEP) => handle.run_upkeep(),
+        }
+    }
 }
