@@ -734,6 +734,67 @@ async fn deliveries_whose_slot_is_beyond_half_the_claim_wait_pending_and_the_rat
     assert_eq!(received.len(), 8, "each delivered once");
 }
 
+/// `count` events of `prefix`, each with a pending delivery to `subscription` due now, enqueued in
+/// one statement (a backlog as after an outage; the API would take minutes for it).
+async fn backlog(app: &TestApp, subscription: &str, prefix: &str, count: i64) {
+    let subscription = uuid::Uuid::parse_str(subscription.trim_start_matches("sub_")).unwrap();
+    sqlx::query(
+        "with events as (
+             insert into event (event_id, provider, event_type, provider_event_type, dedup_key,
+                                resource_kind, resource_id, occurred_at, data, raw)
+             select gen_random_uuid(), 'testprov', 'loan.active', 'loan.active', $2 || n, 'loan',
+                    'ln_' || $2 || n, now(), '{}', '\\x7b7d'
+             from generate_series(1, $3) as n
+             returning event_id, resource_id
+         )
+         insert into delivery (delivery_id, subscription_id, event_id, ordering_key, status, next_attempt_at)
+         select gen_random_uuid(), $1, event_id, 'loan:' || resource_id, 'pending', now()
+         from events order by resource_id",
+    )
+    .bind(subscription)
+    .bind(prefix)
+    .bind(count)
+    .execute(&app.db.pool)
+    .await
+    .unwrap();
+}
+
+#[tokio::test]
+async fn a_rate_limited_backlog_at_the_head_of_the_queue_does_not_hold_back_other_subscriptions() {
+    let app = TestApp::spawn_with(|settings| settings.delivery.enabled = false).await;
+    let slow = Receiver::start().await;
+    let other = Receiver::start().await;
+    let limited = subscribe(
+        &app,
+        json!({"url": slow.url, "event_types": ["loan.*"], "rate_limit_per_second": 5}),
+    )
+    .await;
+    let unlimited = subscribe(&app, json!({"url": other.url, "event_types": ["loan.*"]})).await;
+    // The limited partner's 40,000 come first in the queue (as after re-enabling it, or retrying
+    // its dead letters), the other partner's 5 after them, all due now.
+    backlog(&app, limited["id"].as_str().unwrap(), "slow-", 40_000).await;
+    backlog(&app, unlimited["id"].as_str().unwrap(), "other-", 5).await;
+
+    let shutdown = CancellationToken::new();
+    let workers = dispatcher(&app, 2).spawn(shutdown.clone());
+    let started = std::time::Instant::now();
+    let delivered = other.wait_for_successes(5, WAIT).await;
+    let waited = started.elapsed();
+    shutdown.cancel();
+    let _ = workers.await;
+
+    assert_eq!(delivered.len(), 5);
+    // Claimed 16 at a time and put back, the backlog would hold them for tens of seconds.
+    assert!(
+        waited < Duration::from_secs(5),
+        "the other partner waited {waited:?}"
+    );
+    // The limited partner still got no more than its rate.
+    let sent = slow.received().len();
+    let allowed = 5 * waited.as_secs() as usize + 10;
+    assert!(sent <= allowed, "{sent} deliveries in {waited:?} at 5/s");
+}
+
 #[tokio::test]
 async fn partner_urls_on_private_networks_are_refused_unless_allow_listed() {
     let app =

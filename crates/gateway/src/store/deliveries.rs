@@ -604,3 +604,70 @@ pub async fn health(
     .fetch_all(pool)
     .await
 }
+
+/// The most of a subscription's due backlog one [`defer_due`] moves.
+pub const DEFER_CHUNK: u32 = 5_000;
+
+/// Spreads a rate-limited subscription's due pending deliveries (at most [`DEFER_CHUNK`], oldest
+/// first) over the future, one `interval` apart, after the bucket's next free slot and after what
+/// earlier calls spread. Called when the subscription's bucket is booked beyond the claim horizon:
+/// its backlog then leaves the head of the queue, where claims would otherwise take 16 of it at a
+/// time and put them back while every other subscription's deliveries wait behind. Each delivery
+/// is moved once, to about when a slot will be free for it; claiming still reserves the slot, so
+/// the rate holds whatever the spread. Rows another dispatcher holds are skipped. Order among the
+/// moved rows is kept (ordered subscriptions also wait for their key's head by `seq`). Returns
+/// how many were moved.
+pub async fn defer_due(
+    pool: &PgPool,
+    subscription: uuid::Uuid,
+    interval: Duration,
+) -> Result<u64, sqlx::Error> {
+    let interval_us = i64::try_from(interval.as_micros()).unwrap_or(i64::MAX);
+    let mut transaction = pool.begin().await?;
+    let due: Vec<uuid::Uuid> = sqlx::query_scalar(
+        "select delivery_id from delivery
+         where subscription_id = $1 and status = 'pending' and next_attempt_at <= now()
+         order by next_attempt_at, seq
+         limit $2
+         for update skip locked",
+    )
+    .bind(subscription)
+    .bind(i64::from(DEFER_CHUNK))
+    .fetch_all(&mut *transaction)
+    .await?;
+    if due.is_empty() {
+        return Ok(0);
+    }
+    let count = i64::try_from(due.len()).unwrap_or(i64::MAX);
+    let base: Option<DateTime<Utc>> = sqlx::query_scalar(
+        "with start as (
+             select subscription_id, greatest(deferred_until, next_slot, now()) as at
+             from subscription_pace where subscription_id = $1 for update
+         )
+         update subscription_pace p
+            set deferred_until = start.at + $2 * $3 * interval '1 microsecond'
+         from start where p.subscription_id = start.subscription_id
+         returning start.at",
+    )
+    .bind(subscription)
+    .bind(count)
+    .bind(interval_us)
+    .fetch_optional(&mut *transaction)
+    .await?;
+    let Some(base) = base else {
+        return Ok(0);
+    };
+    let moved = sqlx::query(
+        "update delivery d set next_attempt_at = $2 + (chunk.rank - 1) * $3 * interval '1 microsecond',
+                               updated_at = now()
+         from unnest($1::uuid[]) with ordinality as chunk(delivery_id, rank)
+         where d.delivery_id = chunk.delivery_id",
+    )
+    .bind(&due)
+    .bind(base)
+    .bind(interval_us)
+    .execute(&mut *transaction)
+    .await?;
+    transaction.commit().await?;
+    Ok(moved.rows_affected())
+}

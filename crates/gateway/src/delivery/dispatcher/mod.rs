@@ -391,6 +391,23 @@ impl Dispatcher {
         }
         let grants = pace::reserve(&self.inner.pool, &wants, self.claim_timeout() / 2).await?;
         let reserved_at = tokio::time::Instant::now();
+        // A bucket booked beyond the horizon: the rest of its subscription's due backlog is spread
+        // over the future now, so that it does not hold the head of the queue (one chunk per
+        // saturated batch; `deliveries::defer_due` says why).
+        for grant in &grants {
+            let wanted = wants
+                .iter()
+                .find(|want| want.subscription_id == grant.subscription_id)
+                .map_or(0, |want| want.wanted);
+            if grant.granted < wanted {
+                let moved =
+                    deliveries::defer_due(&self.inner.pool, grant.subscription_id, grant.interval)
+                        .await?;
+                if moved > 0 {
+                    tracing::debug!(subscription = %grant.subscription_id, moved, "saturated backlog spread over the future");
+                }
+            }
+        }
         let grants: HashMap<uuid::Uuid, pace::Grant> = grants
             .into_iter()
             .map(|grant| (grant.subscription_id, grant))
