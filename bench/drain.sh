@@ -4,6 +4,7 @@
 # second, default 400). The backlog is preloaded with SQL (bench/drain.sql) while the gateway is
 # down, as after a partner outage; then the gateway starts and drains it into a receiver that
 # counts per subscription and second, while the gateway's RSS is sampled every 100 ms.
+# ORDER=blocks enqueues each subscription's backlog as one block (the head-of-line case).
 set -euo pipefail
 EVENTS=${1:-100000} SUBSCRIPTIONS=${2:-10} RATE=${3:-400}
 RECEIVER_PORT=${RECEIVER_PORT:-18190}
@@ -19,7 +20,9 @@ start_gateway
 kill "$GATEWAY"; wait "$GATEWAY" || true
 echo "== preloading $EVENTS events × $SUBSCRIPTIONS subscriptions"
 started=$(date +%s)
-psql -h 127.0.0.1 -U postgres -q -v events="$EVENTS" -f bench/drain.sql paygate_drain
+ORDER_BY='e.event_id, s.subscription_id'
+[ "${ORDER:-}" = blocks ] && ORDER_BY='s.subscription_id, e.event_id'
+psql -h 127.0.0.1 -U postgres -q -v events="$EVENTS" -v order_by="$ORDER_BY" -f bench/drain.sql paygate_drain
 echo "preload took $(( $(date +%s) - started )) s"
 expected=$((EVENTS * SUBSCRIPTIONS))
 pidfile=$(mktemp -u)

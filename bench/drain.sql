@@ -3,6 +3,12 @@
 -- endpoint was down while the events came in and their retries came due.
 -- Run: psql -v events=100000 -f bench/drain.sql paygate_drain
 \set ON_ERROR_STOP on
+-- -v order_by='s.subscription_id, e.event_id' enqueues each subscription's backlog as one block
+-- instead (the head-of-line case: bench/drain.sh with ORDER=blocks).
+\if :{?order_by}
+\else
+\set order_by 'e.event_id, s.subscription_id'
+\endif
 set synchronous_commit = off;
 with ids as (
     select n, now() - interval '1 hour' + interval '1 hour' * (n::float8 / :events) as at,
@@ -28,7 +34,7 @@ select gen_random_uuid(), s.subscription_id, e.event_id, 'pix:' || e.resource_id
        now(), 503, 'the endpoint was down', now(), now()
 from events e cross join subscription s where s.status = 'active'
 -- In the order fan-out enqueues them: each event's deliveries one after another.
-order by e.event_id, s.subscription_id;
+order by :order_by;
 vacuum analyze event;
 vacuum analyze delivery;
 select (select count(*) from event) as events, (select count(*) from delivery where status = 'pending') as backlog;

@@ -34,6 +34,15 @@ use crate::store::events::{self, StoredEvent};
 use crate::store::pace;
 use crate::store::subscriptions::{self, SubscriptionRow, SubscriptionStatus};
 
+/// How far ahead a claimed batch may hold rate-limit slots (at most half the claim timeout). Kept
+/// short because a batch waits for its slots while holding its worker. Claims take the oldest due
+/// deliveries first, so when a limited partner's backlog is at the head of the queue, a long
+/// horizon lets every claim take a batch of that partner's and wait through it at the partner's
+/// rate, while other partners' deliveries wait behind. Beyond the horizon, deliveries are put back
+/// and the partner's due backlog is spread over the future at its rate (`deliveries::defer_due`),
+/// so the head of the queue moves on to the others.
+pub const PACE_HORIZON: Duration = Duration::from_millis(100);
+
 mod publish;
 mod record;
 mod send;
@@ -389,7 +398,8 @@ impl Dispatcher {
         if wants.is_empty() {
             return Ok(Slots::default());
         }
-        let grants = pace::reserve(&self.inner.pool, &wants, self.claim_timeout() / 2).await?;
+        let horizon = (self.claim_timeout() / 2).min(PACE_HORIZON);
+        let grants = pace::reserve(&self.inner.pool, &wants, horizon).await?;
         let reserved_at = tokio::time::Instant::now();
         // A bucket booked beyond the horizon: the rest of its subscription's due backlog is spread
         // over the future now, so that it does not hold the head of the queue (one chunk per
