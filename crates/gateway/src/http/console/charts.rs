@@ -57,6 +57,27 @@ fn axis(body: &mut String, max_label: &str) {
     );
 }
 
+/// Where the columns of a chart go: one slot per day across the plot, a bar centred in each.
+struct Columns {
+    slot: i64,
+    bar: i64,
+}
+
+impl Columns {
+    fn of(days: usize) -> Columns {
+        let slot = (WIDTH - LEFT) / i64::try_from(days.max(1)).unwrap_or(1);
+        Columns {
+            slot,
+            bar: (slot * 3 / 4).clamp(2, 48),
+        }
+    }
+
+    /// The left edge of the `index`-th bar.
+    fn x(&self, index: usize) -> i64 {
+        LEFT + self.slot * i64::try_from(index).unwrap_or(0) + (self.slot - self.bar) / 2
+    }
+}
+
 /// One column per day, stacked by series (counts). `days` are `(label, [(series, count)])`.
 pub fn stacked_counts(
     title: &str,
@@ -71,11 +92,10 @@ pub fn stacked_counts(
     let mut body = String::new();
     axis(&mut body, &max.to_string());
     let span = HEIGHT - BOTTOM - TOP;
-    let columns = i64::try_from(days.len().max(1)).unwrap_or(1);
-    let slot = (WIDTH - LEFT) / columns;
-    let bar = (slot * 3 / 4).clamp(2, 48);
+    let columns = Columns::of(days.len());
+    let bar = columns.bar;
     for (index, (label, values)) in days.iter().enumerate() {
-        let x = LEFT + slot * i64::try_from(index).unwrap_or(0) + (slot - bar) / 2;
+        let x = columns.x(index);
         let mut y = HEIGHT - BOTTOM;
         for (name, count) in values {
             let height = scale(Decimal::from(*count), Decimal::from(max), span);
@@ -107,11 +127,10 @@ pub fn amounts(title: &str, days: &[(String, Decimal)]) -> String {
     let mut body = String::new();
     axis(&mut body, &view::brl(max));
     let span = HEIGHT - BOTTOM - TOP;
-    let columns = i64::try_from(days.len().max(1)).unwrap_or(1);
-    let slot = (WIDTH - LEFT) / columns;
-    let bar = (slot * 3 / 4).clamp(2, 48);
+    let columns = Columns::of(days.len());
+    let bar = columns.bar;
     for (index, (label, amount)) in days.iter().enumerate() {
-        let x = LEFT + slot * i64::try_from(index).unwrap_or(0) + (slot - bar) / 2;
+        let x = columns.x(index);
         let height = scale(*amount, max, span);
         let y = HEIGHT - BOTTOM - height;
         let _ = write!(
