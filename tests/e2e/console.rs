@@ -451,7 +451,7 @@ async fn console_scopes_are_the_apis_and_a_revoked_key_ends_its_sessions() {
     let (status, page, _) = console.get("/console/subscriptions").await;
     assert_eq!(status, StatusCode::FORBIDDEN);
     assert!(
-        page.contains("missing_scope") || page.contains("subscriptions:read"),
+        page.contains("insufficient_scope") && page.contains("subscriptions:read"),
         "{page}"
     );
     assert_eq!(

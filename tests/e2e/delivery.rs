@@ -734,6 +734,59 @@ async fn deliveries_whose_slot_is_beyond_half_the_claim_wait_pending_and_the_rat
     assert_eq!(received.len(), 8, "each delivered once");
 }
 
+#[tokio::test]
+async fn every_dead_letter_of_a_subscription_is_retried_in_one_call_and_then_delivered() {
+    let app = TestApp::spawn_with(|settings| short_schedule(settings, &[0, 1, 1])).await;
+    let receiver = Receiver::start().await;
+    receiver.set_script(Script::FailFirst { n: 3, status: 500 });
+    let created = subscribe(&app, json!({"url": receiver.url, "event_types": ["*"]})).await;
+    let id = created["id"].as_str().unwrap().to_owned();
+    ingest(&app, "bulk-dead-1", "loan.active", "ln_b1").await;
+    ingest(&app, "bulk-dead-2", "loan.active", "ln_b2").await;
+    e2e::eventually(WAIT, || async {
+        let dead = deliveries_of(&app, &id, "?status=dead").await;
+        (dead["data"].as_array().unwrap().len() == 2).then_some(())
+    })
+    .await
+    .expect("both deliveries were dead-lettered");
+
+    let path = format!("/v1/subscriptions/{id}/deliveries/retry-dead");
+    let reader = app
+        .key_with(&[gateway::keys::Scope::SubscriptionsRead])
+        .await;
+    let refused = app
+        .post_json(&path, Some(&reader), Some("bulk-1"), &json!({}))
+        .await;
+    expect_problem(refused, StatusCode::FORBIDDEN, "insufficient_scope").await;
+    let unknown = app
+        .post_json(
+            "/v1/subscriptions/sub_00000000000000000000000000000000/deliveries/retry-dead",
+            Some(&app.admin_key),
+            Some("bulk-2"),
+            &json!({}),
+        )
+        .await;
+    expect_problem(unknown, StatusCode::NOT_FOUND, "not_found").await;
+    let retried = app
+        .post_json(&path, Some(&app.admin_key), Some("bulk-3"), &json!({}))
+        .await;
+    let retried = expect_json(retried, StatusCode::ACCEPTED).await;
+    assert_eq!(retried["retried"], 2);
+    assert_eq!(retried["subscription_id"], id.as_str());
+
+    // The fourth attempt of each is accepted.
+    let received = receiver.wait_for_successes(2, WAIT).await;
+    let accepted = received.iter().filter(|r| r.answered == 200).count();
+    assert_eq!(accepted, 2, "each retried delivery delivered once");
+    assert_eq!(
+        received.len(),
+        8,
+        "3 failed attempts each before the retry, then one more"
+    );
+    let dead = deliveries_of(&app, &id, "?status=dead").await;
+    assert!(dead["data"].as_array().unwrap().is_empty(), "{dead}");
+}
+
 /// `count` events of `prefix`, each with a pending delivery to `subscription` due now, enqueued in
 /// one statement (a backlog as after an outage; the API would take minutes for it).
 async fn backlog(app: &TestApp, subscription: &str, prefix: &str, count: i64) {

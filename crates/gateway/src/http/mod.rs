@@ -79,7 +79,7 @@ const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
         banking::pix::refund, banking::keys::create_key, banking::keys::list_keys, banking::keys::delete_key,
         subscriptions::create, subscriptions::list, subscriptions::get, subscriptions::update,
         subscriptions::delete, subscriptions::rotate_secret, subscriptions::test_send::test_send, subscriptions::deliveries::deliveries,
-        subscriptions::replays::replay, subscriptions::deliveries::delivery, subscriptions::deliveries::retry, subscriptions::replays::replay_status,
+        subscriptions::replays::replay, subscriptions::deliveries::delivery, subscriptions::deliveries::retry, subscriptions::deliveries::retry_dead, subscriptions::replays::replay_status,
         reconciliation::list, reconciliation::get, reconciliation::resolve, reconciliation::summary,
         reconciliation::report, reconciliation::run, reconciliation::get_run,
         webhooks::receive_root, webhooks::receive_path,
@@ -285,6 +285,10 @@ fn subscription_routes() -> Router<AppState> {
         .route(
             "/deliveries/{id}/retry",
             post(subscriptions::deliveries::retry),
+        )
+        .route(
+            "/subscriptions/{id}/deliveries/retry-dead",
+            post(subscriptions::deliveries::retry_dead),
         )
         .route("/replays/{id}", get(subscriptions::replays::replay_status))
 }

@@ -355,19 +355,17 @@ pub async fn retry(
     ))
 }
 
-/// `POST /console/subscriptions/{id}/retry-dead`: every dead letter of the subscription.
+/// `POST /console/subscriptions/{id}/retry-dead`: every dead letter of the subscription (the
+/// API's `POST /v1/subscriptions/{id}/deliveries/retry-dead`).
 pub async fn retry_dead(
     State(state): State<AppState>,
     Path(id): Path<String>,
     CsrfForm(session, Empty {}): CsrfForm<Empty>,
 ) -> Page {
-    require(&session, Scope::SubscriptionsWrite)?;
-    let row = find(&state, &id).await?;
-    let count = deliveries::retry_dead(&state.pool, row.id()).await?;
-    tracing::info!(subscription = %id, count, api_key = %session.caller.api_key_id, "console retry of dead letters");
+    let retried = api_deliveries::retry_every_dead(&state, &session.caller, &id).await?;
     Ok(with_notice(
         &format!("/console/subscriptions/{id}"),
-        &format!("{count} dead deliveries scheduled again."),
+        &format!("{} dead deliveries scheduled again.", retried.retried),
     ))
 }
 

@@ -220,3 +220,48 @@ pub(crate) async fn retry_one(
     };
     Ok(DeliveryBody::from_row(row, None))
 }
+
+/// How many dead deliveries a bulk retry scheduled again.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct RetriedBody {
+    /// The subscription.
+    pub subscription_id: String,
+    /// Dead deliveries made due now (with a fresh schedule).
+    pub retried: u64,
+}
+
+/// Retries every dead delivery of a subscription: each is due now with a fresh schedule. A
+/// rate-limited subscription's retried backlog is sent at its rate without holding back other
+/// subscriptions' deliveries.
+#[utoipa::path(
+    post, path = "/v1/subscriptions/{id}/deliveries/retry-dead", tag = "subscriptions",
+    params(("id" = String, Path, description = "sub_ id"), ("Idempotency-Key" = String, Header, description = "unique per logical request")),
+    security(("api_key" = ["subscriptions:write"])),
+    responses((status = 202, body = RetriedBody), (status = 404, body = crate::http::error::Problem))
+)]
+pub async fn retry_dead(
+    State(state): State<AppState>,
+    caller: Caller,
+    ApiPath(id): ApiPath<String>,
+) -> Result<(StatusCode, Json<RetriedBody>), ApiError> {
+    Ok((
+        StatusCode::ACCEPTED,
+        Json(retry_every_dead(&state, &caller, &id).await?),
+    ))
+}
+
+/// Retries every dead delivery of a subscription. Shared by the API and the console.
+pub(crate) async fn retry_every_dead(
+    state: &AppState,
+    caller: &Caller,
+    id: &str,
+) -> Result<RetriedBody, ApiError> {
+    caller.require(Scope::SubscriptionsWrite)?;
+    let row = find(state, id).await?;
+    let retried = deliveries::retry_dead(&state.pool, row.id()).await?;
+    tracing::info!(subscription = %row.id(), retried, api_key = %caller.api_key_id, "dead deliveries retried");
+    Ok(RetriedBody {
+        subscription_id: row.id().to_string(),
+        retried,
+    })
+}
