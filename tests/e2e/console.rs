@@ -448,6 +448,18 @@ async fn console_scopes_are_the_apis_and_a_revoked_key_ends_its_sessions() {
     let mut console = Browserless::new(&app);
     assert_eq!(console.sign_in(&events_only).await, StatusCode::SEE_OTHER);
     assert_eq!(console.get("/console/events").await.0, StatusCode::OK);
+    // Filters the console cannot read are said on the page, with the API's checks.
+    let (status, page, _) = console.get("/console/events?type=loan..x").await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert!(page.contains("type:"), "{page}");
+    let (status, page, _) = console
+        .get("/console/events?from=2026-12-03T10:00&to=2026-12-02T10:00")
+        .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert!(page.contains("from must not be after to"), "{page}");
+    let (status, page, _) = console.get("/console/events?from=yesterday").await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert!(page.contains("from: expected a date and time"), "{page}");
     let (status, page, _) = console.get("/console/subscriptions").await;
     assert_eq!(status, StatusCode::FORBIDDEN);
     assert!(

@@ -61,6 +61,17 @@ pub async fn list(
 ) -> Result<Json<ListBody<EventBody>>, ApiError> {
     caller.require(Scope::EventsRead)?;
     let page = PageParams::<EventId>::parse(query.limit, query.starting_after.as_deref())?;
+    let filter = filter_of(query)?;
+    let found = events::list(&state.pool, &filter, page.starting_after, page.limit).await?;
+    Ok(Json(ListBody::new(
+        found.items.into_iter().map(EventBody::from).collect(),
+        found.has_more,
+    )))
+}
+
+/// The filter a query asks for: the type pattern parsed, the period checked. Shared by the API
+/// and the console.
+pub(crate) fn filter_of(query: EventsQuery) -> Result<EventFilter, ApiError> {
     let event_type = query
         .event_type
         .as_deref()
@@ -72,18 +83,13 @@ pub async fn list(
     {
         return Err(ApiError::InvalidQuery("from must not be after to".into()));
     }
-    let filter = EventFilter {
+    Ok(EventFilter {
         event_type,
         provider: query.provider,
         resource_id: query.resource_id,
         from: query.from,
         to: query.to,
-    };
-    let found = events::list(&state.pool, &filter, page.starting_after, page.limit).await?;
-    Ok(Json(ListBody::new(
-        found.items.into_iter().map(EventBody::from).collect(),
-        found.has_more,
-    )))
+    })
 }
 
 /// One event.

@@ -3,11 +3,12 @@
 
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
-use providers::{EventId, EventPattern};
+use providers::EventId;
 use serde::{Deserialize, Serialize};
 
 use super::session::{Session, SessionView, require};
 use super::view::{self, Page, Refusal};
+use crate::http::events::{self as api, EventsQuery};
 use crate::http::state::AppState;
 use crate::keys::Scope;
 use crate::store::deliveries;
@@ -70,31 +71,21 @@ fn row(event: &StoredEvent) -> Row {
 
 fn filter_of(search: &Search) -> Result<(EventFilter, Option<EventId>), String> {
     let text = |value: &str| Some(value.trim().to_owned()).filter(|v| !v.is_empty());
-    let event_type = text(&search.event_type)
-        .map(|pattern| pattern.parse::<EventPattern>())
-        .transpose()
-        .map_err(|error| format!("type: {error}"))?;
-    let from = view::parse_time("from", &search.from)?;
-    let to = view::parse_time("to", &search.to)?;
-    if let (Some(from), Some(to)) = (from, to)
-        && from > to
-    {
-        return Err("from must not be after to".into());
-    }
+    let query = EventsQuery {
+        event_type: text(&search.event_type),
+        provider: text(&search.provider),
+        resource_id: text(&search.resource_id),
+        from: view::parse_time("from", &search.from)?,
+        to: view::parse_time("to", &search.to)?,
+        limit: None,
+        starting_after: None,
+    };
+    let filter = api::filter_of(query).map_err(|error| error.detail())?;
     let starting_after = text(&search.starting_after)
         .map(|id| id.parse::<EventId>())
         .transpose()
         .map_err(|_| "starting_after: not an event id".to_owned())?;
-    Ok((
-        EventFilter {
-            event_type,
-            provider: text(&search.provider),
-            resource_id: text(&search.resource_id),
-            from,
-            to,
-        },
-        starting_after,
-    ))
+    Ok((filter, starting_after))
 }
 
 /// `GET /console/events`: newest first, [`PAGE`] per page.

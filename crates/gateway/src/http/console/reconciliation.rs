@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 
 use axum::extract::{Path, Query, State};
 use axum::http::{HeaderValue, StatusCode, header};
-use axum::response::{IntoResponse, Redirect};
+use axum::response::IntoResponse;
 use minijinja::Value;
 use providers::ReconciliationItemId;
 use rust_decimal::Decimal;
@@ -14,7 +14,7 @@ use serde::{Deserialize, Serialize};
 
 use super::charts;
 use super::session::{CsrfForm, Session, SessionView, require};
-use super::view::{self, Page, Refusal};
+use super::view::{self, NoticeQuery, Page, Refusal};
 use crate::http::reconciliation::{self as api, ItemBody, ItemsQuery, ResolveBody};
 use crate::http::state::AppState;
 use crate::keys::Scope;
@@ -332,12 +332,6 @@ struct ItemContext {
     notice: String,
 }
 
-#[derive(Debug, Default, Deserialize)]
-pub struct NoticeQuery {
-    #[serde(default)]
-    notice: String,
-}
-
 /// `GET /console/reconciliation/items/{id}`.
 pub async fn item(
     State(state): State<AppState>,
@@ -410,11 +404,8 @@ pub async fn resolve(
         end_to_end_id: Some(form.end_to_end_id.trim().to_owned()).filter(|e| !e.is_empty()),
     };
     let item = api::resolve_item(&state, &session.caller, &id, body).await?;
-    let notice: String =
-        form_urlencoded::byte_serialize(format!("Resolved: now {}.", item.status).as_bytes())
-            .collect();
-    Ok(Redirect::to(&format!(
-        "/console/reconciliation/items/{id}?notice={notice}"
+    Ok(view::with_notice(
+        &format!("/console/reconciliation/items/{id}"),
+        &format!("Resolved: now {}.", item.status),
     ))
-    .into_response())
 }

@@ -367,6 +367,7 @@ pub async fn login(
     response
 }
 
+/// A form with no fields but its CSRF token.
 #[derive(Debug, Deserialize)]
 pub struct Empty {}
 

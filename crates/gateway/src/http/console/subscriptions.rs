@@ -10,8 +10,8 @@ use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
 
 use super::events::{AttemptView, attempts_of};
-use super::session::{CsrfForm, Session, SessionView, require};
-use super::view::{self, Page, Refusal};
+use super::session::{CsrfForm, Empty, Session, SessionView, require};
+use super::view::{self, NoticeQuery, Page, Refusal, with_notice};
 use crate::http::state::AppState;
 use crate::http::subscriptions::replays::{self, ReplayBody, ReplayRequest};
 use crate::http::subscriptions::{self as api, deliveries as api_deliveries};
@@ -220,12 +220,6 @@ struct DetailContext {
     replay_until: String,
 }
 
-async fn find(state: &AppState, id: &str) -> Result<SubscriptionRow, Refusal> {
-    let not_found = || Refusal::not_found(&format!("subscription {id}"));
-    let parsed: SubscriptionId = id.parse().map_err(|_| not_found())?;
-    store::get(&state.pool, parsed).await?.ok_or_else(not_found)
-}
-
 /// `GET /console/subscriptions/{id}`: health, deliveries (by status), and the actions.
 pub async fn detail(
     State(state): State<AppState>,
@@ -234,7 +228,7 @@ pub async fn detail(
     Query(query): Query<DetailQuery>,
 ) -> Page {
     require(&session, Scope::SubscriptionsRead)?;
-    let row = find(&state, &id).await?;
+    let row = api::find(&state, &id).await?;
     let status = query.status.trim();
     if !status.is_empty() && status.parse::<DeliveryStatus>().is_err() {
         return Err(Refusal::invalid_query(
@@ -293,12 +287,6 @@ struct DeliveryContext {
     can_write: bool,
 }
 
-#[derive(Debug, Default, Deserialize)]
-pub struct NoticeQuery {
-    #[serde(default)]
-    notice: String,
-}
-
 /// `GET /console/deliveries/{id}`: a delivery and every attempt, with codes and bodies.
 pub async fn delivery(
     State(state): State<AppState>,
@@ -330,16 +318,6 @@ pub async fn delivery(
         },
     ))
 }
-
-/// The answer to a form: back to `path`, with a notice saying what was done.
-fn with_notice(path: &str, notice: &str) -> Response {
-    let notice: String = form_urlencoded::byte_serialize(notice.as_bytes()).collect();
-    Redirect::to(&format!("{path}?notice={notice}")).into_response()
-}
-
-/// A form with no fields but its CSRF token.
-#[derive(Debug, Deserialize)]
-pub struct Empty {}
 
 /// `POST /console/deliveries/{id}/retry`.
 pub async fn retry(

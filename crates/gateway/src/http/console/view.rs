@@ -104,6 +104,20 @@ impl From<sqlx::Error> for Refusal {
     }
 }
 
+/// The notice a form's answer carries back to its page (`?notice=`).
+#[derive(Debug, Default, serde::Deserialize)]
+pub struct NoticeQuery {
+    /// What the form did, shown once at the top of the page.
+    #[serde(default)]
+    pub notice: String,
+}
+
+/// The answer to a form: back to `path`, with a notice saying what was done.
+pub fn with_notice(path: &str, notice: &str) -> Response {
+    let notice: String = form_urlencoded::byte_serialize(notice.as_bytes()).collect();
+    axum::response::Redirect::to(&format!("{path}?notice={notice}")).into_response()
+}
+
 /// Renders a template with `context` as a 200 page.
 pub fn render(template: &str, context: impl Serialize) -> Response {
     render_with(StatusCode::OK, template, context)

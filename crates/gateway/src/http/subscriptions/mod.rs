@@ -496,7 +496,7 @@ pub async fn get(
     Ok(Json(body_of(&state, row, None)?))
 }
 
-async fn find(state: &AppState, id: &str) -> Result<SubscriptionRow, ApiError> {
+pub(crate) async fn find(state: &AppState, id: &str) -> Result<SubscriptionRow, ApiError> {
     let not_found = || ApiError::NotFound {
         resource: format!("subscription {id}"),
     };
