@@ -349,3 +349,100 @@ async fn a_batch_records_only_the_deliveries_whose_claim_it_still_holds() {
         "one attempt row per delivery, none twice"
     );
 }
+
+#[tokio::test]
+async fn intake_counts_add_up_per_minute_and_outcome_and_survive_a_failed_flush() {
+    use gateway::ingest::intake::{Outcome as Intake, Tally};
+    let db = TestDb::new().await;
+    let tally = Tally::default();
+    let at = Utc::now();
+    tally.count("dinie", "/", Intake::Received, at);
+    tally.count("dinie", "/", Intake::Received, at);
+    tally.count(
+        "dinie",
+        "/",
+        Intake::Refused("webhook_invalid_signature"),
+        at,
+    );
+    tally.count("delbank", "/pix", Intake::Quarantined, at);
+
+    // A pool that cannot connect: the flush fails and the counts are kept for the next one.
+    let closed = sqlx::postgres::PgPoolOptions::new()
+        .acquire_timeout(Duration::from_millis(200))
+        .connect_lazy("postgres://nobody@127.0.0.1:1/none")
+        .unwrap();
+    assert!(tally.flush(&closed).await.is_err());
+    tally.flush(&db.pool).await.unwrap();
+    // Another replica's counts for the same minute add to the same rows.
+    let other = Tally::default();
+    other.count("dinie", "/", Intake::Received, at);
+    other.flush(&db.pool).await.unwrap();
+
+    let rows: Vec<(String, String, String, String, i64)> = sqlx::query_as(
+        "select provider, registration, outcome, reason, count from webhook_intake order by 1, 3",
+    )
+    .fetch_all(&db.pool)
+    .await
+    .unwrap();
+    let expected = [
+        ("delbank", "/pix", "quarantined", "", 1),
+        ("dinie", "/", "received", "", 3),
+        ("dinie", "/", "refused", "webhook_invalid_signature", 1),
+    ];
+    let got: Vec<(&str, &str, &str, &str, i64)> = rows
+        .iter()
+        .map(|(p, r, o, why, n)| (p.as_str(), r.as_str(), o.as_str(), why.as_str(), *n))
+        .collect();
+    assert_eq!(got, expected);
+}
+
+#[tokio::test]
+async fn an_expired_console_session_signs_no_one_in_and_is_purged() {
+    use gateway::store::console_sessions;
+    let db = TestDb::new().await;
+    let created = gateway::keys::create(&db.pool, "ops", &[gateway::keys::Scope::Admin])
+        .await
+        .unwrap();
+    let key = gateway::keys::authenticate(&db.pool, gateway::keys::reveal(&created))
+        .await
+        .unwrap()
+        .api_key_id;
+    let now = Utc::now();
+    console_sessions::insert(
+        &db.pool,
+        b"live",
+        key,
+        "csrf-1",
+        now + chrono::Duration::hours(1),
+    )
+    .await
+    .unwrap();
+    console_sessions::insert(
+        &db.pool,
+        b"gone",
+        key,
+        "csrf-2",
+        now - chrono::Duration::seconds(1),
+    )
+    .await
+    .unwrap();
+
+    let (record, csrf) = console_sessions::find(&db.pool, b"live")
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!((record.id(), csrf.as_str()), (key, "csrf-1"));
+    assert!(
+        console_sessions::find(&db.pool, b"gone")
+            .await
+            .unwrap()
+            .is_none()
+    );
+    assert_eq!(console_sessions::purge_expired(&db.pool).await.unwrap(), 1);
+    assert!(
+        console_sessions::find(&db.pool, b"live")
+            .await
+            .unwrap()
+            .is_some()
+    );
+}
