@@ -200,11 +200,6 @@ impl Ingestor {
             .count(provider.as_str(), registration, outcome, Utc::now());
     }
 
-    /// Adds the intake counts to Postgres now (they are otherwise added every few seconds).
-    pub async fn flush_intake(&self) -> Result<(), sqlx::Error> {
-        self.inner.tally.flush(&self.inner.pool).await
-    }
-
     /// Verified webhooks waiting for a writer.
     pub fn queued(&self) -> usize {
         self.inner.queue.max_capacity() - self.inner.queue.capacity()
