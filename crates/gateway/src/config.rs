@@ -43,6 +43,8 @@ pub struct Settings {
     pub reconciliation: ReconciliationSettings,
     /// Which provider serves each capability.
     pub routing: RoutingSettings,
+    /// How long events, deliveries and attempts are kept (weekly partitions, dropped whole).
+    pub retention: RetentionSettings,
     /// One section per provider, owned and validated by the provider's crate (its `Config`).
     pub providers: ProviderSections,
 }
@@ -124,6 +126,67 @@ pub struct ReconciliationSettings {
     pub credit_payer_ispbs: Vec<String>,
     /// Period of the overdue and document-resolution job, in seconds.
     pub check_interval_secs: u64,
+}
+
+/// Retention of the tables that grow with every event (see `config/default.toml`). Each is
+/// partitioned by week and a partition is dropped once all of it is older than its table's
+/// retention, so a row lives between its retention and a week more.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct RetentionSettings {
+    /// Days events are kept; also how long their exactly-once keys are remembered, at least.
+    pub events_days: u32,
+    /// Days deliveries are kept; at most `events_days`.
+    pub deliveries_days: u32,
+    /// Days delivery attempts are kept; at most `deliveries_days`.
+    pub attempts_days: u32,
+    /// Days of partitions created ahead of time.
+    pub partitions_ahead_days: u32,
+    /// Period of the partition and retention job, in seconds.
+    pub check_interval_secs: u64,
+}
+
+impl RetentionSettings {
+    /// How far ahead partitions exist.
+    pub fn ahead(&self) -> chrono::Duration {
+        chrono::Duration::days(i64::from(self.partitions_ahead_days))
+    }
+
+    fn check(&self) -> Result<(), ConfigError> {
+        let checks: [(bool, &'static str, &'static str); 5] = [
+            (
+                (7..=36_500).contains(&self.events_days),
+                "retention.events_days",
+                "a number of days between 7 and 36500",
+            ),
+            (
+                (7..=self.events_days).contains(&self.deliveries_days),
+                "retention.deliveries_days",
+                "a number of days between 7 and retention.events_days (deliveries point at events)",
+            ),
+            (
+                (7..=self.deliveries_days).contains(&self.attempts_days),
+                "retention.attempts_days",
+                "a number of days between 7 and retention.deliveries_days (attempts point at deliveries)",
+            ),
+            (
+                (7..=366).contains(&self.partitions_ahead_days),
+                "retention.partitions_ahead_days",
+                "a number of days between 7 and 366",
+            ),
+            (
+                (60..=86_400).contains(&self.check_interval_secs),
+                "retention.check_interval_secs",
+                "a number of seconds between 60 and 86400",
+            ),
+        ];
+        for (ok, key, expected) in checks {
+            if !ok {
+                return Err(ConfigError::Invalid { key, expected });
+            }
+        }
+        Ok(())
+    }
 }
 
 /// Which registered provider serves each capability of the `/v1` API.
@@ -359,7 +422,7 @@ impl Settings {
                 expected: "a number of seconds between 1 and 600",
             });
         }
-        Ok(())
+        self.retention.check()
     }
 
     /// The effective configuration as TOML, secrets redacted.

@@ -17,6 +17,8 @@ use crate::store::jobs;
 pub const RECONCILIATION_PASS: &str = "reconciliation.pass";
 /// Deleting expired idempotency records.
 pub const IDEMPOTENCY_PURGE: &str = "idempotency.purge";
+/// Creating partitions ahead, dropping expired ones, rotating exactly-once key generations.
+pub const PARTITIONS_MAINTAIN: &str = "partitions.maintain";
 /// Putting expired delivery claims back to pending (webhook sink).
 pub const REAP_WEBHOOK_CLAIMS: &str = "delivery.reap.webhook";
 /// Putting expired delivery claims back to pending (JetStream sink).

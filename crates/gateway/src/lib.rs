@@ -13,6 +13,7 @@
 //! - `delivery`: re-publishing events to partner apps (dispatcher, pacing, replays, SSRF guard,
 //!   JetStream sink, the v1 payload).
 //! - `reconcile`: Pix receipts against loan disbursements (matcher, live, items and runs).
+//! - `retention`: partitions ahead of time, retention, generations of exactly-once keys (a job).
 //! - `outbox`: storing events with their deliveries; the in-memory hand-off to the dispatcher.
 //! - `keys`, `credentials`, `secrets`: API keys and scopes; inbound webhook credentials and their
 //!   registration at providers; re-encryption of secrets at rest.
@@ -37,6 +38,7 @@ pub mod keys;
 pub mod outbox;
 pub mod reconcile;
 pub mod registry;
+pub mod retention;
 pub mod secrets;
 pub mod startup;
 pub mod store;

@@ -114,6 +114,16 @@ impl Application {
         if settings.database.migrate_on_start {
             db::migrate(&pool).await?;
         }
+        // Before taking traffic: an insert for a week with no partition would fail. The job keeps
+        // the partitions ahead from here on.
+        if db::migrations_applied(&pool).await? {
+            let created =
+                crate::store::partitions::ensure_ahead(&pool, chrono::Utc::now(), settings.retention.ahead())
+                    .await?;
+            if created > 0 {
+                tracing::info!(created, "created weekly partitions ahead of time");
+            }
+        }
         let address = format!("{}:{}", settings.server.host, settings.server.port);
         let listener = TcpListener::bind(&address)
             .await
@@ -178,6 +188,11 @@ impl Application {
             self.state.pool.clone(),
             workers.clone(),
         ));
+        let retention = tokio::spawn(crate::retention::worker(
+            self.state.pool.clone(),
+            self.state.settings.retention.clone(),
+            workers.clone(),
+        ));
         let metrics_upkeep = tokio::spawn(telemetry::upkeep_metrics(
             self.state.metrics.clone(),
             workers.clone(),
@@ -220,6 +235,7 @@ impl Application {
         };
         workers.cancel();
         let _ = housekeeping.await;
+        let _ = retention.await;
         let _ = metrics_upkeep.await;
         if let Some(reconciler) = reconciler {
             let _ = tokio::time::timeout(grace, reconciler).await;

@@ -20,7 +20,7 @@ const LAYERS: &[&[&str]] = &[
     &["crypto", "db", "telemetry"],
     &["store", "registry"],
     &["keys", "credentials", "secrets", "doctor", "jobs"],
-    &["outbox"],
+    &["outbox", "retention"],
     &["reconcile", "delivery"],
     &["ingest"],
     &["http"],

@@ -1,4 +1,11 @@
 //! The event store: normalized provider events, exactly once per `(provider, dedup_key)`.
+//!
+//! `event` is partitioned by week on its uuid v7 id (`store::partitions`), so the exactly-once rule
+//! cannot be a unique constraint on it: `event_key` holds each key in the current *generation*'s
+//! partition, where its primary key refuses a second copy, and an insert first checks that the
+//! previous generation does not hold the key. Inserters hold [`KEY_GENERATION_LOCK`] shared for
+//! their transaction and the rotation to a new generation takes it exclusively, so the check and
+//! the insert always see the same generations (migration 20261207000019 says more).
 
 use std::collections::{HashMap, HashSet};
 
@@ -73,8 +80,12 @@ pub struct NewEvent<'a> {
     pub raw: &'a [u8],
 }
 
-/// Inserts one event unless `(provider, dedup_key)` exists; safe under any concurrency: the unique
-/// constraint decides, and the loser reads the winner's id.
+/// The advisory lock that inserters of events hold shared and the key generation's rotation holds
+/// exclusively (`store::partitions::rotate_key_generation`).
+pub const KEY_GENERATION_LOCK: i64 = 0x7061_7967_6b65_7973;
+
+/// Inserts one event unless `(provider, dedup_key)` exists; safe under any concurrency: the key's
+/// primary key in `event_key` decides, and the loser reads the winner's id.
 pub async fn insert(
     connection: &mut PgConnection,
     provider: &ProviderName,
@@ -119,9 +130,26 @@ pub async fn insert_many(
     });
     let new_ids: Vec<uuid::Uuid> = (0..items.len()).map(|_| EventId::new().uuid()).collect();
     let rows: Vec<&NewEvent<'_>> = unique.iter().map(|&index| &items[index]).collect();
+    // Held until the caller's transaction ends: no rotation of the key generation in between.
+    sqlx::query("select pg_advisory_xact_lock_shared($1)")
+        .bind(KEY_GENERATION_LOCK)
+        .execute(&mut *connection)
+        .await?;
     // language=PostgreSQL
     let inserted: Vec<uuid::Uuid> = sqlx::query_scalar(
-        "insert into event (event_id, provider, event_type, provider_event_type, dedup_key,
+        "with generation as (select current from event_key_generation),
+         fresh as (
+             insert into event_key (generation, provider, dedup_key, event_id)
+             select g.current, u.p, u.k, u.i
+             from generation g, unnest($1::uuid[], $2::text[], $5::text[]) with ordinality as u(i, p, k, n)
+             where not exists (select 1 from event_key o
+                               where o.generation = g.current - 1 and o.provider = u.p
+                                 and o.dedup_key = u.k)
+             order by u.n
+             on conflict do nothing
+             returning event_id
+         )
+         insert into event (event_id, provider, event_type, provider_event_type, dedup_key,
                             resource_kind, resource_id, correlation_id, occurred_at, occurred_at_source,
                             data, raw)
          select i, p, t, pt, k, rk, ri, c, coalesce(o, now()),
@@ -129,7 +157,7 @@ pub async fn insert_many(
          from unnest($1::uuid[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[],
                      $7::text[], $8::text[], $9::timestamptz[], $10::jsonb[], $11::bytea[])
               as u(i, p, t, pt, k, rk, ri, c, o, d, r)
-         on conflict on constraint event_provider_dedup_key_key do nothing
+         where u.i in (select event_id from fresh)
          returning event_id",
     )
     .bind(unique.iter().map(|&index| new_ids[index]).collect::<Vec<_>>())
@@ -165,8 +193,9 @@ pub async fn insert_many(
         .collect();
     if !lost.is_empty() {
         let existing: Vec<(String, String, uuid::Uuid)> = sqlx::query_as(
-            "select provider, dedup_key, event_id from event
-             where (provider, dedup_key) in (select * from unnest($1::text[], $2::text[]))",
+            "select provider, dedup_key, event_id from event_key
+             where generation >= (select current - 1 from event_key_generation)
+               and (provider, dedup_key) in (select * from unnest($1::text[], $2::text[]))",
         )
         .bind(lost.iter().map(|r| r.provider.as_str()).collect::<Vec<_>>())
         .bind(

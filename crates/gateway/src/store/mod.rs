@@ -10,6 +10,7 @@
 //! - `onboarding`: white-label onboarding rounds (document submissions) per holder.
 //! - `subscriptions`, `deliveries`: partner subscriptions and the delivery outbox.
 //! - `pace`: fleet-wide rate-limit buckets, one per rate-limited subscription.
+//! - `partitions`: weekly partitions of events, deliveries and attempts; retention; key generations.
 //! - `jobs`: periodic jobs that run once per interval for the fleet (a row lock per run).
 //! - `recon_facts`, `recon_items`: reconciliation's facts and live items (with their locks), and
 //!   items as finance reads and decides them, summaries and batch runs.
@@ -29,6 +30,7 @@ pub mod intake;
 pub mod jobs;
 pub mod onboarding;
 pub mod pace;
+pub mod partitions;
 pub mod quarantine;
 pub mod recon_facts;
 pub mod recon_items;

@@ -318,12 +318,23 @@ pub async fn update(
         .await
 }
 
-/// Deletes a subscription and its deliveries; false when none existed.
+/// Deletes a subscription, its deliveries (by the foreign key's cascade) and their attempts (here:
+/// attempts have no foreign key to deliveries, so that retention can drop their partitions
+/// cheaply); false when none existed. One transaction.
 pub async fn delete(pool: &PgPool, id: SubscriptionId) -> Result<bool, sqlx::Error> {
+    let mut transaction = pool.begin().await?;
+    sqlx::query(
+        "delete from delivery_attempt
+         where delivery_id in (select delivery_id from delivery where subscription_id = $1)",
+    )
+    .bind(id.uuid())
+    .execute(&mut *transaction)
+    .await?;
     let done = sqlx::query("delete from subscription where subscription_id = $1")
         .bind(id.uuid())
-        .execute(pool)
+        .execute(&mut *transaction)
         .await?;
+    transaction.commit().await?;
     Ok(done.rows_affected() == 1)
 }
 
