@@ -795,13 +795,13 @@ async fn backlog(app: &TestApp, subscription: &str, prefix: &str, count: i64) {
         "with events as (
              insert into event (event_id, provider, event_type, provider_event_type, dedup_key,
                                 resource_kind, resource_id, occurred_at, data, raw)
-             select gen_random_uuid(), 'testprov', 'loan.active', 'loan.active', $2 || n, 'loan',
+             select uuid_v7_at(clock_timestamp()), 'testprov', 'loan.active', 'loan.active', $2 || n, 'loan',
                     'ln_' || $2 || n, now(), '{}', '\\x7b7d'
              from generate_series(1, $3) as n
              returning event_id, resource_id
          )
          insert into delivery (delivery_id, subscription_id, event_id, ordering_key, status, next_attempt_at)
-         select gen_random_uuid(), $1, event_id, 'loan:' || resource_id, 'pending', now()
+         select uuid_v7_at(clock_timestamp()), $1, event_id, 'loan:' || resource_id, 'pending', now()
          from events order by resource_id",
     )
     .bind(subscription)

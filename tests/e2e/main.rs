@@ -26,6 +26,7 @@ mod idempotency;
 mod inbound;
 mod jetstream;
 mod logs;
+mod partitions;
 mod partners;
 mod providers;
 mod quarantine;

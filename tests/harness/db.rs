@@ -54,6 +54,12 @@ pub struct TestDb {
 impl TestDb {
     /// Creates and migrates a fresh database.
     pub async fn new() -> TestDb {
+        TestDb::migrated_to(i64::MAX).await
+    }
+
+    /// Creates a fresh database migrated up to `version` (inclusive) only: a database of an
+    /// earlier release, for tests of a migration on data.
+    pub async fn migrated_to(version: i64) -> TestDb {
         let server_url = server_url().await;
         let name = format!("paygate_test_{}", uuid::Uuid::new_v4().simple());
         let url = gateway::db::ensure_database(&server_url, &name)
@@ -64,7 +70,8 @@ impl TestDb {
             .connect(url.expose_secret())
             .await
             .expect("cannot connect to the test database");
-        gateway::db::migrate(&pool)
+        TestDb::migrator_to(version)
+            .run(&pool)
             .await
             .expect("migrations failed");
         TestDb {
@@ -72,6 +79,26 @@ impl TestDb {
             server_url,
             url,
             pool,
+        }
+    }
+
+    /// Applies the migrations up to `version` (inclusive) that are not applied yet.
+    pub async fn migrate_to(&self, version: i64) {
+        TestDb::migrator_to(version)
+            .run(&self.pool)
+            .await
+            .expect("migrations failed");
+    }
+
+    fn migrator_to(version: i64) -> sqlx::migrate::Migrator {
+        let migrations: Vec<sqlx::migrate::Migration> = gateway::MIGRATOR
+            .iter()
+            .filter(|migration| migration.version <= version)
+            .cloned()
+            .collect();
+        sqlx::migrate::Migrator {
+            migrations: std::borrow::Cow::Owned(migrations),
+            ..sqlx::migrate::Migrator::DEFAULT
         }
     }
 

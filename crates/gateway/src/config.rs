@@ -590,6 +590,31 @@ mod tests {
     }
 
     #[test]
+    fn retention_that_would_keep_rows_longer_than_what_they_point_at_is_refused() {
+        for (overlay, key) in [
+            (
+                "[retention]\nevents_days = 30\ndeliveries_days = 31",
+                "retention.deliveries_days",
+            ),
+            (
+                "[retention]\ndeliveries_days = 20\nattempts_days = 21",
+                "retention.attempts_days",
+            ),
+            ("[retention]\nevents_days = 6", "retention.events_days"),
+            (
+                "[retention]\npartitions_ahead_days = 3",
+                "retention.partitions_ahead_days",
+            ),
+        ] {
+            let error = with_overlay(overlay).unwrap_err().to_string();
+            assert!(error.contains(key), "{overlay}: {error}");
+        }
+        let kept = with_overlay("[retention]\nevents_days = 30\ndeliveries_days = 30\nattempts_days = 7")
+            .unwrap();
+        assert_eq!(kept.retention.attempts_days, 7);
+    }
+
+    #[test]
     fn an_unknown_key_is_rejected_rather_than_ignored() {
         let error = with_overlay("[server]\nprot = 1").unwrap_err().to_string();
         assert!(error.contains("prot"), "{error}");
