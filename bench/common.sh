@@ -57,10 +57,19 @@ stop_gateway() {
 # Postgres's own ceiling in this run, the yardstick of the speed targets (this machine's speed
 # varies by up to 40% from hour to hour, so targets are ratios to it): pgbench's transactions per
 # second of one webhook's durable writes as one transaction (bench/inbound.sql), 64 clients,
-# PGBENCH_SECONDS (default 10), on a scratch database migrated like the gateway's.
+# PGBENCH_SECONDS (default 10), on a scratch database with the gateway's schema as it was before
+# partitioning (migrations up to YARDSTICK_SCHEMA). The yardstick stays one fixed workload, so that
+# it measures the machine: a heavier write set of the gateway's own (the partitioned one adds the
+# exactly-once key's row, bench/inbound_partitioned.sql) lowers the gateway's figure, not the bar.
+YARDSTICK_SCHEMA=20261203000018
 pgbench_ceiling() {
+  local migration
   psql -h 127.0.0.1 -U postgres -qc "drop database if exists paygate_pgbench" -c "create database paygate_pgbench"
-  DATABASE_URL=postgres://postgres@127.0.0.1/paygate_pgbench "${BENCH_GATEWAY:-./target/release/paygate}" migrate >/dev/null
+  for migration in migrations/2*.sql; do
+    if [ "$(basename "$migration" | cut -d_ -f1)" -le "$YARDSTICK_SCHEMA" ]; then
+      psql -h 127.0.0.1 -U postgres -d paygate_pgbench -q -v ON_ERROR_STOP=1 -1 -f "$migration" >/dev/null
+    fi
+  done
   pgbench -h 127.0.0.1 -U postgres -n -c 64 -j 2 -T "${PGBENCH_SECONDS:-10}" -f bench/inbound.sql paygate_pgbench 2>/dev/null \
     | awk '/^tps/ { print int($3) }'
   psql -h 127.0.0.1 -U postgres -qc "drop database paygate_pgbench"

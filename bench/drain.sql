@@ -30,7 +30,7 @@ with ids as (
 )
 insert into delivery (delivery_id, subscription_id, event_id, ordering_key, status, attempts,
                       next_attempt_at, last_response_status, last_error, created_at, updated_at)
-select gen_random_uuid(), s.subscription_id, e.event_id, 'pix:' || e.resource_id, 'pending', 3,
+select uuid_v7_at(clock_timestamp()), s.subscription_id, e.event_id, 'pix:' || e.resource_id, 'pending', 3,
        now(), 503, 'the endpoint was down', now(), now()
 from events e cross join subscription s where s.status = 'active'
 -- In the order fan-out enqueues them: each event's deliveries one after another.

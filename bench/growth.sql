@@ -12,6 +12,10 @@
 set synchronous_commit = off;
 set maintenance_work_mem = '512MB';
 
+-- The weekly partitions of the history (the gateway creates only the weeks ahead of now).
+select ensure_weekly_partitions(t, now() - interval '401 days', now())
+from unnest('{event,delivery,delivery_attempt}'::regclass[]) as t;
+
 insert into subscription (subscription_id, url, event_types, description, status, disabled_reason, secret)
 values ('00000000-0000-7000-8000-000000000001', 'https://history.example/hook', '{*}',
         'growth benchmark history', 'disabled', 'history only', 'enc:v1:history:none')
@@ -59,7 +63,11 @@ create function pg_temp.preload(lo bigint, hi bigint, total bigint) returns void
                           || at || '","installment_number":' || (1 + n % 12) || ',"note":"'
                           || repeat('x', 120) || '"}}', 'UTF8')
         from ids
-        returning event_id
+        returning event_id, provider, dedup_key
+    ), keys as (
+        -- The exactly-once keys, in the current generation, as ingestion writes them.
+        insert into event_key (generation, provider, dedup_key, event_id)
+        select (select current from event_key_generation), provider, dedup_key, event_id from events
     ), deliveries as (
         insert into delivery (delivery_id, subscription_id, event_id, ordering_key, status, attempts,
                               next_attempt_at, last_response_status, created_at, updated_at, delivered_at)
@@ -70,9 +78,9 @@ create function pg_temp.preload(lo bigint, hi bigint, total bigint) returns void
         returning delivery_id
     )
     insert into delivery_attempt (attempt_id, delivery_id, started_at, latency_ms, response_status, response_body, error)
-    select gen_random_uuid(), delivery_id, at + interval '10 milliseconds', 35, 200, 'ok', null from ids
+    select uuid_v7_at(at + interval '10 milliseconds'), delivery_id, at + interval '10 milliseconds', 35, 200, 'ok', null from ids
     union all
-    select gen_random_uuid(), delivery_id, at, 10000, null, null, 'timeout' from ids where n % 10 = 0;
+    select uuid_v7_at(at), delivery_id, at, 10000, null, null, 'timeout' from ids where n % 10 = 0;
 $$;
 
 select format('select pg_temp.preload(%s, %s, %s)', lo, least(lo + :batch, :events), :events)
@@ -83,6 +91,7 @@ from generate_series(:from, :events - 1, :batch) as lo \gexec
 vacuum analyze event;
 vacuum analyze delivery;
 vacuum analyze delivery_attempt;
+vacuum analyze event_key;
 select pg_size_pretty(pg_database_size(current_database())) as database_size,
        (select count(*) from event) as events, (select count(*) from delivery) as deliveries,
        (select count(*) from delivery_attempt) as attempts;

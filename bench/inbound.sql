@@ -1,6 +1,6 @@
 -- pgbench script: one inbound webhook's durable writes as one transaction (the design before group
--- commit), for Postgres's own ceiling on this machine. Run against a migrated paygate_bench:
---   pgbench -h 127.0.0.1 -U postgres -n -c 64 -j 2 -T 10 -f bench/inbound.sql paygate_bench
+-- commit), for Postgres's own ceiling on this machine, on the schema before partitioning (the
+-- yardstick: bench/common.sh, pgbench_ceiling, sets it up).
 \set n random(1, 1000000000)
 begin;
 insert into event (event_id, provider, event_type, provider_event_type, dedup_key, resource_kind,

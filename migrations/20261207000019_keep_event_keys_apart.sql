@@ -46,6 +46,25 @@ create table event_key_generation (
 );
 insert into event_key_generation (current) values (1);
 
+-- Inserters call this first in their transaction: it takes the generation lock shared until the
+-- transaction ends, then reads the current generation. It is volatile, so the read takes a
+-- snapshot after the lock is granted, never one from before a rotation that committed meanwhile.
+create function lock_key_generation() returns integer
+language plpgsql volatile
+as $$
+begin
+    perform pg_advisory_xact_lock_shared(8097887090079267187);
+    return (select current from event_key_generation);
+end
+$$;
+
+-- The rotation's side of the lock: exclusive, until its transaction ends.
+create function lock_key_generation_exclusively() returns void
+language sql volatile
+as $$
+    select pg_advisory_xact_lock(8097887090079267187)
+$$;
+
 create table event_key (
     generation integer not null,
     provider   text not null,

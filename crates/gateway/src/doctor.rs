@@ -2,12 +2,13 @@
 //! at, checked against what that server says, each finding with what to change. `/readyz?verbose`
 //! shows the same findings.
 
-use chrono::Utc;
+use chrono::{DateTime, Utc};
 use serde::Serialize;
 use sqlx::PgPool;
 use utoipa::ToSchema;
 
 use crate::config::Settings;
+use crate::store::partitions::{self, Partitioned};
 use crate::store::server::{self, ServerFacts};
 
 /// How a finding stands.
@@ -61,7 +62,48 @@ pub async fn examine(pool: &PgPool, settings: &Settings) -> sqlx::Result<Vec<Fin
     let after = Utc::now();
     let midpoint = before + (after - before) / 2;
     let offset_ms = (facts.clock - midpoint).num_milliseconds();
-    Ok(judge(&facts, offset_ms, settings.database.max_connections))
+    let mut findings = judge(&facts, offset_ms, settings.database.max_connections);
+    let mut covered: Option<(Partitioned, DateTime<Utc>)> = None;
+    for table in Partitioned::ALL {
+        let until = partitions::list(pool, table)
+            .await?
+            .last()
+            .map_or(DateTime::UNIX_EPOCH, |partition| partition.to);
+        if covered.is_none_or(|(_, earliest)| until < earliest) {
+            covered = Some((table, until));
+        }
+    }
+    if let Some((table, until)) = covered {
+        findings.push(judge_partitions(table, until, after));
+    }
+    Ok(findings)
+}
+
+/// The partitions finding: how far ahead of `now` the weekly partitions of `table` (the table
+/// covered least far) reach.
+pub fn judge_partitions(table: Partitioned, until: DateTime<Utc>, now: DateTime<Utc>) -> Finding {
+    let ahead = until - now;
+    let level = if ahead < chrono::Duration::days(1) {
+        Level::Fail
+    } else if ahead < chrono::Duration::days(7) {
+        Level::Warn
+    } else {
+        Level::Ok
+    };
+    Finding::new(
+        "partitions",
+        level,
+        format!(
+            "{} partitioned up to {} ({} days ahead)",
+            table.table(),
+            until.format("%Y-%m-%d %H:%M UTC"),
+            ahead.num_days()
+        ),
+        "run a gateway (it creates the weeks ahead at start and every retention.check_interval_secs) \
+         or `select ensure_weekly_partitions(t, now(), now() + interval '28 days') from \
+         unnest('{event,delivery,delivery_attempt}'::regclass[]) t`: an event or delivery for a \
+         week with no partition is refused",
+    )
 }
 
 /// The findings for `facts`, a clock offset (database minus gateway) and the pool size of one
@@ -117,14 +159,15 @@ pub fn judge(facts: &ServerFacts, clock_offset_ms: i64, pool_size: u32) -> Vec<F
     ));
     let level = match facts.version_num {
         150_000.. => Level::Ok,
-        130_000..150_000 => Level::Warn,
+        140_000..150_000 => Level::Warn,
         _ => Level::Fail,
     };
     findings.push(Finding::new(
         "server_version",
         level,
         &facts.version,
-        "use PostgreSQL 15 or later: the gateway is built and measured on 15",
+        "use PostgreSQL 15 or later: the gateway is built and measured on 15, and retention \
+         needs 14 at least (it detaches partitions concurrently)",
     ));
     let level = match clock_offset_ms.abs() {
         offset if offset > CLOCK_FAIL_MS => Level::Fail,
@@ -145,7 +188,8 @@ pub fn judge(facts: &ServerFacts, clock_offset_ms: i64, pool_size: u32) -> Vec<F
 mod tests {
     use chrono::Utc;
 
-    use super::{Level, judge};
+    use super::{Level, judge, judge_partitions};
+    use crate::store::partitions::Partitioned;
     use crate::store::server::ServerFacts;
 
     fn healthy() -> ServerFacts {
@@ -206,9 +250,24 @@ mod tests {
         let mut facts = healthy();
         facts.version_num = 140_010;
         assert_eq!(level_of(&facts, 0, 10, "server_version"), Level::Warn);
-        facts.version_num = 120_000;
+        facts.version_num = 130_012;
         assert_eq!(level_of(&facts, 0, 10, "server_version"), Level::Fail);
         assert_eq!(level_of(&facts, -800, 10, "clock_offset"), Level::Warn);
         assert_eq!(level_of(&facts, 6_000, 10, "clock_offset"), Level::Fail);
+    }
+
+    #[test]
+    fn partitions_that_end_within_a_week_warn_and_within_a_day_fail() {
+        let now = Utc::now();
+        let level = |days: i64| {
+            judge_partitions(Partitioned::Events, now + chrono::Duration::days(days), now).level
+        };
+        assert_eq!(level(28), Level::Ok);
+        assert_eq!(level(3), Level::Warn);
+        assert_eq!(level(0), Level::Fail);
+        assert_eq!(level(-30), Level::Fail);
+        let finding = judge_partitions(Partitioned::Deliveries, now, now);
+        assert!(finding.found.starts_with("delivery partitioned up to"));
+        assert!(finding.advice.contains("ensure_weekly_partitions"));
     }
 }

@@ -3,9 +3,9 @@
 //! `event` is partitioned by week on its uuid v7 id (`store::partitions`), so the exactly-once rule
 //! cannot be a unique constraint on it: `event_key` holds each key in the current *generation*'s
 //! partition, where its primary key refuses a second copy, and an insert first checks that the
-//! previous generation does not hold the key. Inserters hold [`KEY_GENERATION_LOCK`] shared for
-//! their transaction and the rotation to a new generation takes it exclusively, so the check and
-//! the insert always see the same generations (migration 20261207000019 says more).
+//! previous generation does not hold the key. Inserters take the generation lock shared for their
+//! transaction (`lock_key_generation()`) and the rotation to a new generation takes it exclusively,
+//! so the check and the insert always see the same generations (migration 20261207000019).
 
 use std::collections::{HashMap, HashSet};
 
@@ -80,10 +80,6 @@ pub struct NewEvent<'a> {
     pub raw: &'a [u8],
 }
 
-/// The advisory lock that inserters of events hold shared and the key generation's rotation holds
-/// exclusively (`store::partitions::rotate_key_generation`).
-pub const KEY_GENERATION_LOCK: i64 = 0x7061_7967_6b65_7973;
-
 /// Inserts one event unless `(provider, dedup_key)` exists; safe under any concurrency: the key's
 /// primary key in `event_key` decides, and the loser reads the winner's id.
 pub async fn insert(
@@ -130,20 +126,20 @@ pub async fn insert_many(
     });
     let new_ids: Vec<uuid::Uuid> = (0..items.len()).map(|_| EventId::new().uuid()).collect();
     let rows: Vec<&NewEvent<'_>> = unique.iter().map(|&index| &items[index]).collect();
-    // Held until the caller's transaction ends: no rotation of the key generation in between.
-    sqlx::query("select pg_advisory_xact_lock_shared($1)")
-        .bind(KEY_GENERATION_LOCK)
-        .execute(&mut *connection)
+    // The lock is held until the caller's transaction ends: no rotation of the key generation in
+    // between. The generation is a parameter below, so that the previous generation's check is an
+    // index probe of one partition.
+    let generation: i32 = sqlx::query_scalar("select lock_key_generation()")
+        .fetch_one(&mut *connection)
         .await?;
     // language=PostgreSQL
     let inserted: Vec<uuid::Uuid> = sqlx::query_scalar(
-        "with generation as (select current from event_key_generation),
-         fresh as (
+        "with fresh as (
              insert into event_key (generation, provider, dedup_key, event_id)
-             select g.current, u.p, u.k, u.i
-             from generation g, unnest($1::uuid[], $2::text[], $5::text[]) with ordinality as u(i, p, k, n)
+             select $12, u.p, u.k, u.i
+             from unnest($1::uuid[], $2::text[], $5::text[]) with ordinality as u(i, p, k, n)
              where not exists (select 1 from event_key o
-                               where o.generation = g.current - 1 and o.provider = u.p
+                               where o.generation = $12 - 1 and o.provider = u.p
                                  and o.dedup_key = u.k)
              order by u.n
              on conflict do nothing
@@ -175,6 +171,7 @@ pub async fn insert_many(
             .collect::<Vec<_>>(),
     )
     .bind(rows.iter().map(|r| r.raw).collect::<Vec<_>>())
+    .bind(generation)
     .fetch_all(&mut *connection)
     .await?;
     let inserted: HashSet<uuid::Uuid> = inserted.into_iter().collect();
@@ -194,7 +191,7 @@ pub async fn insert_many(
     if !lost.is_empty() {
         let existing: Vec<(String, String, uuid::Uuid)> = sqlx::query_as(
             "select provider, dedup_key, event_id from event_key
-             where generation >= (select current - 1 from event_key_generation)
+             where generation in ($3, $3 - 1)
                and (provider, dedup_key) in (select * from unnest($1::text[], $2::text[]))",
         )
         .bind(lost.iter().map(|r| r.provider.as_str()).collect::<Vec<_>>())
@@ -203,6 +200,7 @@ pub async fn insert_many(
                 .map(|r| r.event.dedup_key.as_str())
                 .collect::<Vec<_>>(),
         )
+        .bind(generation)
         .fetch_all(&mut *connection)
         .await?;
         for (provider, dedup_key, id) in existing {

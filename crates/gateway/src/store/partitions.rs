@@ -11,8 +11,6 @@
 use chrono::{DateTime, Duration, Utc};
 use sqlx::{PgPool, Postgres, Transaction};
 
-use crate::store::events::KEY_GENERATION_LOCK;
-
 /// A table partitioned by week on its uuid v7 id.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Partitioned {
@@ -152,8 +150,8 @@ pub async fn key_generation(pool: &PgPool) -> Result<(i32, DateTime<Utc>), sqlx:
 /// before `now` (`keep` is the events' retention), and drops the generation before the previous
 /// one: every key stays for at least `keep`, as long as its event. Returns the new generation.
 ///
-/// It holds [`KEY_GENERATION_LOCK`] exclusively, so it waits for every insert of events in
-/// progress and holds new ones back for the few milliseconds it takes.
+/// It holds the generation lock exclusively (`lock_key_generation_exclusively()`), so it waits for
+/// every insert of events in progress and holds new ones back for the few milliseconds it takes.
 pub async fn rotate_key_generation(
     pool: &PgPool,
     now: DateTime<Utc>,
@@ -164,8 +162,7 @@ pub async fn rotate_key_generation(
         return Ok(None);
     }
     let mut transaction = pool.begin().await?;
-    sqlx::query("select pg_advisory_xact_lock($1)")
-        .bind(KEY_GENERATION_LOCK)
+    sqlx::query("select lock_key_generation_exclusively()")
         .execute(&mut *transaction)
         .await?;
     // Another replica may have rotated while this one waited for the lock.
