@@ -45,8 +45,8 @@ fn retention(events: u32, deliveries: u32, attempts: u32) -> RetentionSettings {
 
 /// The name of the weekly partition of `table` holding `at`.
 fn week_of(table: &str, at: DateTime<Utc>) -> String {
-    let monday = at.date_naive()
-        - chrono::Duration::days(i64::from(at.weekday().num_days_from_monday()));
+    let monday =
+        at.date_naive() - chrono::Duration::days(i64::from(at.weekday().num_days_from_monday()));
     format!("{table}_p{}", monday.format("%Y%m%d"))
 }
 
@@ -192,7 +192,10 @@ async fn partitions_are_created_ahead_of_time_and_cover_weeks_without_gaps() {
             weekly.last().unwrap().to
         );
         for pair in weekly.windows(2) {
-            assert_eq!(pair[0].to, pair[1].from, "{table:?} has a gap or an overlap");
+            assert_eq!(
+                pair[0].to, pair[1].from,
+                "{table:?} has a gap or an overlap"
+            );
             assert_eq!(pair[1].to - pair[1].from, chrono::Duration::days(7));
         }
     }
@@ -463,7 +466,9 @@ async fn migrating_a_database_that_holds_data_keeps_every_row_and_its_exactly_on
     assert_eq!(indexes_after, indexes_before);
     // Its bound is at least a day ahead, so the old release could write until the switch, and the
     // weekly partitions follow it without a gap.
-    let weeks = partitions::list(&db.pool, Partitioned::Events).await.unwrap();
+    let weeks = partitions::list(&db.pool, Partitioned::Events)
+        .await
+        .unwrap();
     assert_eq!(weeks[0].name, "event_legacy");
     assert!(weeks[0].to >= Utc::now() + chrono::Duration::days(1));
     assert_eq!(weeks[0].to, weeks[1].from);

@@ -609,8 +609,9 @@ mod tests {
             let error = with_overlay(overlay).unwrap_err().to_string();
             assert!(error.contains(key), "{overlay}: {error}");
         }
-        let kept = with_overlay("[retention]\nevents_days = 30\ndeliveries_days = 30\nattempts_days = 7")
-            .unwrap();
+        let kept =
+            with_overlay("[retention]\nevents_days = 30\ndeliveries_days = 30\nattempts_days = 7")
+                .unwrap();
         assert_eq!(kept.retention.attempts_days, 7);
     }
 

@@ -117,9 +117,12 @@ impl Application {
         // Before taking traffic: an insert for a week with no partition would fail. The job keeps
         // the partitions ahead from here on.
         if db::migrations_applied(&pool).await? {
-            let created =
-                crate::store::partitions::ensure_ahead(&pool, chrono::Utc::now(), settings.retention.ahead())
-                    .await?;
+            let created = crate::store::partitions::ensure_ahead(
+                &pool,
+                chrono::Utc::now(),
+                settings.retention.ahead(),
+            )
+            .await?;
             if created > 0 {
                 tracing::info!(created, "created weekly partitions ahead of time");
             }

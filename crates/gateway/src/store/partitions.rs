@@ -87,12 +87,13 @@ pub async fn ensure_between(
 ) -> Result<u64, sqlx::Error> {
     let mut created = 0_u64;
     for table in Partitioned::ALL {
-        let count: i32 = sqlx::query_scalar("select ensure_weekly_partitions($1::regclass, $2, $3)")
-            .bind(table.table())
-            .bind(from)
-            .bind(until)
-            .fetch_one(pool)
-            .await?;
+        let count: i32 =
+            sqlx::query_scalar("select ensure_weekly_partitions($1::regclass, $2, $3)")
+                .bind(table.table())
+                .bind(from)
+                .bind(until)
+                .fetch_one(pool)
+                .await?;
         created += u64::try_from(count).unwrap_or(0);
     }
     Ok(created)
@@ -198,7 +199,10 @@ pub async fn rotate_key_generation(
             .await?;
     }
     transaction.commit().await?;
-    tracing::info!(generation = next, "started a new generation of exactly-once keys");
+    tracing::info!(
+        generation = next,
+        "started a new generation of exactly-once keys"
+    );
     Ok(Some(next))
 }
 
@@ -219,7 +223,10 @@ async fn create_key_generation(
 
 /// Runs one DDL statement on its own (outside any transaction block, as `concurrently` needs).
 async fn ddl(pool: &PgPool, statement: String) -> Result<(), sqlx::Error> {
-    sqlx::query(&statement).persistent(false).execute(pool).await?;
+    sqlx::query(&statement)
+        .persistent(false)
+        .execute(pool)
+        .await?;
     Ok(())
 }
 
