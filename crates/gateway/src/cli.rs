@@ -59,6 +59,12 @@ pub enum Command {
     /// Check the Postgres server for what the gateway's guarantees and speed depend on;
     /// exits 1 when a finding fails.
     Doctor,
+    /// The weekly partitions of events, deliveries and attempts, and their retention.
+    Partitions {
+        /// What to do with partitions.
+        #[command(subcommand)]
+        command: PartitionsCommand,
+    },
     /// Inspect the configuration.
     Config {
         /// What to do with the configuration.
@@ -117,6 +123,16 @@ pub enum SecretsCommand {
         #[arg(long, default_value_t = secrets::DEFAULT_BATCH_SIZE)]
         batch_size: u32,
     },
+}
+
+/// `paygate partitions ...`
+#[derive(Debug, Subcommand)]
+pub enum PartitionsCommand {
+    /// List each table's partitions: name, the weeks they cover, estimated rows.
+    List,
+    /// Run the `partitions.maintain` job now: create weeks ahead, drop expired ones (per
+    /// `[retention]`), rotate the exactly-once key generation when due.
+    Maintain,
 }
 
 /// `paygate config ...`
@@ -182,6 +198,12 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             }
             Ok(())
         }
+        Command::Partitions { command } => {
+            let _telemetry = telemetry::init(&settings.telemetry)?;
+            let (pool, _cluster) = open_database(&settings).await?;
+            db::migrate(&pool).await?;
+            partitions_command(&pool, &settings, command).await
+        }
         Command::Migrate => {
             let _telemetry = telemetry::init(&settings.telemetry)?;
             let (pool, _cluster) = open_database(&settings).await?;
@@ -230,6 +252,49 @@ async fn open_database(
     tracing::info!(source = located.source, "database located");
     let pool = db::connect(&located.url, &settings.database).await?;
     Ok((pool, located.cluster))
+}
+
+async fn partitions_command(
+    pool: &sqlx::PgPool,
+    settings: &Settings,
+    command: PartitionsCommand,
+) -> anyhow::Result<()> {
+    use crate::store::partitions::{self, Partitioned};
+    match command {
+        PartitionsCommand::List => {
+            for table in Partitioned::ALL {
+                for partition in partitions::list(pool, table).await? {
+                    println!(
+                        "{}\t{}\t{}\t{}\t{}",
+                        table.table(),
+                        partition.name,
+                        partition.from.format("%Y-%m-%d"),
+                        partition.to.format("%Y-%m-%d"),
+                        partition.estimated_rows.max(0)
+                    );
+                }
+            }
+            let (generation, since) = partitions::key_generation(pool).await?;
+            println!(
+                "event_key\tgeneration {generation}\tsince {}",
+                since.format("%Y-%m-%d")
+            );
+        }
+        PartitionsCommand::Maintain => {
+            let started = std::time::Instant::now();
+            let done =
+                crate::retention::maintain(pool, &settings.retention, chrono::Utc::now()).await?;
+            println!("created {} partition(s) ahead", done.created);
+            for name in &done.dropped {
+                println!("dropped {name}");
+            }
+            if let Some(generation) = done.rotated_to {
+                println!("exactly-once keys now in generation {generation}");
+            }
+            println!("took {} ms", started.elapsed().as_millis());
+        }
+    }
+    Ok(())
 }
 
 async fn keys_command(pool: &sqlx::PgPool, command: KeysCommand) -> anyhow::Result<()> {

@@ -297,3 +297,57 @@ async fn serve_exports_traces_over_otlp_when_an_endpoint_is_configured_and_stops
     assert!(size > 0);
     database.drop_now().await;
 }
+
+#[tokio::test]
+async fn partitions_maintain_creates_the_weeks_ahead_and_list_shows_them() {
+    let database = FreshDb::new().await;
+    let url = database.url.clone();
+    let env = [
+        ("DATABASE_URL", url.expose_secret()),
+        ("PAYGATE_RETENTION__PARTITIONS_AHEAD_DAYS", "60"),
+    ];
+
+    let maintained = paygate(&["partitions", "maintain"], &env);
+    let again = paygate(&["partitions", "maintain"], &env);
+    let listed = paygate(&["partitions", "list"], &env);
+
+    assert!(maintained.status.success(), "{}", stderr(&maintained));
+    // The migration made four weeks ahead; sixty days need at least four more for each table.
+    let created: u32 = stdout(&maintained)
+        .lines()
+        .find_map(|line| line.strip_prefix("created "))
+        .and_then(|rest| rest.split_whitespace().next())
+        .and_then(|count| count.parse().ok())
+        .unwrap_or_else(|| panic!("no count: {}", stdout(&maintained)));
+    assert!(created >= 12, "{}", stdout(&maintained));
+    // A new database's first partition (the tables before partitioning, empty, up to the epoch) is
+    // past every retention.
+    for table in ["event", "delivery", "delivery_attempt"] {
+        assert!(
+            stdout(&maintained).contains(&format!("dropped {table}_legacy\n")),
+            "{}",
+            stdout(&maintained)
+        );
+    }
+    assert!(
+        stdout(&again).contains("created 0 partition(s)"),
+        "{}",
+        stdout(&again)
+    );
+    assert!(listed.status.success(), "{}", stderr(&listed));
+    let text = stdout(&listed);
+    let ahead = chrono::Utc::now() + chrono::Duration::days(56);
+    for table in ["event", "delivery", "delivery_attempt"] {
+        assert!(!text.contains(&format!("{table}_legacy")), "{text}");
+        assert!(
+            text.lines().any(|line| {
+                let fields: Vec<&str> = line.split('\t').collect();
+                fields[0] == table && fields[3] >= ahead.format("%Y-%m-%d").to_string().as_str()
+            }),
+            "{table} reaches 56 days ahead: {text}"
+        );
+    }
+    assert!(text.contains("event_key\tgeneration 1\t"), "{text}");
+
+    database.drop_now().await;
+}
