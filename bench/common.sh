@@ -9,8 +9,13 @@ cargo build --release --locked -q -p gateway --bin paygate --example inbound_ben
 # Every run starts from an empty database: a table bloated by earlier runs measures the bloat.
 # BENCH_DATABASE names another database to run on as it is (bench/growth.sh: a preloaded one); it
 # is vacuumed first, as autovacuum would keep it, since this machine's Postgres runs without.
+# A subscription an earlier run left active points at a receiver that is gone: every webhook of
+# this run would also fan out to it and fail, so it is disabled and its backlog marked dead first.
 if [ -n "${BENCH_DATABASE:-}" ]; then
-  psql -h 127.0.0.1 -U postgres -d "$BENCH_DATABASE" -qc "vacuum analyze"
+  psql -h 127.0.0.1 -U postgres -d "$BENCH_DATABASE" -q \
+    -c "update subscription set status = 'disabled', disabled_reason = 'left by an earlier benchmark run' where status = 'active'" \
+    -c "update delivery set status = 'dead', locked_until = null where status in ('pending', 'delivering')" \
+    -c "vacuum analyze"
 else
   psql -h 127.0.0.1 -U postgres -qc "drop database if exists paygate_bench" -c "create database paygate_bench"
 fi

@@ -30,4 +30,7 @@ env -u PAYGATE_RETENTION__EVENTS_DAYS -u PAYGATE_RETENTION__DELIVERIES_DAYS -u P
   ./target/release/paygate partitions maintain | awk '/^dropped/ { n++; next } { print } END { print "dropped " n " partitions" }'
 psql -h 127.0.0.1 -U postgres -d paygate_growth -Atc \
   "select 'after retention: ' || pg_size_pretty(pg_database_size(current_database())) || ', events ' || (select count(*) from event) || ', deliveries ' || (select count(*) from delivery) || ', attempts ' || (select count(*) from delivery_attempt)"
+unset PAYGATE_RETENTION__EVENTS_DAYS PAYGATE_RETENTION__DELIVERIES_DAYS PAYGATE_RETENTION__ATTEMPTS_DAYS
+echo "== $EVENTS events, default retention: inbound"; BENCH_DATABASE=paygate_growth bench/inbound.sh
+echo "== $EVENTS events, default retention: end to end"; BENCH_DATABASE=paygate_growth bench/outbound.sh
 
