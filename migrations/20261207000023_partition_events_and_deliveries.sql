@@ -38,6 +38,7 @@ $$;
 -- existing partition is left alone. Each partition is created as a table of its own and then
 -- attached, which locks the parent only in SHARE UPDATE EXCLUSIVE mode (reads and writes go on);
 -- it takes the storage options of the newest partition (the deliveries' vacuum settings).
+-- Concurrent calls are serialized by an advisory lock held to the end of the caller's transaction.
 create function ensure_weekly_partitions(parent regclass, from_at timestamptz, until_at timestamptz)
 returns integer
 language plpgsql
@@ -49,6 +50,9 @@ declare
     options text;
     created integer := 0;
 begin
+    -- Replicas starting together all call this: one at a time, each seeing what the one before
+    -- created (a statement in plpgsql reads with a new snapshot), so none fails on a name taken.
+    perform pg_advisory_xact_lock(8097887090079267188);
     while week < until_at loop
         next_week := week + interval '7 days';
         if not exists (
@@ -72,6 +76,37 @@ begin
         week := next_week;
     end loop;
     return created;
+end
+$$;
+
+-- The lowest id a delivery that is pending or in flight can have: the lower bound of the oldest
+-- partition that holds one (each check is a probe of a small partial index), else a day before
+-- now. Claims bound their scan with it, so that they are planned over the partitions that can
+-- hold work, not over every week of history (planning a claim over 70 weekly partitions took
+-- 17-23 ms). A delivery made pending again in an older week (a retried dead letter) is seen
+-- once the dispatcher refreshes the floor, within seconds.
+create function unfinished_delivery_floor() returns uuid
+language plpgsql stable
+as $$
+declare
+    part record;
+    unfinished boolean;
+begin
+    for part in
+        select i.inhrelid::regclass as relation, b.lower_bound
+        from pg_inherits i cross join lateral partition_bounds(i.inhrelid) b
+        where i.inhparent = 'delivery'::regclass
+        order by b.lower_bound
+    loop
+        execute format('select exists (select 1 from %s where status = ''pending'')
+                            or exists (select 1 from %s where locked_until is not null)',
+                       part.relation, part.relation)
+            into unfinished;
+        if unfinished then
+            return part.lower_bound;
+        end if;
+    end loop;
+    return uuid_v7_floor(now() - interval '1 day');
 end
 $$;
 

@@ -10,28 +10,15 @@ use gateway::config::RetentionSettings;
 use gateway::store::deliveries::{self, AttemptRecord, NewDelivery, Outcome, Recording, Sink};
 use gateway::store::events::{self, InsertOutcome};
 use gateway::store::partitions::{self, Partitioned};
-use providers::{DedupKey, EventType, NormalizedEvent, ProviderName, ResourceKind, ResourceRef};
+use providers::ProviderName;
 use sqlx::PgPool;
+
+use crate::store::event;
 
 /// The last migration before partitioning.
 const BEFORE_PARTITIONING: i64 = 20261203000018;
 /// Partitioning step 1 (keys apart, the copy trigger).
 const KEYS_APART: i64 = 20261207000019;
-
-fn event(dedup_key: &str) -> NormalizedEvent {
-    NormalizedEvent {
-        event_type: EventType::LoanActive,
-        provider_event_type: "loan.active".into(),
-        dedup_key: DedupKey::parse(dedup_key).unwrap(),
-        resource: ResourceRef {
-            kind: ResourceKind::Loan,
-            id: "ln_1".into(),
-            correlation_id: None,
-        },
-        occurred_at: Some(Utc::now()),
-        data: providers::EventData::Loan(providers::LoanData::new("ln_1")),
-    }
-}
 
 fn retention(events: u32, deliveries: u32, attempts: u32) -> RetentionSettings {
     RetentionSettings {
@@ -202,6 +189,44 @@ async fn partitions_are_created_ahead_of_time_and_cover_weeks_without_gaps() {
     // Running it again creates nothing.
     assert_eq!(
         partitions::ensure_ahead(&db.pool, now, chrono::Duration::days(70))
+            .await
+            .unwrap(),
+        0
+    );
+}
+
+#[tokio::test]
+async fn replicas_creating_the_same_weeks_at_once_all_succeed_and_create_each_once() {
+    let db = TestDb::new().await;
+    let count = || async {
+        let mut total = 0_u64;
+        for table in Partitioned::ALL {
+            total += u64::try_from(partitions::list(&db.pool, table).await.unwrap().len()).unwrap();
+        }
+        total
+    };
+    let before = count().await;
+    let now = Utc::now();
+    let tasks: Vec<_> = (0..4)
+        .map(|_| {
+            let pool = db.pool.clone();
+            tokio::spawn(async move {
+                partitions::ensure_ahead(&pool, now, chrono::Duration::days(120)).await
+            })
+        })
+        .collect();
+    let mut created = 0;
+    for task in tasks {
+        created += task
+            .await
+            .unwrap()
+            .expect("no replica fails on a week another created");
+    }
+    // About thirteen weeks beyond the migration's four, for each of the three tables.
+    assert!(created >= 3 * 12, "created {created}");
+    assert_eq!(count().await, before + created, "each week created once");
+    assert_eq!(
+        partitions::ensure_ahead(&db.pool, now, chrono::Duration::days(120))
             .await
             .unwrap(),
         0
@@ -496,4 +521,67 @@ async fn migrating_a_database_that_holds_data_keeps_every_row_and_its_exactly_on
         .await
         .unwrap();
     assert_eq!(claimed.len(), 201);
+}
+
+#[tokio::test]
+async fn the_claim_floor_is_the_oldest_week_with_unfinished_work_and_claims_reach_down_to_it() {
+    let db = TestDb::new().await;
+    let now = Utc::now();
+    partitions::ensure_between(&db.pool, now - chrono::Duration::days(40), now)
+        .await
+        .unwrap();
+    let subscription = subscription(&db.pool).await;
+    // Nothing unfinished: the floor is a day back, under anything enqueued from now on.
+    let floor = deliveries::unfinished_floor(&db.pool).await.unwrap();
+    let a_day_back: bool = sqlx::query_scalar(
+        "select abs(extract(epoch from uuid_v7_time($1) - (now() - interval '1 day'))) < 60",
+    )
+    .bind(floor)
+    .fetch_one(&db.pool)
+    .await
+    .unwrap();
+    assert!(a_day_back, "the floor is a day back: {floor}");
+    // A dead letter from three weeks ago, retried: its week is now the floor.
+    history_at(
+        &db.pool,
+        subscription,
+        now - chrono::Duration::days(21),
+        "old",
+    )
+    .await;
+    sqlx::query("update delivery set status = 'pending', next_attempt_at = now()")
+        .execute(&db.pool)
+        .await
+        .unwrap();
+    let floor = deliveries::unfinished_floor(&db.pool).await.unwrap();
+    let week = week_of("delivery", now - chrono::Duration::days(21));
+    let lower: uuid::Uuid =
+        sqlx::query_scalar("select lower_bound from partition_bounds($1::regclass)")
+            .bind(&week)
+            .fetch_one(&db.pool)
+            .await
+            .unwrap();
+    assert_eq!(floor, lower);
+    // A floor above it (a stale one) does not see it; the refreshed one does.
+    let stale =
+        sqlx::query_scalar::<_, uuid::Uuid>("select uuid_v7_floor(now() - interval '1 day')")
+            .fetch_one(&db.pool)
+            .await
+            .unwrap();
+    let timeout = Duration::from_secs(30);
+    assert!(
+        deliveries::claim_from(&db.pool, Sink::Webhook, 10, timeout, stale)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    assert_eq!(
+        deliveries::claim_from(&db.pool, Sink::Webhook, 10, timeout, floor)
+            .await
+            .unwrap()
+            .len(),
+        1
+    );
+    // In flight, it still holds the floor down (the reaper may put it back to pending).
+    assert_eq!(deliveries::unfinished_floor(&db.pool).await.unwrap(), lower);
 }

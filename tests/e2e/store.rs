@@ -8,7 +8,8 @@ use gateway::store::deliveries::{self, AttemptRecord, NewDelivery, Outcome, Reco
 use gateway::store::events::{self, InsertOutcome, NewEvent};
 use providers::{DedupKey, EventType, NormalizedEvent, ProviderName, ResourceKind, ResourceRef};
 
-fn event(dedup_key: &str) -> NormalizedEvent {
+/// A `loan.active` event with this dedup key (the partitions tests use it too).
+pub(crate) fn event(dedup_key: &str) -> NormalizedEvent {
     NormalizedEvent {
         event_type: EventType::LoanActive,
         provider_event_type: "loan.active".into(),

@@ -52,11 +52,13 @@ impl Dispatcher {
     /// schedule, so events wait in the outbox rather than vanish.
     pub async fn publish_once(&self, sink: &JetStreamSink) -> Result<usize, sqlx::Error> {
         let pool = &self.inner.pool;
-        let claimed = deliveries::claim(
+        let floor = self.claim_floor().await?;
+        let claimed = deliveries::claim_from(
             pool,
             Sink::JetStream,
             self.inner.settings.batch_size.max(1),
             self.claim_timeout(),
+            floor,
         )
         .await?;
         let count = claimed.len();
