@@ -79,37 +79,6 @@ begin
 end
 $$;
 
--- The lowest id a delivery that is pending or in flight can have: the lower bound of the oldest
--- partition that holds one (each check is a probe of a small partial index), else a day before
--- now. Claims bound their scan with it, so that they are planned over the partitions that can
--- hold work, not over every week of history (planning a claim over 70 weekly partitions took
--- 17-23 ms). A delivery made pending again in an older week (a retried dead letter) is seen
--- once the dispatcher refreshes the floor, within seconds.
-create function unfinished_delivery_floor() returns uuid
-language plpgsql stable
-as $$
-declare
-    part record;
-    unfinished boolean;
-begin
-    for part in
-        select i.inhrelid::regclass as relation, b.lower_bound
-        from pg_inherits i cross join lateral partition_bounds(i.inhrelid) b
-        where i.inhparent = 'delivery'::regclass
-        order by b.lower_bound
-    loop
-        execute format('select exists (select 1 from %s where status = ''pending'')
-                            or exists (select 1 from %s where locked_until is not null)',
-                       part.relation, part.relation)
-            into unfinished;
-        if unfinished then
-            return part.lower_bound;
-        end if;
-    end loop;
-    return uuid_v7_floor(now() - interval '1 day');
-end
-$$;
-
 do $$
 declare
     spec record;

@@ -71,15 +71,18 @@ async fn consecutive_reservations_from_two_replicas_are_one_interval_apart() {
     let second = reserve(&other, subscription, 1, MINUTE).await;
     let third = reserve(&app.db.pool, subscription, 2, MINUTE).await;
 
+    // 10/s: a second and the jitter margin over ten, 101 ms.
+    let step = pace::interval(10);
+    assert_eq!(step, Duration::from_millis(101));
     assert_eq!((first.granted, first.start), (1, Duration::ZERO));
-    assert_eq!(first.interval, Duration::from_millis(100));
+    assert_eq!(first.interval, step);
     // Each block starts where the previous one ended, less the time between the two statements.
     assert!(
-        second.start > Duration::from_millis(50) && second.start <= Duration::from_millis(100),
+        second.start > step / 2 && second.start <= step,
         "{second:?}"
     );
     assert!(
-        third.start > Duration::from_millis(150) && third.start <= Duration::from_millis(200),
+        third.start > step * 3 / 2 && third.start <= step * 2,
         "{third:?}"
     );
     assert_eq!(third.granted, 2);
@@ -95,7 +98,7 @@ async fn an_idle_bucket_does_not_accumulate_a_burst() {
     let block = reserve(&app.db.pool, subscription, 3, MINUTE).await;
 
     assert_eq!(block.start, Duration::ZERO);
-    assert_eq!(block.slot(2), Slot::After(Duration::from_millis(200)));
+    assert_eq!(block.slot(2), Slot::After(pace::interval(10) * 2));
 }
 
 #[tokio::test]
@@ -107,9 +110,9 @@ async fn a_block_never_reaches_beyond_the_horizon_and_the_rest_waits_for_later()
     let block = reserve(&app.db.pool, subscription, 10, horizon).await;
     let booked = reserve(&app.db.pool, subscription, 3, horizon).await;
 
-    // Slots at 0, 100, ..., 400 ms fit; the sixth would start at 500 ms.
+    // Slots at 0, 101, ..., 404 ms fit; the sixth would start at 505 ms.
     assert_eq!(block.granted, 5);
-    assert!(matches!(block.slot(5), Slot::Later(wait) if wait == Duration::from_millis(500)));
+    assert!(matches!(block.slot(5), Slot::Later(wait) if wait == pace::interval(10) * 5));
     assert_eq!(booked.granted, 0);
     assert!(matches!(booked.slot(0), Slot::Later(wait) if wait > Duration::from_millis(400)));
 }
@@ -136,8 +139,8 @@ async fn concurrent_reservations_from_many_replicas_never_share_a_slot() {
     }
 
     assert_eq!(granted, 30);
-    // Thirty consecutive slots of 100 ms: the bucket's next slot is three seconds after the first,
-    // less the time the reservations took. Two sharing a slot would leave it short.
+    // Thirty consecutive slots of 101 ms: the bucket's next slot is 3.03 s after the first, less
+    // the time the reservations took. Two sharing a slot would leave it short.
     let ahead: f64 = sqlx::query_scalar(
         "select extract(epoch from next_slot - last_start)::float8
            + extract(epoch from last_start - now())::float8 from subscription_pace",
@@ -145,7 +148,7 @@ async fn concurrent_reservations_from_many_replicas_never_share_a_slot() {
     .fetch_one(&app.db.pool)
     .await
     .unwrap();
-    assert!(ahead > 2.5 && ahead <= 3.0, "{ahead}");
+    assert!(ahead > 2.5 && ahead <= 3.03, "{ahead}");
 }
 
 #[tokio::test]

@@ -217,67 +217,31 @@ pub async fn claim(
     limit: u32,
     claim_timeout: Duration,
 ) -> Result<Vec<Claimed>, sqlx::Error> {
-    let floor = unfinished_floor(pool).await?;
-    claim_from(pool, sink, limit, claim_timeout, floor).await
-}
-
-/// The lowest id a pending or in-flight delivery can have (`unfinished_delivery_floor()`): the
-/// lower bound of the oldest weekly partition holding one. [`claim_from`] takes it, so that a claim
-/// is planned over the weeks that can hold work rather than over all of history.
-pub async fn unfinished_floor(pool: &PgPool) -> Result<uuid::Uuid, sqlx::Error> {
-    sqlx::query_scalar("select unfinished_delivery_floor()")
-        .fetch_one(pool)
-        .await
-}
-
-/// [`claim`] among deliveries whose id is at least `floor` (from [`unfinished_floor`], refreshed
-/// by the caller every few seconds: a delivery made pending again below it, such as a retried
-/// dead letter from an older week, waits until the next refresh).
-pub async fn claim_from(
-    pool: &PgPool,
-    sink: Sink,
-    limit: u32,
-    claim_timeout: Duration,
-    floor: uuid::Uuid,
-) -> Result<Vec<Claimed>, sqlx::Error> {
     let timeout_secs = i64::try_from(claim_timeout.as_secs()).unwrap_or(i64::MAX);
-    // A generic plan, made once per connection, with the floor pruning partitions when it runs.
-    // Postgres would otherwise plan each claim anew (its generic plan covers every partition, so
-    // it looks costlier than a plan for the floor's few weeks), and the planning costs more than
-    // the claim.
-    let mut transaction = pool.begin().await?;
-    sqlx::query("set local plan_cache_mode = force_generic_plan")
-        .execute(&mut *transaction)
-        .await?;
     // language=PostgreSQL
-    let claimed = sqlx::query_as(
+    sqlx::query_as(
         "with due as (
             select d.delivery_id from delivery d
             left join subscription s on s.subscription_id = d.subscription_id
             where d.status = 'pending' and d.next_attempt_at <= now() and d.sink = $1
-              and d.delivery_id >= $4
               and (s.subscription_id is null or s.status = 'active')
               and (s.subscription_id is null or not s.ordered or not exists (
                     select 1 from delivery p
                     where p.subscription_id = d.subscription_id and p.ordering_key = d.ordering_key
-                      and p.delivery_id >= $4
                       and p.seq < d.seq and p.status in ('pending', 'delivering')))
             order by d.next_attempt_at, d.seq
             limit $2
             for update of d skip locked
          )
          update delivery set status = 'delivering', locked_until = now() + $3 * interval '1 second', updated_at = now()
-         from due where delivery.delivery_id = due.delivery_id and delivery.delivery_id >= $4
+         from due where delivery.delivery_id = due.delivery_id
          returning delivery.delivery_id, delivery.subscription_id, delivery.event_id, delivery.attempts",
     )
     .bind(sink.as_str())
     .bind(i64::from(limit))
     .bind(timeout_secs)
-    .bind(floor)
-    .fetch_all(&mut *transaction)
-    .await?;
-    transaction.commit().await?;
-    Ok(claimed)
+    .fetch_all(pool)
+    .await
 }
 
 /// One attempt's facts.

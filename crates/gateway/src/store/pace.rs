@@ -57,9 +57,18 @@ impl Grant {
     }
 }
 
-/// The time between two slots at `per_second`, in whole microseconds (the database's precision).
+/// What a partner may see of jitter: one POST's latency varies, so two slots one interval apart
+/// can arrive closer together. Slots are spaced so that `per_second` of them span a second plus
+/// this, and any one-second window at the partner holds at most `per_second` deliveries while
+/// the jitter stays under it. The cost is 1% of the rate (a 400/s partner gets 396/s).
+pub const JITTER_MARGIN: Duration = Duration::from_millis(10);
+
+/// The time between two slots at `per_second`, in whole microseconds (the database's precision):
+/// a second plus [`JITTER_MARGIN`], over `per_second`. A window of a second then holds at most
+/// `per_second` slot starts (at exactly a second apart it would hold one more: both ends).
 pub fn interval(per_second: u32) -> Duration {
-    Duration::from_micros(1_000_000 / u64::from(per_second.max(1)))
+    let span = 1_000_000 + u64::try_from(JITTER_MARGIN.as_micros()).unwrap_or(0);
+    Duration::from_micros(span.div_ceil(u64::from(per_second.max(1))))
 }
 
 /// Reserves slots for every subscription in `wants` (one at most per subscription), never further
@@ -186,8 +195,25 @@ mod tests {
 
     #[test]
     fn the_interval_is_whole_microseconds_and_never_divides_by_zero() {
-        assert_eq!(interval(10), Duration::from_millis(100));
-        assert_eq!(interval(3), Duration::from_micros(333_333));
-        assert_eq!(interval(0), Duration::from_secs(1));
+        assert_eq!(interval(10), Duration::from_millis(101));
+        assert_eq!(interval(3), Duration::from_micros(336_667));
+        assert_eq!(interval(0), Duration::from_millis(1010));
+    }
+
+    #[test]
+    fn a_second_plus_the_jitter_margin_holds_no_more_slots_than_the_rate() {
+        for per_second in [1_u32, 5, 10, 400, 1000, 3000] {
+            let step = interval(per_second);
+            // Slots 0, step, 2 step, ...: a partner's one-second window [t, t + 1 s) receives the
+            // slots that started within a window one margin longer, [t - L - J, t + 1 s - L),
+            // for latencies between L and L + J. A half-open window of length W holds at most
+            // ceil(W / step) of them.
+            let window = (Duration::from_secs(1) + JITTER_MARGIN).as_micros();
+            let starts = u32::try_from(window.div_ceil(step.as_micros())).unwrap();
+            assert!(
+                starts <= per_second,
+                "{per_second}/s: {starts} slots in {window:?}"
+            );
+        }
     }
 }

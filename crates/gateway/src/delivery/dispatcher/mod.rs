@@ -60,11 +60,6 @@ pub struct Dispatcher {
 /// How often the fleet puts expired claims back to pending (see [`deliveries::reap_expired`]).
 const REAP_EVERY: Duration = Duration::from_secs(1);
 
-/// How long a claim floor ([`deliveries::unfinished_floor`]) is used before it is read again: a
-/// delivery made pending in an older week than the floor (a retried dead letter) waits this long
-/// at most.
-const FLOOR_REFRESH: Duration = Duration::from_secs(5);
-
 struct Inner {
     pool: PgPool,
     keyring: Arc<Keyring>,
@@ -74,8 +69,6 @@ struct Inner {
     sinks: Sinks,
     jetstream: Option<JetStreamSettings>,
     pacing: Pacing,
-    /// The claim floor and when it was read.
-    floor: std::sync::Mutex<Option<(uuid::Uuid, Instant)>>,
 }
 
 /// Why the dispatcher cannot start.
@@ -130,7 +123,6 @@ impl Dispatcher {
                 sinks,
                 jetstream,
                 pacing: Pacing::default(),
-                floor: std::sync::Mutex::new(None),
             }),
             handoff: None,
         })
@@ -289,36 +281,13 @@ impl Dispatcher {
         }
     }
 
-    /// The claim floor, read again when it is older than [`FLOOR_REFRESH`].
-    async fn claim_floor(&self) -> Result<uuid::Uuid, sqlx::Error> {
-        let cached = *self
-            .inner
-            .floor
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
-        if let Some((floor, read_at)) = cached
-            && read_at.elapsed() < FLOOR_REFRESH
-        {
-            return Ok(floor);
-        }
-        let floor = deliveries::unfinished_floor(&self.inner.pool).await?;
-        *self
-            .inner
-            .floor
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner) = Some((floor, Instant::now()));
-        Ok(floor)
-    }
-
     /// Claims one batch of due webhook deliveries and delivers it; returns how many were handled.
     pub async fn run_once(&self) -> Result<usize, sqlx::Error> {
-        let floor = self.claim_floor().await?;
-        let claimed = deliveries::claim_from(
+        let claimed = deliveries::claim(
             &self.inner.pool,
             Sink::Webhook,
             self.inner.settings.batch_size.max(1),
             self.claim_timeout(),
-            floor,
         )
         .await?;
         let count = claimed.len();

@@ -52,13 +52,11 @@ impl Dispatcher {
     /// schedule, so events wait in the outbox rather than vanish.
     pub async fn publish_once(&self, sink: &JetStreamSink) -> Result<usize, sqlx::Error> {
         let pool = &self.inner.pool;
-        let floor = self.claim_floor().await?;
-        let claimed = deliveries::claim_from(
+        let claimed = deliveries::claim(
             pool,
             Sink::JetStream,
             self.inner.settings.batch_size.max(1),
             self.claim_timeout(),
-            floor,
         )
         .await?;
         let count = claimed.len();
