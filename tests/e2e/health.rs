@@ -150,11 +150,14 @@ async fn readyz_verbose_shows_the_doctors_findings_about_this_server() {
             "max_connections",
             "server_version",
             "clock_offset",
-            "partitions"
+            "partitions",
+            "key_cache"
         ]
     );
     // The gateway made its weeks ahead at start.
     assert_eq!(findings[6]["level"], "ok", "{}", findings[6]);
+    // A new database's key index fits any server's shared_buffers.
+    assert_eq!(findings[7]["level"], "ok", "{}", findings[7]);
     // Judged from what this server says, whatever it is configured with.
     let autovacuum: String = sqlx::query_scalar("select current_setting('autovacuum')")
         .fetch_one(&app.db.pool)

@@ -76,7 +76,32 @@ pub async fn examine(pool: &PgPool, settings: &Settings) -> sqlx::Result<Vec<Fin
     if let Some((table, until)) = covered {
         findings.push(judge_partitions(table, until, after));
     }
+    let (shared_buffers, key_index) = server::key_cache(pool).await?;
+    findings.push(judge_key_cache(shared_buffers, key_index));
     Ok(findings)
+}
+
+/// The key cache finding: whether `shared_buffers` can hold the current generation's index of
+/// exactly-once keys (sizes in bytes).
+pub fn judge_key_cache(shared_buffers: i64, key_index: i64) -> Finding {
+    let mib = |bytes: i64| bytes / (1024 * 1024);
+    Finding::new(
+        "key_cache",
+        if key_index <= shared_buffers {
+            Level::Ok
+        } else {
+            Level::Warn
+        },
+        format!(
+            "shared_buffers {} MB; exactly-once key index {} MB",
+            mib(shared_buffers),
+            mib(key_index)
+        ),
+        "raise shared_buffers above the key index (25% of RAM is the usual start): every new \
+         event's key goes to a random page of that index, and a page not in Postgres's cache is \
+         read and dirtied on every insert (BENCHMARKS.md, growth: inbound halves on 10 million \
+         keys with 128 MB)",
+    )
 }
 
 /// The partitions finding: how far ahead of `now` the weekly partitions of `table` (the table
@@ -188,7 +213,7 @@ pub fn judge(facts: &ServerFacts, clock_offset_ms: i64, pool_size: u32) -> Vec<F
 mod tests {
     use chrono::Utc;
 
-    use super::{Level, judge, judge_partitions};
+    use super::{Level, judge, judge_key_cache, judge_partitions};
     use crate::store::partitions::Partitioned;
     use crate::store::server::ServerFacts;
 
@@ -269,5 +294,18 @@ mod tests {
         let finding = judge_partitions(Partitioned::Deliveries, now, now);
         assert!(finding.found.starts_with("delivery partitioned up to"));
         assert!(finding.advice.contains("ensure_weekly_partitions"));
+    }
+
+    #[test]
+    fn a_key_index_larger_than_shared_buffers_warns() {
+        let mib = 1024 * 1024;
+        assert_eq!(judge_key_cache(128 * mib, 64 * mib).level, Level::Ok);
+        let big = judge_key_cache(128 * mib, 816 * mib);
+        assert_eq!(big.level, Level::Warn);
+        assert_eq!(
+            big.found,
+            "shared_buffers 128 MB; exactly-once key index 816 MB"
+        );
+        assert!(big.advice.contains("shared_buffers"));
     }
 }

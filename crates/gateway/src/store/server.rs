@@ -39,3 +39,16 @@ pub async fn facts(pool: &PgPool) -> sqlx::Result<ServerFacts> {
     .fetch_one(pool)
     .await
 }
+
+/// `shared_buffers` in bytes, and the size in bytes of the index that enforces exactly-once for
+/// the current generation of keys (`event_key_g<N>_pkey`): every new event's key goes to a
+/// random page of it.
+pub async fn key_cache(pool: &PgPool) -> sqlx::Result<(i64, i64)> {
+    sqlx::query_as(
+        "select pg_size_bytes(current_setting('shared_buffers')),
+                coalesce(pg_relation_size(to_regclass(
+                    'event_key_g' || (select current from event_key_generation) || '_pkey')), 0)",
+    )
+    .fetch_one(pool)
+    .await
+}
