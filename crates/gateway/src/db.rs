@@ -210,8 +210,15 @@ pub async fn migrate(pool: &PgPool) -> Result<(), DbError> {
     Ok(())
 }
 
-/// True when every embedded migration is applied (and none failed half-way).
+/// True when every embedded migration is applied (and none failed half-way); false on a database
+/// that was never migrated.
 pub async fn migrations_applied(pool: &PgPool) -> Result<bool, sqlx::Error> {
+    let migrated: bool = sqlx::query_scalar("select to_regclass('_sqlx_migrations') is not null")
+        .fetch_one(pool)
+        .await?;
+    if !migrated {
+        return Ok(false);
+    }
     let applied: Vec<i64> =
         sqlx::query_scalar("select version from _sqlx_migrations where success order by version")
             .fetch_all(pool)

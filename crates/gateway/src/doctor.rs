@@ -63,6 +63,17 @@ pub async fn examine(pool: &PgPool, settings: &Settings) -> sqlx::Result<Vec<Fin
     let midpoint = before + (after - before) / 2;
     let offset_ms = (facts.clock - midpoint).num_milliseconds();
     let mut findings = judge(&facts, offset_ms, settings.database.max_connections);
+    // Partitions and keys are the schema's: a database not migrated yet has neither.
+    if !crate::db::migrations_applied(pool).await? {
+        findings.push(Finding::new(
+            "schema",
+            Level::Warn,
+            "migrations not applied",
+            "run `paygate migrate` (or start a gateway with database.migrate_on_start), then run \
+             the doctor again for the partitions and the exactly-once key index",
+        ));
+        return Ok(findings);
+    }
     let mut covered: Option<(Partitioned, DateTime<Utc>)> = None;
     for table in Partitioned::ALL {
         let until = partitions::list(pool, table)

@@ -351,3 +351,35 @@ async fn partitions_maintain_creates_the_weeks_ahead_and_list_shows_them() {
 
     database.drop_now().await;
 }
+
+#[tokio::test]
+async fn doctor_on_a_database_never_migrated_says_so_instead_of_failing() {
+    let database = FreshDb::new().await;
+    let url = database.url.clone();
+    let env = [("DATABASE_URL", url.expose_secret())];
+
+    let before = paygate(&["doctor"], &env);
+    let migrated = paygate(&["migrate"], &env);
+    let after = paygate(&["doctor"], &env);
+
+    let text = stdout(&before);
+    assert!(
+        text.contains("schema") && text.contains("migrations not applied"),
+        "{text}{}",
+        stderr(&before)
+    );
+    assert!(text.contains("paygate migrate"), "{text}");
+    assert!(
+        text.contains("fsync"),
+        "the server's own checks still run: {text}"
+    );
+    assert!(migrated.status.success(), "{}", stderr(&migrated));
+    let text = stdout(&after);
+    assert!(!text.contains("migrations not applied"), "{text}");
+    assert!(
+        text.contains("partitions") && text.contains("key_cache"),
+        "{text}"
+    );
+
+    database.drop_now().await;
+}

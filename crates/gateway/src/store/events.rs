@@ -11,7 +11,7 @@ use std::collections::{HashMap, HashSet};
 
 use chrono::{DateTime, Utc};
 use providers::{EventId, EventPattern, NormalizedEvent, ProviderName};
-use sqlx::{FromRow, PgConnection, PgPool};
+use sqlx::{Connection, FromRow, PgConnection, PgPool};
 
 use crate::store::Page;
 
@@ -104,7 +104,24 @@ pub async fn insert(
 /// per item, in order. An item repeating an earlier item's key is that item's duplicate. Rows are
 /// inserted in key order, so two batches with overlapping keys lock them in the same order and
 /// cannot deadlock each other.
+///
+/// The key generation's lock must cover both of its statements, so a call on a connection that is
+/// not in a transaction makes one of its own (callers that store deliveries with the events pass
+/// their transaction, and the lock is held until it ends).
 pub async fn insert_many(
+    connection: &mut PgConnection,
+    items: &[NewEvent<'_>],
+) -> Result<Vec<InsertOutcome>, sqlx::Error> {
+    if connection.is_in_transaction() {
+        return insert_many_locked(connection, items).await;
+    }
+    let mut transaction = connection.begin().await?;
+    let outcomes = insert_many_locked(&mut transaction, items).await?;
+    transaction.commit().await?;
+    Ok(outcomes)
+}
+
+async fn insert_many_locked(
     connection: &mut PgConnection,
     items: &[NewEvent<'_>],
 ) -> Result<Vec<InsertOutcome>, sqlx::Error> {
