@@ -30,7 +30,10 @@ mod wire;
 
 use std::sync::Arc;
 
-use providers::{CredentialStore, ProviderName, ProviderRegistrar, RegistrationError};
+use providers::{
+    Capability, CredentialStore, Provider, ProviderDescription, ProviderName, ProviderRegistrar,
+    RegistrationError, WebhookAuthentication,
+};
 
 pub use client::Client;
 pub use config::{AuthScheme, Config, ManualRegistration};
@@ -41,6 +44,37 @@ pub const PROVIDER_NAME: &str = "delbank";
 
 /// [`PROVIDER_NAME`] as a [`ProviderName`].
 pub const PROVIDER: ProviderName = ProviderName::from_static(PROVIDER_NAME);
+
+/// Delbank, as the gateway's list of providers names it.
+#[derive(Debug, Clone, Copy)]
+pub struct Delbank;
+
+impl Provider for Delbank {
+    type Config = Config;
+
+    fn describe() -> ProviderDescription {
+        ProviderDescription {
+            name: PROVIDER,
+            summary: "Delbank: BaaS (charges, Pix in and out, Pix keys, white-label accounts)",
+            capabilities: &[Capability::Banking],
+            webhook_authentication: WebhookAuthentication::Credential,
+            webhook_self_registration: true,
+            default_config: include_str!("../config.toml"),
+        }
+    }
+
+    fn enabled(config: &Config) -> bool {
+        config.enabled
+    }
+
+    fn register(
+        config: Config,
+        credentials: Arc<dyn CredentialStore>,
+        registrar: &mut dyn ProviderRegistrar,
+    ) -> Result<(), RegistrationError> {
+        register(config, credentials, registrar)
+    }
+}
 
 /// Registers Delbank with the gateway: the banking capability, the webhook source served at
 /// `/webhooks/delbank/{registration}` and webhook self-registration.

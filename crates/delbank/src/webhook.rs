@@ -126,6 +126,10 @@ impl WebhookSource for DelbankWebhooks {
         PROVIDER
     }
 
+    fn authentication(&self) -> providers::WebhookAuthentication {
+        providers::WebhookAuthentication::Credential
+    }
+
     async fn verify(
         &self,
         request: &InboundRequest<'_>,

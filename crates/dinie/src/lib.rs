@@ -34,7 +34,10 @@ mod wire;
 
 use std::sync::Arc;
 
-use providers::{CredentialStore, ProviderName, ProviderRegistrar, RegistrationError};
+use providers::{
+    Capability, CredentialStore, Provider, ProviderDescription, ProviderName, ProviderRegistrar,
+    RegistrationError, WebhookAuthentication,
+};
 
 pub use crate::client::DinieClient;
 pub use crate::config::{Config, RetryConfig};
@@ -42,6 +45,37 @@ pub use crate::webhook::{DinieWebhookRegistration, DinieWebhooks};
 
 /// The provider's name: `/webhooks/dinie`, `routing.credit = "dinie"`, `dinie.unrecognized`.
 pub const NAME: ProviderName = ProviderName::from_static("dinie");
+
+/// Dinie, as the gateway's list of providers names it.
+#[derive(Debug, Clone, Copy)]
+pub struct Dinie;
+
+impl Provider for Dinie {
+    type Config = Config;
+
+    fn describe() -> ProviderDescription {
+        ProviderDescription {
+            name: NAME,
+            summary: "Dinie: embedded credit (customers and KYC, credit offers, simulations, loans)",
+            capabilities: &[Capability::Credit],
+            webhook_authentication: WebhookAuthentication::Signature,
+            webhook_self_registration: true,
+            default_config: include_str!("../config.toml"),
+        }
+    }
+
+    fn enabled(config: &Config) -> bool {
+        config.enabled
+    }
+
+    fn register(
+        config: Config,
+        credentials: Arc<dyn CredentialStore>,
+        registrar: &mut dyn ProviderRegistrar,
+    ) -> Result<(), RegistrationError> {
+        register(config, credentials, registrar)
+    }
+}
 
 /// Registers Dinie's credit capability, webhook source and webhook registration, unless the
 /// configuration says `enabled = false`. Fails when the configuration cannot work.
@@ -104,6 +138,9 @@ mod tests {
         }
         fn webhook_registration(&mut self, name: ProviderName, _: Arc<dyn WebhookRegistration>) {
             self.names.push(format!("registration:{name}"));
+        }
+        fn confirmer(&mut self, name: ProviderName, _: Arc<dyn providers::EventConfirmer>) {
+            self.names.push(format!("confirmer:{name}"));
         }
     }
 

@@ -117,6 +117,10 @@ impl WebhookSource for DinieWebhooks {
         NAME
     }
 
+    fn authentication(&self) -> providers::WebhookAuthentication {
+        providers::WebhookAuthentication::Signature
+    }
+
     async fn verify(
         &self,
         request: &InboundRequest<'_>,

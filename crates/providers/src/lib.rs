@@ -30,10 +30,13 @@
 //! - [`banking`]: the [`BankingProvider`] capability (charges, Pix, keys, accounts, balance).
 //! - [`webhook`]: the [`WebhookSource`] and [`WebhookRegistration`] contracts for inbound webhooks,
 //!   the [`CredentialStore`] they read rotated credentials from, and verification building blocks.
-//! - [`registry`]: [`ProviderRegistrar`], through which a provider crate registers its
-//!   capabilities with the gateway in one call.
+//! - [`confirm`]: [`WebhookAuthentication`] and the [`EventConfirmer`] that reads a money-moving
+//!   event's resource back when webhooks are only hints.
+//! - [`registry`]: [`Provider`], a provider crate's description and registration, and the
+//!   [`ProviderRegistrar`] it registers its capabilities with.
 
 pub mod banking;
+pub mod confirm;
 pub mod credit;
 pub mod document;
 pub mod encoding;
@@ -82,7 +85,10 @@ pub use id::{
 pub use idempotency::{IdempotencyKey, InvalidIdempotencyKey};
 pub use money::{Currency, Money, MoneyError};
 pub use pix::{EndToEndIdError, EndToEndKind, PixEndToEndId};
-pub use registry::{ProviderRegistrar, RegistrationError};
+pub use confirm::{Confirmation, EventConfirmer, WebhookAuthentication};
+pub use registry::{
+    Capability, Provider, ProviderDescription, ProviderRegistrar, RegistrationError,
+};
 pub use retry::retry_after;
 pub use webhook::{
     ConfiguredCredentialsOnly, CredentialStore, CredentialStoreError, InboundCredential,

@@ -91,6 +91,9 @@ pub trait WebhookSource: Send + Sync {
     /// The provider's name, which is also the `{provider}` of `/webhooks/{provider}`.
     fn provider(&self) -> ProviderName;
 
+    /// How [`verify`](WebhookSource::verify) authenticates requests; recorded with every event.
+    fn authentication(&self) -> crate::confirm::WebhookAuthentication;
+
     /// Authenticates the request.
     ///
     /// An implementation must:
