@@ -99,7 +99,7 @@ pub(crate) fn router(control: Control) -> Router {
         .route("/_sim/customers/{document}/approve", post(control_approve))
         .route("/_sim/customers/{document}/reject", post(control_reject))
         .route("/_sim/refund-in", post(control_refund_in))
-        .route("/_sim/knobs", post(control_knobs))
+        .route("/_sim/knobs", post(control_knobs).get(control_get_knobs))
         .route("/_sim/deliveries", get(control_deliveries))
         .route("/_sim/requests", get(control_requests));
     baas.merge(control_routes)
@@ -114,6 +114,7 @@ fn problem(failure: &Failure) -> Response {
         401 => "https://tools.ietf.org/html/rfc7235#section-3.1",
         404 => "https://tools.ietf.org/html/rfc7231#section-6.5.4",
         409 => "https://tools.ietf.org/html/rfc7231#section-6.5.8",
+        429 => "https://tools.ietf.org/html/rfc6585#section-4",
         503 => "https://tools.ietf.org/html/rfc7231#section-6.6.4",
         _ => "https://tools.ietf.org/html/rfc7231#section-6.5.1",
     };
@@ -292,30 +293,39 @@ async fn authenticate(
         .get("x-delfinance-account-id")
         .and_then(|value| value.to_str().ok())
         .map(str::to_owned);
-    let (fail, delay) = control.shared.with(|state| {
-        let fail = state.knobs.fail_next_requests > 0;
-        if fail {
-            state.knobs.fail_next_requests -= 1;
-        }
-        (fail, state.knobs.api_delay_ms)
+    let (forced, delay) = control.shared.with(|state| {
+        let knobs = &mut state.knobs;
+        let forced = (knobs.fail_next_requests > 0).then(|| {
+            knobs.fail_next_requests -= 1;
+            (
+                knobs.fail_status.unwrap_or(503),
+                knobs.fail_retry_after_secs,
+            )
+        });
+        (forced, knobs.api_delay_ms)
     });
     if delay > 0 {
         tokio::time::sleep(Duration::from_millis(delay)).await;
     }
-    let outcome = match (fail, api_key) {
-        (true, _) => Err(Failure::new(503, "Service Unavailable")),
-        (false, None) => Err(Failure::new(401, "Unauthorized")),
-        (false, Some(api_key)) => control
+    let outcome = match (forced, api_key) {
+        (Some((status, _)), _) => Err(Failure::new(status, forced_title(status))),
+        (None, None) => Err(Failure::new(401, "Unauthorized")),
+        (None, Some(api_key)) => control
             .shared
             .with(|state| state.authenticate(&api_key, account_id.as_deref())),
     };
-    let response = match outcome {
+    let mut response = match outcome {
         Ok(account) => {
             request.extensions_mut().insert(Ctx { account });
             next.run(request).await
         }
         Err(failure) => problem(&failure),
     };
+    if let Some((_, Some(seconds))) = forced {
+        response
+            .headers_mut()
+            .insert(header::RETRY_AFTER, HeaderValue::from(seconds));
+    }
     let status = response.status().as_u16();
     control.shared.with(|state| {
         state.requests.push(RecordedRequest {
@@ -327,6 +337,17 @@ async fn authenticate(
         });
     });
     response
+}
+
+/// The title of a forced answer.
+fn forced_title(status: u16) -> &'static str {
+    match status {
+        429 => "Too Many Requests",
+        500 => "Internal Server Error",
+        502 => "Bad Gateway",
+        504 => "Gateway Timeout",
+        _ => "Service Unavailable",
+    }
 }
 
 fn ctx(request_ctx: Option<axum::Extension<Ctx>>) -> Result<Ctx, Failure> {
@@ -1146,6 +1167,10 @@ async fn control_knobs(State(control): State<Control>, body: Bytes) -> Response 
         }
         Err(_) => problem(&Failure::field("body", "Not a knobs object.")),
     }
+}
+
+async fn control_get_knobs(State(control): State<Control>) -> Response {
+    json_response(StatusCode::OK, &json!(control.knobs()))
 }
 
 async fn control_deliveries(State(control): State<Control>) -> Response {

@@ -105,8 +105,13 @@ impl SimConfig {
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 #[serde(default)]
 pub struct Knobs {
-    /// The next N BaaS API requests answer 503 (problem details).
+    /// The next N BaaS API requests answer 503 (problem details), or [`Knobs::fail_status`].
     pub fail_next_requests: u32,
+    /// The status of the answers forced by `fail_next_requests` (`None`: 503), e.g. 429 to
+    /// throttle.
+    pub fail_status: Option<u16>,
+    /// A `Retry-After` (in seconds) sent with the answers forced by `fail_next_requests`.
+    pub fail_retry_after_secs: Option<u64>,
     /// Every BaaS API request waits this long before it is handled ("slow").
     pub api_delay_ms: u64,
     /// Every webhook is delivered twice.
@@ -278,6 +283,12 @@ impl Control {
     /// Changes some fault knobs.
     pub fn update_knobs(&self, change: impl FnOnce(&mut Knobs)) {
         self.shared.with(|state| change(&mut state.knobs));
+    }
+
+    /// The fault knobs as they are now (a count such as `fail_next_requests` goes down as it
+    /// is used).
+    pub fn knobs(&self) -> Knobs {
+        self.shared.with(|state| state.knobs.clone())
     }
 
     /// Every BaaS API request received so far.

@@ -1,178 +1,194 @@
-//! Shared test support for provider crates: the golden-file check that keeps stored event data
-//! byte-compatible, and mutations of real payloads for the normalizer property tests (every input
-//! must become events or a typed refusal, never a panic).
+//! The provider conformance kit: every check the gateway relies on, run by a provider crate against
+//! its own simulator with one macro call, plus the golden-file check and the payload mutations the
+//! normalizer property tests share.
+//!
+//! # What is checked
+//!
+//! [`conformance_tests!`] expands to one `#[test]` per check below, named for the behaviour (each
+//! runs on its own current-thread tokio runtime, as `#[tokio::test]` would, and starts its own
+//! simulator on `127.0.0.1` with a port the OS picks). The functions are in [`checks`].
+//!
+//! **Verification** (the [`WebhookSource::verify`](providers::WebhookSource::verify) contract), at
+//! a fixed instant passed as `now`, never the system clock:
+//! - `verification_source_reports_the_described_authentication`: `authentication()` and
+//!   `provider()` are what [`ProviderDescription`](providers::ProviderDescription) says;
+//! - `verification_accepts_a_good_request`;
+//! - `verification_refuses_a_tampered_request`: for `Signature`, a byte of the body changed and a
+//!   space appended; for `Credential`, the credential changed: `InvalidSignature`;
+//! - `verification_refuses_a_stale_or_future_timestamp`: accepted at the window's edges (300 s),
+//!   `TimestampOutOfWindow` a second past them (`Signature` only);
+//! - `verification_refuses_a_replay_after_the_window`: a request accepted once, sent again after
+//!   the window, is `TimestampOutOfWindow` (`Signature` only);
+//! - `verification_refuses_a_wrong_credential` (`InvalidSignature`) and
+//!   `verification_refuses_a_missing_credential` (`MissingCredential`);
+//! - `verification_refuses_credentials_differing_at_the_first_or_the_last_byte`: same length,
+//!   one byte off at either end, both `InvalidSignature`;
+//! - `verification_compares_through_a_constant_time_function`: the verifier's source calls
+//!   `providers::webhook::constant_time_eq` or `subtle`'s `ct_eq` and has no `==`/`!=` on a line
+//!   handling secret material (a reading of the source; there is no timing test, on purpose);
+//! - `verification_accepts_a_rotated_out_credential_until_not_after` and
+//!   `verification_refuses_a_rotated_out_credential_after_not_after`: rotation grace through a
+//!   [`CredentialStore`](providers::CredentialStore) the kit provides ([`TestCredentials`]);
+//! - `verification_reports_an_unavailable_credential_store`: `Unavailable`, then fine again;
+//! - `verification_has_no_side_effects_on_rejection`: no API call, the same answer twice, the
+//!   good request still accepted.
+//!
+//! **Normalization** (pure and deterministic, never dropping an event):
+//! - `normalization_gives_every_fixture_its_type_amounts_and_resource`: each fixture verifies and
+//!   gives its documented events: type, resource id of an allowed kind, exact amounts compared as
+//!   decimal text (`"1234.56"`);
+//! - `normalization_keeps_an_unknown_type_as_unrecognized`: `<provider>.unrecognized`, with the
+//!   provider's own type kept;
+//! - `normalization_gives_a_redelivery_the_same_dedup_key`: the same delivery authenticated
+//!   again two minutes later;
+//! - `normalization_is_deterministic`: twice, and through a second source.
+//!
+//! **The client**:
+//! - `client_times_out_on_a_slow_provider`: latency 3 s, timeout 1 s: `Timeout`, in less than 3 s;
+//! - `client_retries_an_idempotent_read_until_it_succeeds`: two 503s then success, three requests;
+//! - `client_stops_retrying_after_the_configured_attempts`: 2 and 4 attempts, as many requests;
+//! - `client_never_retries_a_non_idempotent_write`: one request, `Unavailable`;
+//! - `client_retries_a_keyed_create_as_declared`: with [`KeyedCreateRetries::WithTheSameKey`],
+//!   the identical idempotency key on every attempt (read from the simulator's request log) and
+//!   on a later call under the same key, and one resource made; with
+//!   [`KeyedCreateRetries::Never`], one request;
+//! - `client_maps_missing_resources_to_not_found`, `client_maps_conflicts_to_conflict`,
+//!   `client_maps_validation_errors_to_rejected`,
+//!   `client_maps_rate_limiting_to_rate_limited_with_retry_after` (429 with `Retry-After: 7` is
+//!   `RateLimited { retry_after: Some(7 s) }`), `client_maps_server_errors_to_unavailable` (500,
+//!   502, 503).
+//!
+//! **Simulator fidelity** (the knobs, through the simulator's control API over HTTP):
+//! - `simulator_latency_knob_delays_answers_until_reset`,
+//!   `simulator_failure_knob_fails_the_next_requests_until_reset`,
+//!   `simulator_rate_limit_knob_throttles_until_reset`: the knob changes what a client sees, and
+//!   [`Subject::reset_knobs`] restores it;
+//! - `simulator_request_log_records_each_call`: method, status and idempotency key.
+//!
+//! # What is skipped, and when
+//!
+//! A check that cannot apply to the provider's [`WebhookAuthentication`](providers::WebhookAuthentication),
+//! as its [`Subject::description`] reports it, passes after printing
+//! `conformance: <check> skipped: <reason>` (run with `--nocapture` to see it): with `Credential`,
+//! the stale and replay checks (no timestamp is signed; the gateway confirms such providers'
+//! money-moving events by fetch instead); with `None`, every verification check but the first.
+//! A subject cannot opt out of a check: every [`Subject`] method is required.
+//!
+//! # How to adopt it
+//!
+//! 1. Add the kit to the provider crate's `[dev-dependencies]`: `providers-testkit.workspace =
+//!    true` (with the simulator crate).
+//! 2. Write `tests/conformance.rs`: a type holding the running simulator, and [`Subject`] for it:
+//!    - `description()`: `<YourProvider as providers::Provider>::describe()`;
+//!    - `verifier_source()`: `include_str!("../src/webhook.rs")`;
+//!    - `start()`: the simulator on `127.0.0.1:0`;
+//!    - `webhook_source(store, tolerance)`: the source as `register` builds it, with no configured
+//!      credential, reading `store`;
+//!    - `credential(seed)`, `request(delivery, credential, at)`, `without_credential`,
+//!      `alter_credential(request, position)`: the provider's credential and how it travels (a
+//!      signature header, an `Authorization` header, a token in the URL path...);
+//!    - `fixtures()`: every documented payload with the events it must give
+//!      ([`ExpectedEvent::new`]`(type, resource id).amount("/amount", "12.34")`), and one of an
+//!      undocumented type expected as `<provider>.unrecognized`;
+//!    - `client(settings)`: the client with [`ClientSettings`]' timeout and attempts;
+//!    - `read`, `write`, `keyed_create` (+ `keyed_create_retries`, `created`), `refusals`: one
+//!      idempotent GET, one non-idempotent write, one create under an idempotency key and how to
+//!      count what it made, and calls the simulator refuses with 404, 409 and a validation error;
+//!    - `set_knob`, `reset_knobs`, `requests`: the simulator's control API over HTTP, translated to
+//!      [`Knob`] and [`LoggedRequest`] (add a knob to the simulator where it lacks one).
+//! 3. Call `providers_testkit::conformance_tests!(YourSubject);` at the top level of that file.
+//! 4. Delete the provider's own tests that a check now proves; keep those that prove more.
+//!
+//! `crates/dinie/tests/conformance.rs` (Signature) and `crates/delbank/tests/conformance.rs`
+//! (Credential) are complete examples.
+//!
+//! # Layout
+//!
+//! - [`subject`]: [`Subject`] and the values it exchanges with the checks; [`TestCredentials`].
+//! - [`checks`]: one function per check, generic over the subject.
+//! - [`golden`]: [`assert_golden`], the golden-file check of event data.
+//! - [`mutation`]: [`paths`], [`mutation`](mutation::mutation), [`apply`]: payload mutations for
+//!   property tests.
 
 #![allow(
     clippy::expect_used,
     clippy::unwrap_used,
     clippy::panic,
     clippy::indexing_slicing,
-    reason = "test support: a path from `paths` always exists in the value it came from"
+    reason = "test support: a failed check or set-up must abort the test"
 )]
 
-use std::collections::BTreeSet;
-use std::path::Path;
+pub mod checks;
+pub mod golden;
+pub mod mutation;
+pub mod subject;
 
-use proptest::prelude::*;
-use providers::NormalizedEvent;
-use serde_json::Value;
+pub use golden::{GoldenCase, assert_golden};
+pub use mutation::{Mutation, apply, deep, mutation, paths, replacement};
+pub use subject::{
+    ClientSettings, Delivery, ExpectedEvent, Fixture, KeyedCreateRetries, Knob, LoggedRequest,
+    Position, Refusal, Subject, TestCredentials, WebhookRequest, expiring,
+};
 
-/// One golden case: its golden file's name, the gateway type it must normalize to, and the event
-/// the normalizer made of it.
-#[derive(Debug)]
-pub struct GoldenCase {
-    /// The file `<name>.json` in the golden directory.
-    pub name: &'static str,
-    /// The gateway type the payload must normalize to.
-    pub event_type: &'static str,
-    /// What the normalizer made of it.
-    pub event: NormalizedEvent,
+/// `#[providers_testkit::async_trait]` on a [`Subject`] impl, so that a provider crate needs no
+/// direct dependency on `async-trait`.
+pub use async_trait::async_trait;
+
+/// Runs `check` to completion on a new current-thread tokio runtime with every driver enabled
+/// (what `#[tokio::test]` does).
+pub fn run<F: std::future::Future<Output = ()>>(check: F) {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("a tokio runtime");
+    runtime.block_on(check);
 }
 
-/// Compares each case's `serde_json::to_string(&event.data)` with `dir/<name>.json`, byte for
-/// byte, and checks it is already canonical (the same text after a round through `Value`, whose
-/// keys sort as Postgres's jsonb does not care to keep); checks every type of `every_type` has a
-/// case and no name repeats. `GOLDEN_UPDATE=1` rewrites the files instead of comparing.
-pub fn assert_golden(dir: &Path, every_type: &[&str], cases: Vec<GoldenCase>) {
-    let update = std::env::var_os("GOLDEN_UPDATE").is_some();
-    let mut covered = BTreeSet::new();
-    let mut names = BTreeSet::new();
-    let mut failures = Vec::new();
-    for case in cases {
-        assert!(names.insert(case.name), "duplicate case {}", case.name);
-        let event = &case.event;
-        assert_eq!(event.event_type.as_str(), case.event_type, "{}", case.name);
-        assert!(
-            event
-                .event_type
-                .resource_kinds()
-                .contains(&event.resource.kind),
-            "{}: a {} event about a {:?}, which EventType::resource_kinds does not allow",
-            case.name,
-            case.event_type,
-            event.resource.kind
+/// One test per conformance check for a [`Subject`]: `conformance_tests!(DelbankSubject);` at the
+/// top level of an integration test. See the crate docs for the list.
+#[macro_export]
+macro_rules! conformance_tests {
+    ($subject:ty) => {
+        $crate::conformance_tests!(@each $subject;
+            verification_source_reports_the_described_authentication,
+            verification_accepts_a_good_request,
+            verification_refuses_a_tampered_request,
+            verification_refuses_a_stale_or_future_timestamp,
+            verification_refuses_a_replay_after_the_window,
+            verification_refuses_a_wrong_credential,
+            verification_refuses_a_missing_credential,
+            verification_refuses_credentials_differing_at_the_first_or_the_last_byte,
+            verification_compares_through_a_constant_time_function,
+            verification_accepts_a_rotated_out_credential_until_not_after,
+            verification_refuses_a_rotated_out_credential_after_not_after,
+            verification_reports_an_unavailable_credential_store,
+            verification_has_no_side_effects_on_rejection,
+            normalization_gives_every_fixture_its_type_amounts_and_resource,
+            normalization_keeps_an_unknown_type_as_unrecognized,
+            normalization_gives_a_redelivery_the_same_dedup_key,
+            normalization_is_deterministic,
+            client_times_out_on_a_slow_provider,
+            client_retries_an_idempotent_read_until_it_succeeds,
+            client_stops_retrying_after_the_configured_attempts,
+            client_never_retries_a_non_idempotent_write,
+            client_retries_a_keyed_create_as_declared,
+            client_maps_missing_resources_to_not_found,
+            client_maps_conflicts_to_conflict,
+            client_maps_validation_errors_to_rejected,
+            client_maps_rate_limiting_to_rate_limited_with_retry_after,
+            client_maps_server_errors_to_unavailable,
+            simulator_latency_knob_delays_answers_until_reset,
+            simulator_failure_knob_fails_the_next_requests_until_reset,
+            simulator_rate_limit_knob_throttles_until_reset,
+            simulator_request_log_records_each_call,
         );
-        covered.insert(event.event_type.as_str().into_owned());
-        let actual = serde_json::to_string(&event.data).unwrap();
-        let canonical = serde_json::to_string(&serde_json::to_value(&event.data).unwrap()).unwrap();
-        let path = dir.join(format!("{}.json", case.name));
-        if update {
-            std::fs::create_dir_all(dir).unwrap();
-            std::fs::write(&path, format!("{canonical}\n")).unwrap();
-            continue;
-        }
-        let golden = std::fs::read_to_string(&path)
-            .unwrap_or_else(|error| panic!("{}: {error}", path.display()));
-        let golden = golden.strip_suffix('\n').unwrap_or(&golden);
-        if actual != golden || canonical != golden {
-            failures.push(format!(
-                "{}:\n  golden:    {golden}\n  actual:    {actual}\n  canonical: {canonical}",
-                case.name
-            ));
-        }
-    }
-    let every: BTreeSet<String> = every_type.iter().map(|&text| text.to_owned()).collect();
-    assert_eq!(covered, every, "every event type must have a golden case");
-    assert!(
-        failures.is_empty(),
-        "data differs from the golden files:\n{}",
-        failures.join("\n")
-    );
-}
-
-/// The leaf paths of a JSON value (object keys and array indexes).
-pub fn paths(value: &Value, prefix: &mut Vec<String>, out: &mut Vec<Vec<String>>) {
-    match value {
-        Value::Object(map) => {
-            for (key, child) in map {
-                prefix.push(key.clone());
-                out.push(prefix.clone());
-                paths(child, prefix, out);
-                prefix.pop();
-            }
-        }
-        Value::Array(items) => {
-            for (index, child) in items.iter().enumerate() {
-                prefix.push(index.to_string());
-                out.push(prefix.clone());
-                paths(child, prefix, out);
-                prefix.pop();
-            }
-        }
-        _ => {}
-    }
-}
-
-/// What a mutated field becomes.
-#[derive(Debug, Clone)]
-pub enum Mutation {
-    /// The field is removed.
-    Remove,
-    /// The field gets another value (of any type).
-    Replace(Value),
-    /// A field is added next to it.
-    Extra(String, Value),
-}
-
-/// `depth` levels of nested objects and arrays.
-pub fn deep(depth: usize) -> Value {
-    (0..depth).fold(Value::Null, |inner, _| serde_json::json!({"a": [inner]}))
-}
-
-/// A value of any JSON type, among them the ones that break careless parsers: numbers with many
-/// decimals, amounts as strings, NUL, a 100 kB string, deep nesting.
-pub fn replacement() -> impl Strategy<Value = Value> {
-    prop_oneof![
-        Just(Value::Null),
-        any::<bool>().prop_map(Value::Bool),
-        any::<i64>().prop_map(Value::from),
-        "[1-9][0-9]{0,19}\\.[0-9]{1,30}"
-            .prop_map(|text| serde_json::from_str::<Value>(&text).unwrap()),
-        "[0-9]{1,12}(\\.[0-9]{1,12})?".prop_map(Value::String),
-        ".{0,40}".prop_map(Value::String),
-        Just(Value::String("nul \u{0000} here".to_owned())),
-        Just(Value::String("x".repeat(100_000))),
-        (0usize..200).prop_map(deep),
-        Just(serde_json::json!([])),
-        Just(serde_json::json!({})),
-    ]
-}
-
-/// Removing, replacing or adding a field.
-pub fn mutation() -> impl Strategy<Value = Mutation> {
-    prop_oneof![
-        Just(Mutation::Remove),
-        replacement().prop_map(Mutation::Replace),
-        ("[a-zA-Z]{1,12}", replacement()).prop_map(|(key, value)| Mutation::Extra(key, value)),
-    ]
-}
-
-/// Applies `mutation` at `path` (a path from [`paths`]).
-pub fn apply(value: &mut Value, path: &[String], mutation: &Mutation) {
-    let Some((last, parents)) = path.split_last() else {
-        return;
     };
-    let mut target = value;
-    for key in parents {
-        target = match target {
-            Value::Object(map) => map.get_mut(key).unwrap(),
-            Value::Array(items) => &mut items[key.parse::<usize>().unwrap()],
-            _ => return,
-        };
-    }
-    match (target, mutation) {
-        (Value::Object(map), Mutation::Remove) => {
-            map.remove(last);
-        }
-        (Value::Object(map), Mutation::Replace(new)) => {
-            map.insert(last.clone(), new.clone());
-        }
-        (Value::Object(map), Mutation::Extra(key, new)) => {
-            map.insert(format!("{last}{key}"), new.clone());
-        }
-        (Value::Array(items), Mutation::Replace(new)) => {
-            items[last.parse::<usize>().unwrap()] = new.clone();
-        }
-        _ => {}
-    }
+    (@each $subject:ty; $($check:ident),* $(,)?) => {
+        $(
+            #[test]
+            fn $check() {
+                $crate::run($crate::checks::$check::<$subject>());
+            }
+        )*
+    };
 }

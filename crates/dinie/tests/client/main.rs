@@ -8,6 +8,7 @@
     reason = "test helpers: a failed set-up must abort the test"
 )]
 
+mod conformance;
 mod errors;
 mod lists;
 mod retries;
