@@ -199,6 +199,8 @@ async fn a_batch_inserts_each_key_once_and_reports_repeats_and_known_keys_as_dup
             provider: &provider,
             event,
             raw: b"{}",
+            verification: None,
+            confirm: false,
         })
         .collect();
     let mut transaction = db.pool.begin().await.unwrap();
@@ -234,6 +236,8 @@ async fn overlapping_batches_lock_keys_in_one_order_and_do_not_deadlock() {
             provider: &provider,
             event,
             raw: b"{}",
+            verification: None,
+            confirm: false,
         }]
     };
 
@@ -250,6 +254,8 @@ async fn overlapping_batches_lock_keys_in_one_order_and_do_not_deadlock() {
                 provider: &provider,
                 event,
                 raw: b"{}",
+                verification: None,
+                confirm: false,
             });
             let outcomes = events::insert_many(&mut transaction, &items).await.unwrap();
             transaction.commit().await.unwrap();

@@ -166,6 +166,10 @@ impl WebhookSource for TestSource {
         provider()
     }
 
+    fn authentication(&self) -> providers::WebhookAuthentication {
+        providers::WebhookAuthentication::Credential
+    }
+
     async fn verify(
         &self,
         request: &InboundRequest<'_>,

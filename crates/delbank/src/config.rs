@@ -43,6 +43,11 @@ pub struct Config {
     /// Registrations made by hand in Delbank's portal, one per event type.
     #[serde(default)]
     pub webhooks: Vec<ManualRegistration>,
+    /// Webhooks as hints: confirm `pix.received`, `charge.paid`, refunds and transfer outcomes by
+    /// reading them back from the API before the gateway publishes or reconciles them (Delbank's
+    /// static webhook credential authenticates the sender, not the bytes).
+    #[serde(default = "default_confirm_by_fetch")]
+    pub confirm_by_fetch: bool,
 }
 
 /// A webhook registration made by hand in Delbank's portal, whose requests arrive at
@@ -99,6 +104,10 @@ impl AuthScheme {
 }
 
 fn default_enabled() -> bool {
+    true
+}
+
+fn default_confirm_by_fetch() -> bool {
     true
 }
 

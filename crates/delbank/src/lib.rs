@@ -23,6 +23,7 @@
 pub mod banking;
 pub mod client;
 pub mod config;
+pub mod confirm;
 mod convert;
 mod events;
 pub mod webhook;
@@ -37,6 +38,7 @@ use providers::{
 
 pub use client::Client;
 pub use config::{AuthScheme, Config, ManualRegistration};
+pub use confirm::DelbankConfirmer;
 pub use webhook::{DelbankWebhooks, Registrar};
 
 /// The provider's name: `/webhooks/delbank`, `[providers.delbank]`, `delbank.unrecognized`.
@@ -93,6 +95,9 @@ pub fn register(
     })?;
     registrar.banking(PROVIDER, Arc::new(client.clone()));
     registrar.webhook_source(Arc::new(DelbankWebhooks::new(&config, credentials)));
+    if config.confirm_by_fetch {
+        registrar.confirmer(PROVIDER, Arc::new(DelbankConfirmer::new(client.clone())));
+    }
     registrar.webhook_registration(
         PROVIDER,
         Arc::new(Registrar::new(client, config.webhook_scheme)),

@@ -43,6 +43,7 @@ fn sources() -> (Arc<dyn WebhookSource>, Arc<dyn WebhookSource>) {
             header: None,
             credential: SecretString::from("bench-token"),
         }],
+        confirm_by_fetch: true,
     };
     delbank::register(delbank, Arc::new(ConfiguredCredentialsOnly), &mut registry)
         .expect("delbank registers");

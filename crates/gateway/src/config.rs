@@ -19,6 +19,17 @@ use serde::{Deserialize, Serialize, Serializer};
 /// The configuration as compiled into the binary.
 pub const DEFAULT_TOML: &str = include_str!("../../../config/default.toml");
 
+/// The compiled defaults: each provider crate's documented section (from its description), then
+/// [`DEFAULT_TOML`] over them.
+pub fn defaults_figment() -> Figment {
+    crate::catalog::default_configs()
+        .into_iter()
+        .fold(Figment::new(), |figment, section| {
+            figment.merge(Toml::string(section))
+        })
+        .merge(Toml::string(DEFAULT_TOML))
+}
+
 /// The whole configuration of a gateway process.
 #[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
@@ -33,6 +44,8 @@ pub struct Settings {
     pub telemetry: TelemetrySettings,
     /// Group commit of inbound webhooks.
     pub ingest: IngestSettings,
+    /// Confirmation by fetch of the events of providers with weak webhook authentication.
+    pub confirmation: ConfirmationSettings,
     /// Re-publishing events to partner apps.
     pub delivery: DeliverySettings,
     /// Encryption of secrets at rest.
@@ -253,6 +266,76 @@ pub struct IngestSettings {
     pub credential_cache_ms: u64,
 }
 
+/// Confirmation by fetch (see `config/default.toml` for each key). Whether a provider's events
+/// need it is the provider's own setting (`providers.delbank.confirm_by_fetch`).
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct ConfirmationSettings {
+    /// Milliseconds between two looks for due confirmations when there were none.
+    pub poll_interval_ms: u64,
+    /// Most confirmations claimed at once.
+    pub batch: i64,
+    /// Fetches in flight at once per replica.
+    pub concurrency: usize,
+    /// Seconds a claimed confirmation is this replica's before another may take it.
+    pub lease_secs: u64,
+    /// Milliseconds before the first retry after the provider could not answer; doubles each time.
+    pub retry_base_ms: u64,
+    /// Most seconds between two retries.
+    pub retry_max_secs: u64,
+}
+
+impl ConfirmationSettings {
+    /// The wait before the next fetch after `attempts` failed ones: `retry_base_ms` doubled per
+    /// attempt, at most `retry_max_secs`.
+    pub fn backoff(&self, attempts: i32) -> Duration {
+        let doublings = u32::try_from(attempts.saturating_sub(1).clamp(0, 30)).unwrap_or(30);
+        let delay = self.retry_base_ms.saturating_mul(1u64 << doublings);
+        Duration::from_millis(delay.min(self.retry_max_secs.saturating_mul(1000)))
+    }
+
+    fn check(&self) -> Result<(), ConfigError> {
+        let checks: [(bool, &'static str, &'static str); 6] = [
+            (
+                (10..=60_000).contains(&self.poll_interval_ms),
+                "confirmation.poll_interval_ms",
+                "a number of milliseconds between 10 and 60000",
+            ),
+            (
+                (1..=1000).contains(&self.batch),
+                "confirmation.batch",
+                "a number of confirmations between 1 and 1000",
+            ),
+            (
+                (1..=256).contains(&self.concurrency),
+                "confirmation.concurrency",
+                "a number of fetches between 1 and 256",
+            ),
+            (
+                (1..=3600).contains(&self.lease_secs),
+                "confirmation.lease_secs",
+                "a number of seconds between 1 and 3600",
+            ),
+            (
+                (1..=600_000).contains(&self.retry_base_ms),
+                "confirmation.retry_base_ms",
+                "a number of milliseconds between 1 and 600000",
+            ),
+            (
+                (1..=86_400).contains(&self.retry_max_secs),
+                "confirmation.retry_max_secs",
+                "a number of seconds between 1 and 86400",
+            ),
+        ];
+        for (ok, key, expected) in checks {
+            if !ok {
+                return Err(ConfigError::Invalid { key, expected });
+            }
+        }
+        Ok(())
+    }
+}
+
 /// `Idempotency-Key` handling.
 #[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
@@ -311,7 +394,7 @@ impl Settings {
 
     /// The figment with every layer, for callers that extract sub-trees (provider crates own theirs).
     pub fn figment(file: Option<&Path>) -> Figment {
-        let mut figment = Figment::new().merge(Toml::string(DEFAULT_TOML));
+        let mut figment = defaults_figment();
         let local = Path::new("config/default.toml");
         if local.is_file() {
             figment = figment.merge(Toml::file(local));
@@ -330,7 +413,7 @@ impl Settings {
 
     /// The compiled defaults alone: what tests start from before they adjust fields in code.
     pub fn defaults() -> Result<Settings, ConfigError> {
-        Settings::from_figment(Figment::new().merge(Toml::string(DEFAULT_TOML)))
+        Settings::from_figment(defaults_figment())
     }
 
     fn from_figment(figment: Figment) -> Result<Settings, ConfigError> {
@@ -422,6 +505,7 @@ impl Settings {
                 expected: "a number of seconds between 1 and 600",
             });
         }
+        self.confirmation.check()?;
         self.retention.check()
     }
 
@@ -540,9 +624,7 @@ mod tests {
 
     fn with_overlay(overlay: &str) -> Result<Settings, ConfigError> {
         Settings::from_figment(
-            Figment::new()
-                .merge(Toml::string(DEFAULT_TOML))
-                .merge(Toml::string(overlay)),
+            defaults_figment().merge(Toml::string(overlay)),
         )
     }
 

@@ -5,8 +5,8 @@
 //! A one-way stack, top to bottom; a module imports only from modules below it (checked by
 //! `tests/architecture.rs`, the rule in ARCHITECTURE.md):
 //! - `cli`: the command line (`serve`, `migrate`, `keys`, `providers`, `secrets`, `config check`).
-//! - `startup`: the composition root: credential store, provider registry (the one place naming
-//!   provider crates), state, workers, listener, graceful shutdown.
+//! - `startup`: the composition root: credential store, provider registry, state, workers,
+//!   listener, graceful shutdown.
 //! - `http`: routes, extractors, problem+json errors, auth, idempotency, OpenAPI; handlers by
 //!   resource.
 //! - `ingest`: inbound webhooks: verify, normalize, group commit, reconcile, quarantine.
@@ -21,9 +21,11 @@
 //! - `doctor`: what the Postgres server is set to, judged against what the gateway needs.
 //! - `registry`: the registered providers by capability.
 //! - `store`: SQL, one module per aggregate.
+//! - `catalog`: the list of provider crates compiled in (the one place naming them).
 //! - `db`, `config`, `crypto`, `telemetry`: locating Postgres and migrations, figment-layered
 //!   settings, secrets at rest, logs/traces/metrics.
 
+pub mod catalog;
 pub mod cli;
 pub mod config;
 pub mod credentials;

@@ -1,15 +1,15 @@
 //! The providers this gateway talks to, by capability and name. Built once by the composition
-//! root ([`crate::startup::register_providers`]); read by the API, ingest and reconciliation.
+//! root ([`crate::startup::register_providers`], over [`crate::catalog`]); read by the API, ingest and reconciliation.
 
 use std::collections::HashMap;
 use std::sync::Arc;
 
 use providers::{
-    BankingProvider, CreditProvider, ProviderName, ProviderRegistrar, WebhookRegistration,
-    WebhookSource,
+    BankingProvider, CreditProvider, EventConfirmer, ProviderName, ProviderRegistrar,
+    WebhookRegistration, WebhookSource,
 };
 
-/// The providers this gateway talks to, by name. `startup::register_providers` is the one place that
+/// The providers this gateway talks to, by name. [`crate::catalog`] is the one place that
 /// names concrete provider crates.
 #[derive(Default)]
 pub struct ProviderRegistry {
@@ -17,6 +17,7 @@ pub struct ProviderRegistry {
     banking: HashMap<String, Arc<dyn BankingProvider>>,
     webhook_sources: HashMap<String, Arc<dyn WebhookSource>>,
     webhook_registrations: HashMap<String, Arc<dyn WebhookRegistration>>,
+    confirmers: HashMap<String, Arc<dyn EventConfirmer>>,
 }
 
 impl ProviderRegistrar for ProviderRegistry {
@@ -41,6 +42,10 @@ impl ProviderRegistrar for ProviderRegistry {
         self.webhook_registrations
             .insert(name.to_string(), registration);
     }
+
+    fn confirmer(&mut self, name: ProviderName, confirmer: Arc<dyn EventConfirmer>) {
+        self.confirmers.insert(name.to_string(), confirmer);
+    }
 }
 
 impl ProviderRegistry {
@@ -57,6 +62,26 @@ impl ProviderRegistry {
     /// Self-registration at `provider`, if it offers it.
     pub fn webhook_registration(&self, provider: &str) -> Option<Arc<dyn WebhookRegistration>> {
         self.webhook_registrations.get(provider).cloned()
+    }
+
+    /// The confirmation by fetch of `provider`'s events, if it registered one.
+    pub fn confirmer(&self, provider: &str) -> Option<Arc<dyn EventConfirmer>> {
+        self.confirmers.get(provider).cloned()
+    }
+
+    /// Whether any provider registered a confirmation by fetch.
+    pub fn has_confirmers(&self) -> bool {
+        !self.confirmers.is_empty()
+    }
+
+    /// Every registered confirmation by fetch, by provider name.
+    pub fn confirmers(&self) -> HashMap<String, Arc<dyn EventConfirmer>> {
+        self.confirmers.clone()
+    }
+
+    /// Registers the confirmation by fetch of `name`'s events.
+    pub fn register_confirmer(&mut self, name: ProviderName, confirmer: Arc<dyn EventConfirmer>) {
+        ProviderRegistrar::confirmer(self, name, confirmer);
     }
 
     /// The credit provider named `name`.

@@ -22,6 +22,7 @@ use crate::crypto::Keyring;
 use crate::delivery::dispatcher::Dispatcher;
 use crate::http::state::AppState;
 use crate::ingest::Ingestor;
+use crate::ingest::confirm::Confirmer;
 use crate::jobs;
 use crate::outbox::Sinks;
 use crate::outbox::handoff::Handoff;
@@ -45,39 +46,15 @@ pub fn providers(
     Ok((registry, store))
 }
 
-/// Registers the providers compiled into this binary: one line per provider crate, each reading
-/// its own `[providers.<name>]` section.
+/// Registers the providers compiled into this binary ([`crate::catalog`]), each reading its own
+/// `[providers.<name>]` section.
 pub fn register_providers(
     figment: &figment::Figment,
     credentials: Arc<dyn CredentialStore>,
 ) -> anyhow::Result<ProviderRegistry> {
     let mut registry = ProviderRegistry::default();
-    if let Some(config) =
-        provider_section::<delbank::Config>(figment, "delbank")?.filter(|config| config.enabled)
-    {
-        delbank::register(config, credentials.clone(), &mut registry)?;
-    }
-    if let Some(config) =
-        provider_section::<dinie::Config>(figment, "dinie")?.filter(|config| config.enabled)
-    {
-        dinie::register(config, credentials.clone(), &mut registry)?;
-    }
+    crate::catalog::register_all(figment, &credentials, &mut registry)?;
     Ok(registry)
-}
-
-/// The `[providers.<name>]` section as the provider crate's `Config`; `None` when it is absent.
-fn provider_section<T: serde::de::DeserializeOwned>(
-    figment: &figment::Figment,
-    name: &str,
-) -> anyhow::Result<Option<T>> {
-    let key = format!("providers.{name}");
-    if !figment.contains(&key) {
-        return Ok(None);
-    }
-    figment
-        .extract_inner::<T>(&key)
-        .map(Some)
-        .map_err(|error| anyhow::anyhow!("invalid configuration for `{key}`: {error}"))
 }
 
 /// A bound, not yet serving, gateway.
@@ -144,11 +121,12 @@ impl Application {
             handoff: handoff.clone(),
             ..Sinks::from_settings(&settings)
         };
-        let ingestor = Ingestor::start(
+        let ingestor = Ingestor::start_confirming(
             pool.clone(),
             sinks,
             &settings.ingest,
             Some(credentials.clone()),
+            Arc::new(registry.confirmers()),
         );
         let sender = Dispatcher::new(pool.clone(), keyring.clone(), &settings)?;
         let state = AppState {
@@ -210,6 +188,20 @@ impl Application {
                 workers.clone(),
             ))
         });
+        let confirmations = self.state.registry.has_confirmers().then(|| {
+            let state = &self.state;
+            let sinks = Sinks {
+                handoff: state.handoff.clone(),
+                ..Sinks::from_settings(&state.settings)
+            };
+            let confirmer = Confirmer::new(
+                state.pool.clone(),
+                sinks,
+                Arc::new(state.registry.confirmers()),
+                state.settings.confirmation.clone(),
+            );
+            tokio::spawn(confirmer.run(workers.clone()))
+        });
         let dispatcher = if self.state.settings.delivery.enabled {
             Some(start_dispatcher(&self.state, workers.clone())?)
         } else {
@@ -242,6 +234,9 @@ impl Application {
         let _ = metrics_upkeep.await;
         if let Some(reconciler) = reconciler {
             let _ = tokio::time::timeout(grace, reconciler).await;
+        }
+        if let Some(confirmations) = confirmations {
+            let _ = tokio::time::timeout(grace, confirmations).await;
         }
         if let Some(dispatcher) = dispatcher
             && tokio::time::timeout(grace, dispatcher).await.is_err()

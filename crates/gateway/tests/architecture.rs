@@ -16,6 +16,7 @@ use std::path::Path;
 
 /// The components, bottom first: a component may import only from components of a lower rank.
 const LAYERS: &[&[&str]] = &[
+    &["catalog"],
     &["config"],
     &["crypto", "db", "telemetry"],
     &["store", "registry"],

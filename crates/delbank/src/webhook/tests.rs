@@ -79,6 +79,7 @@ fn config(manual: Vec<ManualRegistration>) -> Config {
         retry_base_delay_ms: 1,
         webhook_scheme: AuthScheme::Bearer,
         webhooks: manual,
+        confirm_by_fetch: true,
     }
 }
 

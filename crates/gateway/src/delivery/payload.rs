@@ -37,10 +37,37 @@ pub struct EventBody {
     /// Provider-neutral fields; money as `{amount: "12.10", currency: "BRL"}`.
     #[schema(value_type = Object)]
     pub data: serde_json::Value,
+    /// How the provider's webhook was authenticated: `signature`, `credential` or `none`, with
+    /// `+fetch` once the event was confirmed by reading the resource back from the provider's API
+    /// (providers whose webhook authentication is weak). Absent on the gateway's own events.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(example = "credential+fetch")]
+    pub verification: Option<String>,
+    /// The confirmation by fetch, on events that need one (`GET /v1/events` only: a delivered
+    /// event is always confirmed).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub confirmation: Option<ConfirmationBody>,
     /// Present, and `true`, only on a test send (`POST /v1/subscriptions/{id}/test`): an example,
     /// not a stored event.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub test: bool,
+}
+
+/// Where an event's confirmation by fetch stands.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ConfirmationBody {
+    /// `pending` (not yet published), `confirmed` (published) or `refused` (contradicted by the
+    /// provider's API: never published).
+    #[schema(example = "confirmed")]
+    pub state: String,
+    /// Why it was refused.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+    /// Fetches tried so far.
+    pub attempts: i32,
+    /// The last failure to ask the provider, while pending.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub last_error: Option<String>,
 }
 
 /// The resource an event is about.
@@ -72,6 +99,8 @@ impl From<StoredEvent> for EventBody {
             occurred_at_source: event.occurred_at_source,
             received_at: event.received_at,
             data: event.data,
+            verification: event.verification,
+            confirmation: None,
             test: false,
         }
     }

@@ -1,5 +1,7 @@
 //! `GET /v1/events` and `GET /v1/events/{id}`: the stored, normalized events.
 
+use std::collections::HashMap;
+
 use axum::Json;
 use axum::extract::State;
 use axum::http::header;
@@ -9,13 +11,14 @@ use providers::{EventId, EventPattern};
 use serde::Deserialize;
 use utoipa::IntoParams;
 
-use crate::delivery::payload::EventBody;
+use crate::delivery::payload::{ConfirmationBody, EventBody};
+use crate::store::confirmations;
 use crate::http::error::ApiError;
 use crate::http::extract::{ApiPath, ApiQuery};
 use crate::http::pagination::{ListBody, PageParams};
 use crate::http::state::AppState;
 use crate::keys::{Caller, Scope};
-use crate::store::events::{self, EventFilter};
+use crate::store::events::{self, EventFilter, StoredEvent};
 
 /// Filters for listing events.
 #[derive(Debug, Deserialize, IntoParams)]
@@ -63,10 +66,36 @@ pub async fn list(
     let page = PageParams::<EventId>::parse(query.limit, query.starting_after.as_deref())?;
     let filter = filter_of(query)?;
     let found = events::list(&state.pool, &filter, page.starting_after, page.limit).await?;
-    Ok(Json(ListBody::new(
-        found.items.into_iter().map(EventBody::from).collect(),
-        found.has_more,
-    )))
+    let bodies = with_confirmations(&state, found.items).await?;
+    Ok(Json(ListBody::new(bodies, found.has_more)))
+}
+
+/// The events as the API shows them, each with its confirmation by fetch where it needed one.
+async fn with_confirmations(
+    state: &AppState,
+    events: Vec<StoredEvent>,
+) -> Result<Vec<EventBody>, ApiError> {
+    let ids: Vec<uuid::Uuid> = events.iter().map(|event| event.event_id).collect();
+    let mut found: HashMap<uuid::Uuid, confirmations::Confirmation> =
+        confirmations::of_events(&state.pool, &ids)
+            .await?
+            .into_iter()
+            .map(|confirmation| (confirmation.event_id, confirmation))
+            .collect();
+    Ok(events
+        .into_iter()
+        .map(|event| {
+            let confirmation = found.remove(&event.event_id);
+            let mut body = EventBody::from(event);
+            body.confirmation = confirmation.map(|confirmation| ConfirmationBody {
+                state: confirmation.state().as_str().to_owned(),
+                reason: confirmation.reason,
+                attempts: confirmation.attempts,
+                last_error: confirmation.last_error,
+            });
+            body
+        })
+        .collect())
 }
 
 /// The filter a query asks for: the type pattern parsed, the period checked. Shared by the API
@@ -111,7 +140,13 @@ pub async fn get(
         .ok_or_else(|| ApiError::NotFound {
             resource: format!("event {id}"),
         })?;
-    Ok(Json(EventBody::from(event)))
+    let mut bodies = with_confirmations(&state, vec![event]).await?;
+    bodies
+        .pop()
+        .map(Json)
+        .ok_or_else(|| ApiError::NotFound {
+            resource: format!("event {id}"),
+        })
 }
 
 /// The exact bytes the provider sent (may hold personal data: needs the `pii` scope).

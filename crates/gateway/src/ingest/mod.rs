@@ -7,6 +7,8 @@
 //! - `writer`: group commit by writer tasks, live reconciliation, the hand-over after the commit.
 //! - `quarantine`: what is authentic but cannot be stored as events.
 //! - `intake`: counts of what each registration sent and what became of it, for the console.
+//! - `confirm`: webhooks as hints: the money-moving events of providers with weak webhook
+//!   authentication, stored as pending, read back from the provider, then published or refused.
 
 use std::sync::Arc;
 
@@ -26,6 +28,7 @@ use crate::outbox::Sinks;
 use crate::store::events::InsertOutcome;
 use crate::store::onboarding;
 
+pub mod confirm;
 pub mod intake;
 pub mod quarantine;
 mod writer;
@@ -75,6 +78,8 @@ struct IngestorInner {
     credentials: Option<PgCredentialStore>,
     /// Intake counts not yet added to Postgres.
     tally: Arc<intake::Tally>,
+    /// Per provider, the confirmation by fetch its events may need.
+    confirmers: confirm::Confirmers,
 }
 
 impl Ingestor {
@@ -87,6 +92,24 @@ impl Ingestor {
         sinks: Sinks,
         settings: &IngestSettings,
         credentials: Option<PgCredentialStore>,
+    ) -> Ingestor {
+        Ingestor::start_confirming(
+            pool,
+            sinks,
+            settings,
+            credentials,
+            confirm::Confirmers::default(),
+        )
+    }
+
+    /// [`Ingestor::start`], holding the money-moving events of the providers in `confirmers` for
+    /// a confirmation by fetch (stored pending; published by [`confirm::Confirmer`]).
+    pub fn start_confirming(
+        pool: PgPool,
+        sinks: Sinks,
+        settings: &IngestSettings,
+        credentials: Option<PgCredentialStore>,
+        confirmers: confirm::Confirmers,
     ) -> Ingestor {
         let (queue, receiver) = mpsc::channel(settings.queue_capacity.max(1));
         let receiver = Arc::new(Mutex::new(receiver));
@@ -107,6 +130,7 @@ impl Ingestor {
                 queue,
                 credentials,
                 tally,
+                confirmers,
             }),
         }
     }
@@ -147,7 +171,11 @@ impl Ingestor {
         let outcome = match source.normalize(&request) {
             Ok(events) => {
                 tracing::Span::current().record("events", events.len());
-                match self.store(provider.clone(), events, body.clone()).await {
+                let verification = source.authentication().as_str();
+                match self
+                    .store(provider.clone(), events, verification, body.clone())
+                    .await
+                {
                     Ok(outcomes) => Ingested::Stored(
                         outcomes
                             .into_iter()
@@ -210,16 +238,24 @@ impl Ingestor {
         &self,
         provider: ProviderName,
         events: Vec<NormalizedEvent>,
+        verification: &'static str,
         raw: Bytes,
     ) -> Result<Vec<InsertOutcome>, IngestError> {
         if events.is_empty() {
             return Ok(Vec::new());
         }
         let events = self.number_onboarding_rounds(&provider, events).await?;
+        let confirmer = self.inner.confirmers.get(provider.as_str());
+        let confirm = events
+            .iter()
+            .map(|event| confirmer.is_some_and(|confirmer| confirmer.must_confirm(event)))
+            .collect();
         let (reply, answer) = oneshot::channel();
         let job = Job {
             provider,
             events,
+            verification,
+            confirm,
             raw,
             reply,
         };

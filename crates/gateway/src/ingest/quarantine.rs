@@ -45,7 +45,12 @@ impl Ingestor {
             .normalize(&request)
             .map_err(|error| ReplayError::StillUnreadable(error.reason))?;
         let outcomes = match self
-            .store(source.provider(), events, Bytes::copy_from_slice(&row.raw))
+            .store(
+                source.provider(),
+                events,
+                source.authentication().as_str(),
+                Bytes::copy_from_slice(&row.raw),
+            )
             .await
         {
             Ok(outcomes) => outcomes,

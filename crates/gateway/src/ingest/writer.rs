@@ -18,6 +18,10 @@ use crate::store::events::{InsertOutcome, NewEvent};
 pub(super) struct Job {
     pub(super) provider: ProviderName,
     pub(super) events: Vec<NormalizedEvent>,
+    /// How the webhook was authenticated.
+    pub(super) verification: &'static str,
+    /// Per event: whether it waits for a confirmation by fetch.
+    pub(super) confirm: Vec<bool>,
     pub(super) raw: Bytes,
     pub(super) reply: oneshot::Sender<Result<Vec<InsertOutcome>, sqlx::Error>>,
 }
@@ -117,8 +121,9 @@ async fn store_in_transaction(
     Ok(stored.outcomes)
 }
 
-/// Live reconciliation of the events just stored (duplicates are not reconciled twice), in their
-/// transaction, and the `reconciliation.*` events it emits stored with them.
+/// Live reconciliation of the events just stored (duplicates are not reconciled twice, events
+/// waiting for a confirmation are reconciled once confirmed), in their transaction, and the
+/// `reconciliation.*` events it emits stored with them.
 async fn reconcile_new(
     connection: &mut PgConnection,
     items: &[NewEvent<'_>],
@@ -129,19 +134,40 @@ async fn reconcile_new(
     let new: Vec<(&ProviderName, &NormalizedEvent)> = items
         .iter()
         .zip(outcomes)
-        .filter(|(_, outcome)| matches!(outcome, InsertOutcome::Inserted(_)))
+        .filter(|(item, outcome)| {
+            !item.confirm && matches!(outcome, InsertOutcome::Inserted(_))
+        })
         .map(|(item, _)| (item.provider, item.event))
         .collect();
-    let emitted = live::on_events(&mut *connection, &new, settings).await?;
+    reconcile(connection, &new, settings, jetstream).await
+}
+
+/// Live reconciliation of `events`, in the caller's transaction, and the `reconciliation.*` events
+/// it emits stored with them.
+pub(super) async fn reconcile(
+    connection: &mut PgConnection,
+    events: &[(&ProviderName, &NormalizedEvent)],
+    settings: &ReconciliationSettings,
+    jetstream: bool,
+) -> Result<(), sqlx::Error> {
+    if events.is_empty() {
+        return Ok(());
+    }
+    let emitted = live::on_events(&mut *connection, events, settings).await?;
     outbox::store_own_events(connection, &emitted, jetstream).await
 }
 
 impl Job {
     fn items(&self) -> impl Iterator<Item = NewEvent<'_>> {
-        self.events.iter().map(|event| NewEvent {
-            provider: &self.provider,
-            event,
-            raw: &self.raw,
-        })
+        self.events
+            .iter()
+            .zip(&self.confirm)
+            .map(|(event, &confirm)| NewEvent {
+                provider: &self.provider,
+                event,
+                raw: &self.raw,
+                verification: Some(self.verification),
+                confirm,
+            })
     }
 }

@@ -15,6 +15,7 @@ use providers::{NormalizedEvent, ProviderName};
 use sqlx::PgConnection;
 
 use crate::config::{ReconciliationSettings, Settings};
+use crate::store::confirmations;
 use crate::store::deliveries::{self, Claimed, NewDelivery, Sink};
 use crate::store::events::{self, InsertOutcome, NewEvent};
 use crate::store::subscriptions;
@@ -97,6 +98,8 @@ pub async fn store_event(
             provider,
             event,
             raw,
+            verification: None,
+            confirm: false,
         }],
         jetstream,
         None,
@@ -149,12 +152,38 @@ async fn store_and_fan_out_many(
             InsertOutcome::Duplicate(_) => None,
         })
         .collect();
+    // Events waiting for a confirmation by fetch are stored, not published: the confirmer fans
+    // them out once the provider's API agrees (`ingest::confirm`).
+    let waiting: Vec<(uuid::Uuid, &str)> = new
+        .iter()
+        .filter(|(_, item)| item.confirm)
+        .map(|(id, item)| (*id, item.provider.as_str()))
+        .collect();
+    confirmations::insert_pending(&mut *connection, &waiting).await?;
+    let publish: Vec<(uuid::Uuid, &ProviderName, &NormalizedEvent)> = new
+        .iter()
+        .filter(|(_, item)| !item.confirm)
+        .map(|(id, item)| (*id, item.provider, item.event))
+        .collect();
+    let handover = fan_out(connection, &publish, jetstream, handoff).await?;
+    Ok((outcomes, handover))
+}
+
+/// Enqueues the deliveries of events already stored (one per matching active subscription, and
+/// the JetStream publication), in the caller's transaction: the second half of storing an event,
+/// done at once for most events and after its confirmation by fetch for the others.
+pub async fn fan_out(
+    connection: &mut PgConnection,
+    new: &[(uuid::Uuid, &ProviderName, &NormalizedEvent)],
+    jetstream: bool,
+    handoff: Option<&Handoff>,
+) -> Result<Option<Handover>, sqlx::Error> {
     if new.is_empty() {
-        return Ok((outcomes, None));
+        return Ok(None);
     }
     let events: Vec<(&ProviderName, &NormalizedEvent)> = new
         .iter()
-        .map(|(_, item)| (item.provider, item.event))
+        .map(|(_, provider, event)| (*provider, *event))
         .collect();
     let matching = subscriptions::matching_many(&mut *connection, &events).await?;
     // Ordered subscriptions keep going through the claim statement, which keeps their order.
@@ -165,12 +194,8 @@ async fn store_and_fan_out_many(
     let mut room = reservation.as_ref().map_or(0, Reservation::len);
     let mut matching = matching.into_iter().peekable();
     let mut rows = Vec::with_capacity(new.len());
-    for (index, (event_id, item)) in new.iter().enumerate() {
-        let ordering_key = format!(
-            "{}:{}",
-            item.event.resource.kind.as_str(),
-            item.event.resource.id
-        );
+    for (index, (event_id, _, event)) in new.iter().enumerate() {
+        let ordering_key = format!("{}:{}", event.resource.kind.as_str(), event.resource.id);
         while let Some(to) = matching.next_if(|m| m.event == index) {
             let claimed = !to.ordered && room > 0;
             room -= usize::from(claimed);
@@ -208,5 +233,5 @@ async fn store_and_fan_out_many(
             })
             .collect(),
     });
-    Ok((outcomes, handover))
+    Ok(handover)
 }

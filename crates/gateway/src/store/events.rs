@@ -60,12 +60,30 @@ pub struct StoredEvent {
     pub received_at: DateTime<Utc>,
     /// Provider-neutral fields.
     pub data: serde_json::Value,
+    /// How its webhook was authenticated; `None` for the gateway's own events and older ones.
+    pub verification: Option<String>,
 }
 
 impl StoredEvent {
     /// The typed id.
     pub fn id(&self) -> EventId {
         EventId::from_uuid(self.event_id)
+    }
+
+    /// The normalized event it was stored from (its data read back into its type's shape).
+    pub fn normalized(&self) -> Result<NormalizedEvent, serde_json::Error> {
+        serde_json::from_value(serde_json::json!({
+            "type": self.event_type,
+            "provider_event_type": self.provider_event_type,
+            "dedup_key": self.dedup_key,
+            "resource": {
+                "kind": self.resource_kind,
+                "id": self.resource_id,
+                "correlation_id": self.correlation_id,
+            },
+            "occurred_at": (self.occurred_at_source == "provider").then_some(self.occurred_at),
+            "data": self.data,
+        }))
     }
 }
 
@@ -78,6 +96,11 @@ pub struct NewEvent<'a> {
     pub event: &'a NormalizedEvent,
     /// The webhook body it came in (shared by the events of one body).
     pub raw: &'a [u8],
+    /// How its webhook was authenticated (`signature`, `credential`, `none`); `None` for the
+    /// gateway's own events.
+    pub verification: Option<&'static str>,
+    /// Whether it waits for a confirmation by fetch before it is published and reconciled.
+    pub confirm: bool,
 }
 
 /// Inserts one event unless `(provider, dedup_key)` exists; safe under any concurrency: the key's
@@ -94,6 +117,8 @@ pub async fn insert(
             provider,
             event,
             raw,
+            verification: None,
+            confirm: false,
         }],
     )
     .await?;
@@ -164,12 +189,13 @@ async fn insert_many_locked(
          )
          insert into event (event_id, provider, event_type, provider_event_type, dedup_key,
                             resource_kind, resource_id, correlation_id, occurred_at, occurred_at_source,
-                            data, raw)
+                            data, raw, verification)
          select i, p, t, pt, k, rk, ri, c, coalesce(o, now()),
-                case when o is null then 'received' else 'provider' end, d, r
+                case when o is null then 'received' else 'provider' end, d, r, v
          from unnest($1::uuid[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[],
-                     $7::text[], $8::text[], $9::timestamptz[], $10::jsonb[], $11::bytea[])
-              as u(i, p, t, pt, k, rk, ri, c, o, d, r)
+                     $7::text[], $8::text[], $9::timestamptz[], $10::jsonb[], $11::bytea[],
+                     $13::text[])
+              as u(i, p, t, pt, k, rk, ri, c, o, d, r, v)
          where u.i in (select event_id from fresh)
          returning event_id",
     )
@@ -189,6 +215,7 @@ async fn insert_many_locked(
     )
     .bind(rows.iter().map(|r| r.raw).collect::<Vec<_>>())
     .bind(generation)
+    .bind(rows.iter().map(|r| r.verification).collect::<Vec<_>>())
     .fetch_all(&mut *connection)
     .await?;
     let inserted: HashSet<uuid::Uuid> = inserted.into_iter().collect();
@@ -260,7 +287,8 @@ pub struct EventFilter {
 
 const COLUMNS: &str =
     "event_id, provider, event_type, provider_event_type, dedup_key, resource_kind, resource_id,
-                       correlation_id, occurred_at, occurred_at_source, received_at, data";
+                       correlation_id, occurred_at, occurred_at_source, received_at, data,
+                       verification";
 
 /// Newest first; `starting_after` is the last id of the previous page. Ids are unique and the order
 /// is by id alone, so pages neither repeat nor skip an event while others are being inserted.

@@ -4,6 +4,7 @@
 //! # Layout
 //! - `events`: the event store (exactly-once insert, filtered listing).
 //! - `quarantine`: verified webhooks that could not be normalized.
+//! - `confirmations`: events of weak-authentication providers waiting for a confirmation by fetch.
 //! - `api_keys`: hashed API keys with scopes.
 //! - `credentials`: inbound webhook credentials from registrations at providers.
 //! - `idempotency`: stored responses for `Idempotency-Key`.
@@ -21,6 +22,7 @@
 //! - `intake`: webhook intake counts per minute, provider, registration and outcome.
 
 pub mod api_keys;
+pub mod confirmations;
 pub mod console_sessions;
 pub mod credentials;
 pub mod deliveries;

@@ -118,6 +118,8 @@ pub async fn take_running(connection: &mut PgConnection) -> Result<Option<Replay
 }
 
 /// The next events of a replay's window after its cursor, in id order: ids and resource keys.
+/// Events waiting for a confirmation by fetch, or refused by it, were never published and are not
+/// replayed.
 pub async fn next_events(
     connection: &mut PgConnection,
     job: &ReplayJob,
@@ -130,6 +132,8 @@ pub async fn next_events(
          where e.received_at >= $1 and e.received_at < $2
            and ($3::uuid is null or e.event_id > $3)
            and {FILTERS_MATCH} and {}
+           and not exists (select 1 from event_confirmation c
+                           where c.event_id = e.event_id and c.state <> 'confirmed')
          order by e.event_id limit $5",
         patterns_match("$4::text[]"),
     );

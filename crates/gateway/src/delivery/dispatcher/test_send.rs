@@ -57,6 +57,8 @@ impl Dispatcher {
             occurred_at_source: "received".to_owned(),
             received_at: now,
             data: event_type.example_data().to_json(),
+            verification: None,
+            confirmation: None,
             test: true,
         };
         let payload = serde_json::to_vec(&event)
