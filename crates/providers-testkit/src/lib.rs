@@ -44,12 +44,13 @@
 //! - `normalization_is_deterministic`: twice, and through a second source.
 //!
 //! **The client**:
-//! - `client_times_out_on_a_slow_provider`: latency 3 s, timeout 1 s: `Timeout`, in less than 3 s;
+//! - `client_times_out_on_a_slow_provider`: latency 3 s, timeout 1 s: `Timeout`, in less than 2 s;
 //! - `client_retries_an_idempotent_read_until_it_succeeds`: two 503s then success, three requests;
-//! - `client_stops_retrying_after_the_configured_attempts`: 2 and 4 attempts, as many requests;
+//! - `client_stops_retrying_after_the_configured_attempts`: 500s, 2 and 4 attempts, as many
+//!   requests;
 //! - `client_never_retries_a_non_idempotent_write`: one request, `Unavailable`;
 //! - `client_retries_a_keyed_create_as_declared`: with [`KeyedCreateRetries::WithTheSameKey`],
-//!   the identical idempotency key on every attempt (read from the simulator's request log) and
+//!   two 502s then success, the identical idempotency key on every attempt (read from the simulator's request log) and
 //!   on a later call under the same key, and one resource made; with
 //!   [`KeyedCreateRetries::Never`], one request;
 //! - `client_maps_missing_resources_to_not_found`, `client_maps_conflicts_to_conflict`,
@@ -78,7 +79,7 @@
 //!
 //! 1. Add the kit to the provider crate's `[dev-dependencies]`: `providers-testkit.workspace =
 //!    true` (with the simulator crate).
-//! 2. Write `tests/conformance.rs`: a type holding the running simulator, and [`Subject`] for it:
+//! 2. Write `tests/conformance.rs` (or a module of an existing test binary): a type holding the running simulator, and [`Subject`] for it:
 //!    - `description()`: `<YourProvider as providers::Provider>::describe()`;
 //!    - `verifier_source()`: `include_str!("../src/webhook.rs")`;
 //!    - `start()`: the simulator on `127.0.0.1:0`;
@@ -99,8 +100,9 @@
 //! 3. Call `providers_testkit::conformance_tests!(YourSubject);` at the top level of that file.
 //! 4. Delete the provider's own tests that a check now proves; keep those that prove more.
 //!
-//! `crates/dinie/tests/conformance.rs` (Signature) and `crates/delbank/tests/conformance.rs`
-//! (Credential) are complete examples.
+//! `crates/dinie/tests/client/conformance.rs` (Signature) and
+//! `crates/delbank/tests/client/conformance.rs` (Credential) are complete examples; both live in
+//! the crate's one client test binary, as a module (one binary links once).
 //!
 //! # Layout
 //!

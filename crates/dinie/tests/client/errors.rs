@@ -83,22 +83,6 @@ async fn the_same_cpf_with_another_external_id_is_a_conflict_and_with_the_same_o
 }
 
 #[tokio::test]
-async fn an_unknown_resource_is_not_found() {
-    let setup = setup().await;
-    for error in [
-        setup.client.get_customer("cust_missing").await.unwrap_err(),
-        setup
-            .client
-            .get_credit_offer("co_missing")
-            .await
-            .unwrap_err(),
-        setup.client.get_loan("ln_missing").await.unwrap_err(),
-    ] {
-        assert!(matches!(error, ProviderError::NotFound { .. }), "{error:?}");
-    }
-}
-
-#[tokio::test]
 async fn a_document_type_not_requested_is_rejected() {
     let setup = setup().await;
     let customer = setup

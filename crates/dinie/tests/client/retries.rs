@@ -3,7 +3,6 @@
 
 use std::time::{Duration, Instant};
 
-use dinie::model::CustomerUpdate;
 use dinie::{Config, DinieClient};
 use dinie_sim::{Fault, SimConfig};
 use futures::TryStreamExt;
@@ -19,60 +18,6 @@ fn fault(method: &str, path: &str, status: u16, times: u32) -> Fault {
         times: Some(times),
         ..Fault::default()
     }
-}
-
-#[tokio::test]
-async fn a_read_that_fails_with_5xx_is_retried_until_it_succeeds() {
-    let setup = setup().await;
-    let created = setup
-        .client
-        .create_customer(&new_customer(1, "user-1"), &key())
-        .await
-        .unwrap();
-    let path = format!("/customers/{}", created.id);
-    setup.sim.add_fault(fault("GET", &path, 503, 2)).await;
-
-    let fetched = setup.client.get_customer(&created.id).await.unwrap();
-
-    assert_eq!(fetched.id, created.id);
-    let statuses: Vec<u16> = recorded(&setup.sim, "GET", &path)
-        .await
-        .iter()
-        .map(|request| request.status)
-        .collect();
-    assert_eq!(statuses, [503, 503, 200]);
-}
-
-#[tokio::test]
-async fn a_create_is_retried_with_the_same_idempotency_key_and_creates_once() {
-    let setup = setup().await;
-    setup
-        .sim
-        .add_fault(fault("POST", "/customers", 502, 1))
-        .await;
-    let idempotency_key = key();
-
-    let created = setup
-        .client
-        .create_customer(&new_customer(2, "user-2"), &idempotency_key)
-        .await
-        .unwrap();
-
-    let posts = recorded(&setup.sim, "POST", "/customers").await;
-    assert_eq!(posts.len(), 2);
-    assert!(
-        posts
-            .iter()
-            .all(|post| post.idempotency_key.as_deref() == Some(idempotency_key.as_str()))
-    );
-    let customers: Vec<_> = setup
-        .client
-        .list_customers(&Default::default())
-        .try_collect()
-        .await
-        .unwrap();
-    assert_eq!(customers.len(), 1);
-    assert_eq!(customers[0].id, created.id);
 }
 
 #[tokio::test]
@@ -113,40 +58,6 @@ async fn a_multipart_upload_is_retried_with_identical_bytes() {
         .map(|request| request.status)
         .collect();
     assert_eq!(statuses, [500, 201, 201]);
-}
-
-#[tokio::test]
-async fn a_partial_update_is_never_retried() {
-    let setup = setup().await;
-    let customer = setup
-        .client
-        .create_customer(&new_customer(4, "user-4"), &key())
-        .await
-        .unwrap();
-    let path = format!("/customers/{}", customer.id);
-    setup.sim.add_fault(fault("PATCH", &path, 503, 1)).await;
-    let update = CustomerUpdate {
-        email: Some("new@example.com".into()),
-        ..CustomerUpdate::default()
-    };
-
-    let error = setup
-        .client
-        .update_customer(&customer.id, &update)
-        .await
-        .unwrap_err();
-
-    assert!(
-        matches!(
-            error,
-            ProviderError::Unavailable {
-                status: Some(503),
-                ..
-            }
-        ),
-        "{error:?}"
-    );
-    assert_eq!(recorded(&setup.sim, "PATCH", &path).await.len(), 1);
 }
 
 #[tokio::test]
@@ -205,29 +116,6 @@ async fn a_429_asking_for_longer_than_the_cap_fails_at_once_with_the_delay() {
             .await
             .len(),
         1
-    );
-}
-
-#[tokio::test]
-async fn retries_stop_after_the_configured_attempts() {
-    let setup = setup().await;
-    setup
-        .sim
-        .add_fault(fault("GET", "/loans/ln_x", 500, 10))
-        .await;
-
-    let error = setup.client.get_loan("ln_x").await.unwrap_err();
-
-    assert!(matches!(
-        error,
-        ProviderError::Unavailable {
-            status: Some(500),
-            ..
-        }
-    ));
-    assert_eq!(
-        recorded(&setup.sim, "GET", "/loans/ln_x").await.len(),
-        usize::try_from(setup.config.retries.max_attempts).unwrap()
     );
 }
 
