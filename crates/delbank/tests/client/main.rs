@@ -54,6 +54,7 @@ fn config(sim: &SimHandle) -> Config {
         retry_base_delay_ms: 10,
         webhook_scheme: AuthScheme::Bearer,
         webhooks: Vec::new(),
+        confirm_by_fetch: true,
     }
 }
 

@@ -18,6 +18,7 @@ pub(crate) fn source() -> DelbankWebhooks {
         retry_base_delay_ms: 1,
         webhook_scheme: AuthScheme::Bearer,
         webhooks: Vec::new(),
+        confirm_by_fetch: true,
     };
     DelbankWebhooks::new(&config, Arc::new(ConfiguredCredentialsOnly))
 }
