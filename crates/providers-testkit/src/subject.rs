@@ -347,3 +347,35 @@ pub fn expiring(credential: InboundCredential, not_after: DateTime<Utc>) -> Inbo
         ..credential
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use chrono::{TimeZone, Utc};
+    use providers::{CredentialStore, InboundCredential, ProviderName, WebhookCredential};
+
+    use crate::subject::{TestCredentials, expiring};
+
+    #[tokio::test]
+    async fn the_test_store_answers_what_was_set_records_lookups_and_can_be_down() {
+        let credential = InboundCredential {
+            secret: WebhookCredential::new("token"),
+            not_after: None,
+            attributes: Default::default(),
+        };
+        let store = TestCredentials::holding(vec![credential.clone()]);
+        let name = ProviderName::from_static("acme");
+        let found = store.credentials(&name, "/a").await.unwrap();
+        assert_eq!(found.len(), 1);
+        let until = Utc.with_ymd_and_hms(2026, 1, 1, 0, 0, 0).unwrap();
+        store.set(vec![credential.clone(), expiring(credential, until)]);
+        let found = store.credentials(&name, "/b").await.unwrap();
+        assert_eq!(found[1].not_after, Some(until));
+        store.set_down(true);
+        assert!(store.credentials(&name, "/c").await.is_err());
+        assert_eq!(
+            store.lookups(),
+            [("acme", "/a"), ("acme", "/b"), ("acme", "/c")]
+                .map(|(provider, path)| (provider.to_owned(), path.to_owned()))
+        );
+    }
+}

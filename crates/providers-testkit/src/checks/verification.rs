@@ -227,10 +227,25 @@ pub async fn verification_compares_through_a_constant_time_function<S: Subject>(
     let source = S::verifier_source();
     let code = source.split("#[cfg(test)]").next().unwrap_or(source);
     assert!(
-        code.contains("constant_time_eq(") || code.contains("ct_eq("),
+        calls_a_constant_time_comparison(code),
         "the verifier's source calls neither providers::webhook::constant_time_eq nor subtle's ct_eq"
     );
-    let sensitive = [
+    let offending = plain_comparisons_of_secrets(code);
+    assert!(
+        offending.is_empty(),
+        "the verifier compares secret material with == or != (line, text): {offending:?}"
+    );
+}
+
+/// Whether `code` calls `constant_time_eq` or `ct_eq`.
+pub(crate) fn calls_a_constant_time_comparison(code: &str) -> bool {
+    code.contains("constant_time_eq(") || code.contains("ct_eq(")
+}
+
+/// The lines of `code` (numbered from 1) that compare with `==` or `!=` while naming secret
+/// material; comments are ignored.
+pub(crate) fn plain_comparisons_of_secrets(code: &str) -> Vec<(usize, String)> {
+    const SENSITIVE: [&str; 7] = [
         "secret",
         "signature",
         "token",
@@ -239,22 +254,16 @@ pub async fn verification_compares_through_a_constant_time_function<S: Subject>(
         "expected",
         "mac",
     ];
-    let offending: Vec<(usize, &str)> = code
-        .lines()
+    code.lines()
         .enumerate()
         .filter(|(_, line)| {
             let code = line.split("//").next().unwrap_or_default();
+            let lowercase = code.to_ascii_lowercase();
             (code.contains("==") || code.contains("!="))
-                && sensitive
-                    .iter()
-                    .any(|word| code.to_ascii_lowercase().contains(word))
+                && SENSITIVE.iter().any(|word| lowercase.contains(word))
         })
-        .map(|(index, line)| (index + 1, line.trim()))
-        .collect();
-    assert!(
-        offending.is_empty(),
-        "the verifier compares secret material with == or != (line, text): {offending:?}"
-    );
+        .map(|(index, line)| (index + 1, line.trim().to_owned()))
+        .collect()
 }
 
 /// During a rotation the credential being rotated out (`not_after` in the future) is accepted,
@@ -363,4 +372,36 @@ pub async fn verification_has_no_side_effects_on_rejection<S: Subject>() {
         before,
         "verification called the provider's API"
     );
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::checks::verification::{
+        calls_a_constant_time_comparison, plain_comparisons_of_secrets,
+    };
+
+    #[test]
+    fn a_constant_time_verifier_passes_the_reading() {
+        let code = "let ok = constant_time_eq(presented.as_bytes(), expected.as_bytes());\n\
+                    if version == \"v1\" { keep(ok) }\n\
+                    // a comment saying signature == nothing";
+        assert!(calls_a_constant_time_comparison(code));
+        assert!(plain_comparisons_of_secrets(code).is_empty());
+    }
+
+    #[test]
+    fn a_plain_equality_on_a_secret_is_reported_with_its_line() {
+        let code =
+            "let key = decode(secret);\nif presented_signature == expected { return Ok(()) }";
+        assert!(!calls_a_constant_time_comparison(code));
+        assert_eq!(
+            plain_comparisons_of_secrets(code),
+            [(
+                2,
+                "if presented_signature == expected { return Ok(()) }".to_owned()
+            )]
+        );
+        let code = "if credential.secret.expose_secret() != token {}";
+        assert_eq!(plain_comparisons_of_secrets(code).len(), 1);
+    }
 }
