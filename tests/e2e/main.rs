@@ -11,6 +11,7 @@
 mod auth;
 mod cluster;
 mod compression;
+mod confirmation;
 mod console;
 mod delbank;
 mod delivery;

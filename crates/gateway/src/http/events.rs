@@ -87,6 +87,9 @@ async fn with_confirmations(
         .map(|event| {
             let confirmation = found.remove(&event.event_id);
             let mut body = EventBody::from(event);
+            if let Some(confirmation) = &confirmation {
+                body.verification.clone_from(&confirmation.verification);
+            }
             body.confirmation = confirmation.map(|confirmation| ConfirmationBody {
                 state: confirmation.state().as_str().to_owned(),
                 reason: confirmation.reason,

@@ -57,6 +57,9 @@ pub struct Confirmation {
     pub last_error: Option<String>,
     /// When it was resolved.
     pub resolved_at: Option<DateTime<Utc>>,
+    /// The event's `verification`, read in the same statement (so that a confirmed state always
+    /// comes with its `+fetch`).
+    pub verification: Option<String>,
 }
 
 impl Confirmation {
@@ -164,15 +167,17 @@ pub async fn retry_later(
     Ok(())
 }
 
-/// The confirmations of these events (events that needed none are absent).
+/// The confirmations of these events (events that needed none are absent), each with its
+/// event's `verification` as of the same snapshot.
 pub async fn of_events(
     pool: &PgPool,
     event_ids: &[uuid::Uuid],
 ) -> Result<Vec<Confirmation>, sqlx::Error> {
     sqlx::query_as(
-        "select event_id, provider, state, reason, attempts, next_attempt_at, last_error,
-                resolved_at
-         from event_confirmation where event_id = any($1)",
+        "select c.event_id, c.provider, c.state, c.reason, c.attempts, c.next_attempt_at,
+                c.last_error, c.resolved_at, e.verification
+         from event_confirmation c join event e using (event_id)
+         where c.event_id = any($1)",
     )
     .bind(event_ids)
     .fetch_all(pool)
