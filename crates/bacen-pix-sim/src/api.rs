@@ -25,10 +25,7 @@ pub(crate) fn api_router(shared: Shared) -> Router {
     Router::new()
         .route("/oauth/token", post(token))
         .route("/cob", get(list_cob))
-        .route(
-            "/cob/{txid}",
-            put(put_cob).patch(patch_cob).get(get_cob),
-        )
+        .route("/cob/{txid}", put(put_cob).patch(patch_cob).get(get_cob))
         .route("/cobv", get(list_cobv))
         .route(
             "/cobv/{txid}",
@@ -54,7 +51,10 @@ pub(crate) fn control_router(control: Control) -> Router {
     Router::new()
         .route("/_sim/pix-in", post(control_pix_in))
         .route("/_sim/cobs/{txid}/pay", post(control_pay))
-        .route("/_sim/knobs", get(control_get_knobs).post(control_set_knobs))
+        .route(
+            "/_sim/knobs",
+            get(control_get_knobs).post(control_set_knobs),
+        )
         .route("/_sim/requests", get(control_requests))
         .route("/_sim/deliveries", get(control_deliveries))
         .route("/_sim/revoke-tokens", post(control_revoke))
@@ -259,11 +259,7 @@ async fn put_cob(State(shared): State<Shared>, Path(txid): Path<String>, body: B
     put_cob_of(&shared, CobKind::Cob, &txid, &body).await
 }
 
-async fn put_cobv(
-    State(shared): State<Shared>,
-    Path(txid): Path<String>,
-    body: Bytes,
-) -> Response {
+async fn put_cobv(State(shared): State<Shared>, Path(txid): Path<String>, body: Bytes) -> Response {
     put_cob_of(&shared, CobKind::CobV, &txid, &body).await
 }
 
@@ -313,17 +309,25 @@ async fn get_cobv(State(shared): State<Shared>, Path(txid): Path<String>) -> Res
 }
 
 /// `inicio`, `fim` (required, RFC 3339, `fim` not before `inicio`) and `paginacao.*`.
-fn window(query: Option<&str>, invalid: &'static str) -> Result<(Window, BTreeMap<String, String>), Problem> {
-    let params: BTreeMap<String, String> = form_urlencoded::parse(query.unwrap_or_default().as_bytes())
-        .into_owned()
-        .collect();
+fn window(
+    query: Option<&str>,
+    invalid: &'static str,
+) -> Result<(Window, BTreeMap<String, String>), Problem> {
+    let params: BTreeMap<String, String> =
+        form_urlencoded::parse(query.unwrap_or_default().as_bytes())
+            .into_owned()
+            .collect();
     let time = |name: &str| -> Result<DateTime<Utc>, Problem> {
         params
             .get(name)
             .and_then(|text| DateTime::parse_from_rfc3339(text).ok())
             .map(|time| time.with_timezone(&Utc))
             .ok_or_else(|| {
-                Problem::invalid(invalid, name, "O parâmetro é obrigatório e deve respeitar a RFC 3339.")
+                Problem::invalid(
+                    invalid,
+                    name,
+                    "O parâmetro é obrigatório e deve respeitar a RFC 3339.",
+                )
             })
     };
     let inicio = time("inicio")?;
@@ -458,7 +462,10 @@ async fn put_webhook(
 }
 
 async fn get_webhook(State(shared): State<Shared>, Path(chave): Path<String>) -> Response {
-    answer(StatusCode::OK, shared.with(|state| state.get_webhook(&chave)))
+    answer(
+        StatusCode::OK,
+        shared.with(|state| state.get_webhook(&chave)),
+    )
 }
 
 async fn delete_webhook(State(shared): State<Shared>, Path(chave): Path<String>) -> Response {

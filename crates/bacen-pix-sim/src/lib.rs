@@ -247,11 +247,10 @@ impl Sim {
         let control_router = api::control_router(control.clone());
         let mut control_stopped = stopped;
         let control_task = tokio::spawn(async move {
-            let serve = axum::serve(control_listener, control_router).with_graceful_shutdown(
-                async move {
+            let serve =
+                axum::serve(control_listener, control_router).with_graceful_shutdown(async move {
                     let _ = control_stopped.wait_for(|stop| *stop).await;
-                },
-            );
+                });
             if let Err(error) = serve.await {
                 tracing::error!(error.message = %error, "bacen-pix simulator control api stopped");
             }

@@ -24,7 +24,11 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     config.api_address = address("BACEN_PIX_SIM_ADDR")?;
     config.control_address = address("BACEN_PIX_SIM_CONTROL_ADDR")?;
     let sim = Sim::start(config).await?;
-    println!("bacen-pix simulator: api {} (mTLS), control {}", sim.base_url(), sim.control_url());
+    println!(
+        "bacen-pix simulator: api {} (mTLS), control {}",
+        sim.base_url(),
+        sim.control_url()
+    );
     println!("[providers.bacen-pix]");
     for (key, value) in sim.gateway_settings() {
         println!("{key} = {value}");

@@ -23,12 +23,8 @@ pub(crate) fn http_client(pki: &Pki) -> Result<reqwest::Client, String> {
 pub(crate) fn send(shared: &Shared, callback: Callback) {
     let shared = shared.clone();
     tokio::spawn(async move {
-        let (dropped, duplicate) = shared.with(|state| {
-            (
-                state.knobs.drop_callbacks,
-                state.knobs.duplicate_callbacks,
-            )
-        });
+        let (dropped, duplicate) =
+            shared.with(|state| (state.knobs.drop_callbacks, state.knobs.duplicate_callbacks));
         if dropped {
             shared.with(|state| {
                 state.deliveries.push(Delivery {

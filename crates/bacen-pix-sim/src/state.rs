@@ -58,7 +58,12 @@ pub(crate) struct Problem {
 }
 
 impl Problem {
-    pub(crate) fn new(status: u16, kind: &'static str, title: &'static str, detail: &str) -> Problem {
+    pub(crate) fn new(
+        status: u16,
+        kind: &'static str,
+        title: &'static str,
+        detail: &str,
+    ) -> Problem {
         Problem {
             status,
             kind,
@@ -69,7 +74,12 @@ impl Problem {
     }
 
     pub(crate) fn not_found() -> Problem {
-        Problem::new(404, "NaoEncontrado", "Não Encontrado", "Entidade não encontrada.")
+        Problem::new(
+            404,
+            "NaoEncontrado",
+            "Não Encontrado",
+            "Entidade não encontrada.",
+        )
     }
 
     pub(crate) fn unavailable() -> Problem {
@@ -230,7 +240,11 @@ fn alphanumeric(length: usize) -> String {
 
 /// `E` or `D`, the ISPB, `yyyyMMddHHmm` and 11 random characters: 32 in all.
 fn end_to_end_id(prefix: char, ispb: &str, at: DateTime<Utc>) -> String {
-    format!("{prefix}{ispb}{}{}", at.format("%Y%m%d%H%M"), alphanumeric(11))
+    format!(
+        "{prefix}{ispb}{}{}",
+        at.format("%Y%m%d%H%M"),
+        alphanumeric(11)
+    )
 }
 
 /// An amount in the spec's grammar (`\d{1,10}\.\d{2}`), greater than zero.
@@ -279,9 +293,15 @@ fn devedor(value: Option<&Value>, required: bool, kind: CobKind) -> Result<Optio
         (Some(cpf), None) if cpf.len() != 11 || !cpf.bytes().all(|b| b.is_ascii_digit()) => Err(
             Problem::invalid(kind.invalid(), &property, "O campo devedor.cpf é inválido."),
         ),
-        (None, Some(cnpj)) if cnpj.len() != 14 || !cnpj.bytes().all(|b| b.is_ascii_alphanumeric()) => Err(
-            Problem::invalid(kind.invalid(), &property, "O campo devedor.cnpj é inválido."),
-        ),
+        (None, Some(cnpj))
+            if cnpj.len() != 14 || !cnpj.bytes().all(|b| b.is_ascii_alphanumeric()) =>
+        {
+            Err(Problem::invalid(
+                kind.invalid(),
+                &property,
+                "O campo devedor.cnpj é inválido.",
+            ))
+        }
         (None, None) if required || nome.is_some() => Err(Problem::invalid(
             kind.invalid(),
             &property,
@@ -486,7 +506,9 @@ impl State {
                     "Não é permitido remover a cobrança e alterá-la ao mesmo tempo.",
                 ));
             }
-            Some("REMOVIDA_PELO_USUARIO_RECEBEDOR") => cob.status = "REMOVIDA_PELO_USUARIO_RECEBEDOR",
+            Some("REMOVIDA_PELO_USUARIO_RECEBEDOR") => {
+                cob.status = "REMOVIDA_PELO_USUARIO_RECEBEDOR"
+            }
             Some(_) => {
                 return Err(Problem::invalid(
                     invalid,
@@ -523,11 +545,7 @@ impl State {
     }
 
     /// `GET /cob` and `GET /cobv`: created between `inicio` and `fim`, oldest first, paged.
-    pub(crate) fn list_cobs(
-        &self,
-        kind: CobKind,
-        window: &Window,
-    ) -> Result<Value, Problem> {
+    pub(crate) fn list_cobs(&self, kind: CobKind, window: &Window) -> Result<Value, Problem> {
         let mut cobs: Vec<&Cob> = self
             .cobs
             .values()
@@ -694,7 +712,10 @@ impl State {
 
     /// `GET /pix/{e2eid}`.
     pub(crate) fn get_pix(&self, id: &str) -> Result<Value, Problem> {
-        self.pix.get(id).map(pix_json).ok_or_else(Problem::not_found)
+        self.pix
+            .get(id)
+            .map(pix_json)
+            .ok_or_else(Problem::not_found)
     }
 
     /// `GET /pix`: received between `inicio` and `fim`, oldest first, paged; optionally those of
@@ -740,7 +761,10 @@ impl State {
                 "O campo devolucao.valor não respeita o schema.",
             )
         })?;
-        let pix = self.pix.get_mut(end_to_end_id).ok_or_else(Problem::not_found)?;
+        let pix = self
+            .pix
+            .get_mut(end_to_end_id)
+            .ok_or_else(Problem::not_found)?;
         if let Some(existing) = pix.devolucoes.iter().find(|devolucao| devolucao.id == id) {
             if existing.valor == valor {
                 return Ok((devolucao_json(existing), false));

@@ -76,11 +76,13 @@ pub(crate) fn charge(cob: wire::Cob, now: DateTime<Utc>) -> Result<Charge, Provi
     let calendar = &cob.calendario;
     let (due_date, expired) = match calendar.data_de_vencimento {
         Some(due) => {
-            let last_day = due + ChronoDuration::days(calendar.validade_apos_vencimento.unwrap_or(0));
+            let last_day =
+                due + ChronoDuration::days(calendar.validade_apos_vencimento.unwrap_or(0));
             (Some(due), now.date_naive() > last_day)
         }
         None => {
-            let expires = calendar.criacao + ChronoDuration::seconds(calendar.expiracao.unwrap_or(86_400));
+            let expires =
+                calendar.criacao + ChronoDuration::seconds(calendar.expiracao.unwrap_or(86_400));
             (Some(expires.date_naive()), now > expires)
         }
     };
@@ -122,11 +124,11 @@ pub(crate) fn refund(devolucao: wire::Devolucao) -> Result<PixRefund, ProviderEr
         }
     };
     let end_to_end_id = match &devolucao.rtr_id {
-        Some(id) => Some(PixEndToEndId::parse(id).map_err(|_| {
-            ProviderError::InvalidResponse {
+        Some(id) => Some(
+            PixEndToEndId::parse(id).map_err(|_| ProviderError::InvalidResponse {
                 message: "rtrId is not an end-to-end id".to_owned(),
-            }
-        })?),
+            })?,
+        ),
         None => None,
     };
     Ok(PixRefund {
@@ -168,7 +170,11 @@ fn parse_cursor(cursor: &str) -> Option<(String, String, u64)> {
 
 impl Client {
     /// The cob (or cobv) `txid`, whichever exists.
-    async fn find_cob(&self, operation: &'static str, txid: &str) -> Result<wire::Cob, ProviderError> {
+    async fn find_cob(
+        &self,
+        operation: &'static str,
+        txid: &str,
+    ) -> Result<wire::Cob, ProviderError> {
         let cob = Call::new(operation, Method::GET, cob_path("cob", txid), "charge");
         match self.fetch::<wire::Cob>(&cob).await {
             Err(ProviderError::NotFound { .. }) => {
@@ -180,7 +186,10 @@ impl Client {
     }
 
     /// A Pix received, by its end-to-end id (`GET /pix/{e2eid}`).
-    pub(crate) async fn get_received_pix(&self, end_to_end_id: &str) -> Result<wire::Pix, ProviderError> {
+    pub(crate) async fn get_received_pix(
+        &self,
+        end_to_end_id: &str,
+    ) -> Result<wire::Pix, ProviderError> {
         let call = Call::new(
             "get_pix",
             Method::GET,
@@ -236,42 +245,56 @@ impl BankingProvider for Client {
         let original = wire_amount(req.amount, "amount")?;
         let txid = txid_for(key);
         let call = match req.due_date {
-            None => Call::new("create_charge", Method::PUT, cob_path("cob", &txid), "charge").json(
-                &wire::CobRequest {
-                    calendario: wire::CobCalendarRequest {
-                        expiracao: self.charge_expiration_secs(),
+            None => Call::new(
+                "create_charge",
+                Method::PUT,
+                cob_path("cob", &txid),
+                "charge",
+            )
+            .json(&wire::CobRequest {
+                calendario: wire::CobCalendarRequest {
+                    expiracao: self.charge_expiration_secs(),
+                },
+                devedor: payer_of(&req),
+                valor: wire::AmountRequest {
+                    original: original.clone(),
+                },
+                chave: self.receiver().to_owned(),
+                solicitacao_pagador: req.description.clone(),
+            })?,
+            Some(due) => {
+                let devedor = payer_of(&req).ok_or_else(|| {
+                    rejected(
+                        "payer",
+                        "a charge with a due date needs its payer (devedor)",
+                    )
+                })?;
+                Call::new(
+                    "create_charge",
+                    Method::PUT,
+                    cob_path("cobv", &txid),
+                    "charge",
+                )
+                .json(&wire::CobVRequest {
+                    calendario: wire::CobVCalendarRequest {
+                        data_de_vencimento: due,
                     },
-                    devedor: payer_of(&req),
+                    devedor,
                     valor: wire::AmountRequest {
                         original: original.clone(),
                     },
                     chave: self.receiver().to_owned(),
                     solicitacao_pagador: req.description.clone(),
-                },
-            )?,
-            Some(due) => {
-                let devedor = payer_of(&req).ok_or_else(|| {
-                    rejected("payer", "a charge with a due date needs its payer (devedor)")
-                })?;
-                Call::new("create_charge", Method::PUT, cob_path("cobv", &txid), "charge").json(
-                    &wire::CobVRequest {
-                        calendario: wire::CobVCalendarRequest {
-                            data_de_vencimento: due,
-                        },
-                        devedor,
-                        valor: wire::AmountRequest {
-                            original: original.clone(),
-                        },
-                        chave: self.receiver().to_owned(),
-                        solicitacao_pagador: req.description.clone(),
-                    },
-                )?
+                })?
             }
         };
         match self.fetch::<wire::Cob>(&call).await {
             Ok(cob) => charge(cob, Utc::now()),
             // The cob exists and can no longer change (paid, removed): the same charge again.
-            Err(error @ ProviderError::Rejected { .. }) => match self.find_cob("create_charge", &txid).await {
+            Err(error @ ProviderError::Rejected { .. }) => match self
+                .find_cob("create_charge", &txid)
+                .await
+            {
                 Ok(existing) if existing.valor.original == original => charge(existing, Utc::now()),
                 _ => Err(error),
             },
@@ -290,7 +313,8 @@ impl BankingProvider for Client {
                 .ok_or_else(|| rejected("cursor", "not a cursor of this list"))?,
             None => {
                 let now = Utc::now();
-                let format = |time: DateTime<Utc>| time.to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
+                let format =
+                    |time: DateTime<Utc>| time.to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
                 (
                     format(now - ChronoDuration::days(LIST_WINDOW_DAYS)),
                     format(now + ChronoDuration::minutes(1)),
@@ -323,11 +347,22 @@ impl BankingProvider for Client {
         let body = wire::CobStatusRequest {
             status: "REMOVIDA_PELO_USUARIO_RECEBEDOR",
         };
-        let cob = Call::new("cancel_charge", Method::PATCH, cob_path("cob", id), "charge").json(&body)?;
+        let cob = Call::new(
+            "cancel_charge",
+            Method::PATCH,
+            cob_path("cob", id),
+            "charge",
+        )
+        .json(&body)?;
         let outcome = match self.fetch::<wire::Cob>(&cob).await {
             Err(ProviderError::NotFound { .. }) => {
-                let cobv = Call::new("cancel_charge", Method::PATCH, cob_path("cobv", id), "charge")
-                    .json(&body)?;
+                let cobv = Call::new(
+                    "cancel_charge",
+                    Method::PATCH,
+                    cob_path("cobv", id),
+                    "charge",
+                )
+                .json(&body)?;
                 self.fetch::<wire::Cob>(&cobv).await
             }
             outcome => outcome,
@@ -377,10 +412,12 @@ impl BankingProvider for Client {
             percent_encode_path_segment(req.end_to_end_id.as_str()),
             percent_encode_path_segment(&id)
         );
-        let call = Call::new("refund_pix", Method::PUT, path.clone(), "pix").json(&wire::DevolucaoRequest {
-            valor: valor.clone(),
-            descricao: req.reason,
-        })?;
+        let call = Call::new("refund_pix", Method::PUT, path.clone(), "pix").json(
+            &wire::DevolucaoRequest {
+                valor: valor.clone(),
+                descricao: req.reason,
+            },
+        )?;
         match self.fetch::<wire::Devolucao>(&call).await {
             Ok(devolucao) => refund(devolucao),
             // A PSP that refuses a repeated id: the refund made the first time, if it is this one.

@@ -128,8 +128,12 @@ impl Config {
 
     /// The account holder's document.
     pub fn receiver_document(&self) -> Result<Document, RegistrationError> {
-        Document::parse(&self.receiver_document)
-            .map_err(|_| invalid("receiver_document", "a valid CPF or CNPJ of the account holder"))
+        Document::parse(&self.receiver_document).map_err(|_| {
+            invalid(
+                "receiver_document",
+                "a valid CPF or CNPJ of the account holder",
+            )
+        })
     }
 
     /// Checks what types cannot: URLs, non-empty credentials, readable PEM files, the key and the

@@ -89,7 +89,11 @@ fn pix_events(pix: &wire::Pix, payee: &Document) -> Result<Vec<NormalizedEvent>,
     if end_to_end_id.is_empty() {
         return Err("missing endToEndId".to_owned());
     }
-    let txid = pix.txid.as_deref().map(str::trim).filter(|txid| !txid.is_empty());
+    let txid = pix
+        .txid
+        .as_deref()
+        .map(str::trim)
+        .filter(|txid| !txid.is_empty());
     let payer = payer_party(pix);
     let mut events = vec![NormalizedEvent {
         event_type: EventType::PixReceived,
@@ -176,8 +180,8 @@ fn refund_event(
             return Err(format!("unknown devolucao status {other}"));
         }
     };
-    let amount =
-        money(&devolucao.valor, "devolucoes.valor").map_err(|_| "devolucoes.valor is not an amount".to_owned())?;
+    let amount = money(&devolucao.valor, "devolucoes.valor")
+        .map_err(|_| "devolucoes.valor is not an amount".to_owned())?;
     let end_to_end_id = pix.end_to_end_id.trim();
     let resource_id = devolucao
         .rtr_id

@@ -106,8 +106,14 @@ impl WebhookSource for BacenPixWebhooks {
             .credentials(&PROVIDER, CREDENTIAL_PATH)
             .await
             .map_err(|error| VerifyError::Unavailable(error.0))?;
-        for credential in stored.iter().filter(|credential| credential.is_valid_at(now)) {
-            matched |= constant_time_eq(token.as_bytes(), credential.secret.expose_secret().as_bytes());
+        for credential in stored
+            .iter()
+            .filter(|credential| credential.is_valid_at(now))
+        {
+            matched |= constant_time_eq(
+                token.as_bytes(),
+                credential.secret.expose_secret().as_bytes(),
+            );
         }
         match matched {
             true => Ok(()),

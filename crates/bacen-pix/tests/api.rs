@@ -18,11 +18,11 @@ use bacen_pix::{BacenPixConfirmer, BacenPixWebhooks, Client, Config, Registrar};
 use bacen_pix_sim::{Knobs, PixIn, RefundOutcome, Sim, SimConfig};
 use chrono::{TimeZone, Utc};
 use providers::{
-    BankingProvider, ChargeKind, ChargeStatus, Confirmation, CredentialStore,
-    CredentialStoreError, Document, EventConfirmer, EventData, EventType, IdempotencyKey,
-    InboundCredential, InboundRequest, Money, NewCharge, PageRequest, Party, PixEndToEndId,
-    PixOperation, PixRefundRequest, PixTransferStatus, ProviderError, ProviderName, ResourceKind,
-    VerifyError, WebhookCredential, WebhookRegistration, WebhookSource,
+    BankingProvider, ChargeKind, ChargeStatus, Confirmation, CredentialStore, CredentialStoreError,
+    Document, EventConfirmer, EventData, EventType, IdempotencyKey, InboundCredential,
+    InboundRequest, Money, NewCharge, PageRequest, Party, PixEndToEndId, PixOperation,
+    PixRefundRequest, PixTransferStatus, ProviderError, ProviderName, ResourceKind, VerifyError,
+    WebhookCredential, WebhookRegistration, WebhookSource,
 };
 use rust_decimal::Decimal;
 
@@ -218,7 +218,10 @@ async fn a_charge_with_a_due_date_is_a_cobv_with_its_payer() {
         account: None,
     });
     let charge = client.create_charge(request, &key("cobv-1")).await.unwrap();
-    assert_eq!(charge.due_date, chrono::NaiveDate::from_ymd_opt(2099, 1, 31));
+    assert_eq!(
+        charge.due_date,
+        chrono::NaiveDate::from_ymd_opt(2099, 1, 31)
+    );
     assert_eq!(charge.status, ChargeStatus::Pending);
     assert_eq!(
         harness.requests_to("PUT", "/cobv/"),
@@ -234,7 +237,10 @@ async fn a_retried_create_keeps_the_txid() {
     let client = harness.client();
     // Fetch the token first, so the failure hits the PUT.
     client.get_charge("x").await.unwrap_err();
-    harness.sim.control().update_knobs(|knobs| knobs.fail_next = 1);
+    harness
+        .sim
+        .control()
+        .update_knobs(|knobs| knobs.fail_next = 1);
     let charge = client
         .create_charge(immediate(5000), &key("retry-1"))
         .await
@@ -261,9 +267,21 @@ async fn a_cancellation_is_not_retried() {
         .create_charge(immediate(5000), &key("cancel-1"))
         .await
         .unwrap();
-    harness.sim.control().update_knobs(|knobs| knobs.fail_next = 1);
+    harness
+        .sim
+        .control()
+        .update_knobs(|knobs| knobs.fail_next = 1);
     let error = client.cancel_charge(&charge.id).await.unwrap_err();
-    assert!(matches!(error, ProviderError::Unavailable { status: Some(503), .. }), "{error:?}");
+    assert!(
+        matches!(
+            error,
+            ProviderError::Unavailable {
+                status: Some(503),
+                ..
+            }
+        ),
+        "{error:?}"
+    );
     assert_eq!(harness.requests_to("PATCH", "/cob/").len(), 1);
 }
 
@@ -300,7 +318,10 @@ async fn errors_map_to_provider_errors() {
         )
         .await
         .unwrap_err();
-    assert!(matches!(too_precise, ProviderError::Rejected { .. }), "{too_precise:?}");
+    assert!(
+        matches!(too_precise, ProviderError::Rejected { .. }),
+        "{too_precise:?}"
+    );
     let e2e = harness
         .sim
         .control()
@@ -324,10 +345,19 @@ async fn errors_map_to_provider_errors() {
         matches!(&excessive, ProviderError::Rejected { status: 400, code, .. } if code == "PixDevolucaoInvalida"),
         "{excessive:?}"
     );
-    harness.sim.control().update_knobs(|knobs| knobs.outage = true);
+    harness
+        .sim
+        .control()
+        .update_knobs(|knobs| knobs.outage = true);
     let down = client.get_charge("nonexistent").await.unwrap_err();
-    assert!(matches!(down, ProviderError::Unavailable { .. }), "{down:?}");
-    harness.sim.control().update_knobs(|knobs| knobs.outage = false);
+    assert!(
+        matches!(down, ProviderError::Unavailable { .. }),
+        "{down:?}"
+    );
+    harness
+        .sim
+        .control()
+        .update_knobs(|knobs| knobs.outage = false);
     let mut wrong = harness.config.clone();
     wrong.client_secret = "not-the-secret".to_owned().into();
     let refused = Client::new(&wrong)
@@ -335,7 +365,10 @@ async fn errors_map_to_provider_errors() {
         .get_charge("x")
         .await
         .unwrap_err();
-    assert!(matches!(refused, ProviderError::Unauthorized { .. }), "{refused:?}");
+    assert!(
+        matches!(refused, ProviderError::Unauthorized { .. }),
+        "{refused:?}"
+    );
 }
 
 #[tokio::test]
@@ -351,9 +384,15 @@ async fn operations_the_standard_lacks_are_refused_as_unsupported() {
     assert!(matches!(error, ProviderError::Rejected { status: 501, .. }));
     let mut bankslip = immediate(1000);
     bankslip.kind = ChargeKind::Bankslip;
-    let error = client.create_charge(bankslip, &key("slip")).await.unwrap_err();
+    let error = client
+        .create_charge(bankslip, &key("slip"))
+        .await
+        .unwrap_err();
     assert!(matches!(error, ProviderError::Rejected { status: 501, .. }));
-    assert!(harness.requests_to("PUT", "/").is_empty(), "nothing was sent");
+    assert!(
+        harness.requests_to("PUT", "/").is_empty(),
+        "nothing was sent"
+    );
 }
 
 #[tokio::test]
@@ -446,7 +485,10 @@ async fn the_psp_refuses_a_client_without_a_certificate() {
         .get_charge("x")
         .await
         .unwrap_err();
-    assert!(matches!(error, ProviderError::Unavailable { .. }), "{error:?}");
+    assert!(
+        matches!(error, ProviderError::Unavailable { .. }),
+        "{error:?}"
+    );
 
     harness.client().get_charge("x").await.unwrap_err();
     let recorded = harness.sim.control().requests();
@@ -537,7 +579,10 @@ async fn a_refund_settles_and_its_callback_is_a_confirmed_refund_outcome() {
     let confirmer = BacenPixConfirmer::new(client);
     assert!(events.iter().all(|event| confirmer.must_confirm(event)));
     for event in &events {
-        assert_eq!(confirmer.confirm(event).await.unwrap(), Confirmation::Confirmed);
+        assert_eq!(
+            confirmer.confirm(event).await.unwrap(),
+            Confirmation::Confirmed
+        );
     }
 }
 
@@ -575,13 +620,18 @@ async fn a_refund_not_made_is_a_failed_refund_outcome() {
     let body = callback_containing(&harness.sim, "NAO_REALIZADO").await;
     let source = BacenPixWebhooks::new(Vec::new(), Arc::new(Store::default()), payee());
     let headers = http::HeaderMap::new();
-    let events = source.normalize(&inbound("/t/pix", &headers, &body)).unwrap();
+    let events = source
+        .normalize(&inbound("/t/pix", &headers, &body))
+        .unwrap();
     let failed = events
         .iter()
         .find(|event| event.event_type == EventType::PixTransferFailed)
         .unwrap();
     let confirmer = BacenPixConfirmer::new(client);
-    assert_eq!(confirmer.confirm(failed).await.unwrap(), Confirmation::Confirmed);
+    assert_eq!(
+        confirmer.confirm(failed).await.unwrap(),
+        Confirmation::Confirmed
+    );
 }
 
 #[tokio::test]
@@ -600,7 +650,9 @@ async fn a_paid_charge_is_confirmed_and_forged_events_are_contradicted() {
     let body = callback_containing(&harness.sim, &e2e).await;
     let source = BacenPixWebhooks::new(Vec::new(), Arc::new(Store::default()), payee());
     let headers = http::HeaderMap::new();
-    let events = source.normalize(&inbound("/t/pix", &headers, &body)).unwrap();
+    let events = source
+        .normalize(&inbound("/t/pix", &headers, &body))
+        .unwrap();
     assert_eq!(events.len(), 2);
     let paid = events
         .iter()
@@ -608,7 +660,10 @@ async fn a_paid_charge_is_confirmed_and_forged_events_are_contradicted() {
         .unwrap();
     assert_eq!(paid.resource.id, charge.id);
     let confirmer = BacenPixConfirmer::new(client.clone());
-    assert_eq!(confirmer.confirm(paid).await.unwrap(), Confirmation::Confirmed);
+    assert_eq!(
+        confirmer.confirm(paid).await.unwrap(),
+        Confirmation::Confirmed
+    );
     assert_eq!(
         client.get_charge(&charge.id).await.unwrap().status,
         ChargeStatus::Paid
@@ -627,7 +682,9 @@ async fn a_paid_charge_is_confirmed_and_forged_events_are_contradicted() {
         Confirmation::Contradicted("amount differs from the psp's".to_owned())
     );
     // A Pix the PSP never saw.
-    let unknown_body = String::from_utf8(body).unwrap().replace(&e2e, "E18236120202601011200abcdefghijk");
+    let unknown_body = String::from_utf8(body)
+        .unwrap()
+        .replace(&e2e, "E18236120202601011200abcdefghijk");
     let unknown = source
         .normalize(&inbound("/t/pix", &headers, unknown_body.as_bytes()))
         .unwrap();
@@ -636,7 +693,10 @@ async fn a_paid_charge_is_confirmed_and_forged_events_are_contradicted() {
         Confirmation::Contradicted("no Pix with this endToEndId".to_owned())
     );
     // The PSP down: an error, the gateway asks again later.
-    harness.sim.control().update_knobs(|knobs| knobs.outage = true);
+    harness
+        .sim
+        .control()
+        .update_knobs(|knobs| knobs.outage = true);
     let error = confirmer.confirm(paid).await.unwrap_err();
     assert!(error.is_retryable(), "{error:?}");
 }
@@ -660,7 +720,10 @@ async fn registration_puts_a_tokenized_url_and_rotation_replaces_the_token() {
         format!("https://paygate.example.com/webhooks/bacen-pix/{token}")
     );
     assert_eq!(
-        harness.sim.control().webhook_url(bacen_pix_sim::RECEIVER_KEY),
+        harness
+            .sim
+            .control()
+            .webhook_url(bacen_pix_sim::RECEIVER_KEY),
         Some(first.url.clone())
     );
     assert!(first.previous_secret_expires_at.is_none());
@@ -670,10 +733,17 @@ async fn registration_puts_a_tokenized_url_and_rotation_replaces_the_token() {
         .await
         .unwrap();
     assert_ne!(rotated.secret.expose_secret(), token);
-    assert!(rotated.url.starts_with("https://paygate.example.com/webhooks/bacen-pix/"));
+    assert!(
+        rotated
+            .url
+            .starts_with("https://paygate.example.com/webhooks/bacen-pix/")
+    );
     assert!(rotated.previous_secret_expires_at.unwrap() > Utc::now());
     assert_eq!(
-        harness.sim.control().webhook_url(bacen_pix_sim::RECEIVER_KEY),
+        harness
+            .sim
+            .control()
+            .webhook_url(bacen_pix_sim::RECEIVER_KEY),
         Some(rotated.url)
     );
 }
@@ -718,7 +788,10 @@ async fn verification_accepts_valid_tokens_and_refuses_the_rest() {
         verify("/wrong-token-0123456789/pix", now).await,
         Err(VerifyError::InvalidSignature)
     );
-    assert_eq!(verify("/pix", now).await, Err(VerifyError::MissingCredential));
+    assert_eq!(
+        verify("/pix", now).await,
+        Err(VerifyError::MissingCredential)
+    );
     assert_eq!(verify("", now).await, Err(VerifyError::MissingCredential));
     *store.down.lock().unwrap() = true;
     assert!(matches!(
@@ -760,18 +833,38 @@ fn the_documented_callback_gives_one_event_per_fact() {
     assert_eq!(
         summary,
         [
-            ("pix.received".to_owned(), "pix.received:E12345678202009091221kkkkkkkkkkk".to_owned()),
-            ("charge.paid".to_owned(), "charge.paid:c3e0e7a4e7f1469a9f782d3d4999343c:E12345678202009091221kkkkkkkkkkk".to_owned()),
-            ("pix.received".to_owned(), "pix.received:E87654321202009091221dfghi123456".to_owned()),
-            ("charge.paid".to_owned(), "charge.paid:971122d8f37211eaadc10242ac120002:E87654321202009091221dfghi123456".to_owned()),
-            ("pix.transfer.completed".to_owned(), "devolucao:E87654321202009091221dfghi123456:456DEF:DEVOLVIDO".to_owned()),
+            (
+                "pix.received".to_owned(),
+                "pix.received:E12345678202009091221kkkkkkkkkkk".to_owned()
+            ),
+            (
+                "charge.paid".to_owned(),
+                "charge.paid:c3e0e7a4e7f1469a9f782d3d4999343c:E12345678202009091221kkkkkkkkkkk"
+                    .to_owned()
+            ),
+            (
+                "pix.received".to_owned(),
+                "pix.received:E87654321202009091221dfghi123456".to_owned()
+            ),
+            (
+                "charge.paid".to_owned(),
+                "charge.paid:971122d8f37211eaadc10242ac120002:E87654321202009091221dfghi123456"
+                    .to_owned()
+            ),
+            (
+                "pix.transfer.completed".to_owned(),
+                "devolucao:E87654321202009091221dfghi123456:456DEF:DEVOLVIDO".to_owned()
+            ),
         ]
     );
     let EventData::PixReceived(received) = &events[2].data else {
         panic!("not a pix");
     };
     assert_eq!(received.amount, brl(11000));
-    assert_eq!(received.correlation_id.as_deref(), Some("971122d8f37211eaadc10242ac120002"));
+    assert_eq!(
+        received.correlation_id.as_deref(),
+        Some("971122d8f37211eaadc10242ac120002")
+    );
     assert_eq!(
         received.payee.as_ref().unwrap().valid_document(),
         Some(&payee())
@@ -784,7 +877,10 @@ fn the_documented_callback_gives_one_event_per_fact() {
     );
     assert_eq!(
         events[2].occurred_at,
-        Some(Utc.with_ymd_and_hms(2020, 9, 9, 20, 15, 0).unwrap() + chrono::Duration::milliseconds(358))
+        Some(
+            Utc.with_ymd_and_hms(2020, 9, 9, 20, 15, 0).unwrap()
+                + chrono::Duration::milliseconds(358)
+        )
     );
     assert_eq!(events[0].resource.kind, ResourceKind::Pix);
     assert_eq!(events[1].resource.kind, ResourceKind::Charge);
@@ -800,14 +896,20 @@ fn unreadable_items_are_kept_as_unrecognized_and_bodies_without_pix_are_refused(
     let source = BacenPixWebhooks::new(Vec::new(), Arc::new(Store::default()), payee());
     let headers = http::HeaderMap::new();
     let body = br#"{"pix":[{"endToEndId":"E12345678202009091221kkkkkkkkkkk","valor":"10.00","horario":"2020-09-09T20:15:00Z"},{"valor":12.5},{"endToEndId":"E12345678202009091221zzzzzzzzzzz","valor":"1.00","horario":"2020-09-09T20:15:00Z","devolucoes":[{"id":"X","valor":"1.00","status":"ESTORNADO"}]}]}"#;
-    let events = source.normalize(&inbound("/t/pix", &headers, body)).unwrap();
+    let events = source
+        .normalize(&inbound("/t/pix", &headers, body))
+        .unwrap();
     let types: Vec<String> = events
         .iter()
         .map(|event| event.event_type.as_str().into_owned())
         .collect();
     assert_eq!(
         types,
-        ["pix.received", "bacen-pix.unrecognized", "bacen-pix.unrecognized"]
+        [
+            "pix.received",
+            "bacen-pix.unrecognized",
+            "bacen-pix.unrecognized"
+        ]
     );
     for not_a_callback in [&b"[]"[..], b"{\"recs\":[]}", b"not json"] {
         assert!(
