@@ -225,7 +225,7 @@ fn timestamp(time: DateTime<Utc>) -> String {
 }
 
 fn money(value: Decimal) -> String {
-    format!("{:.2}", value)
+    format!("{value:.2}")
 }
 
 fn alphanumeric(length: usize) -> String {

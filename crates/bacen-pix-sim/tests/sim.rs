@@ -299,8 +299,10 @@ async fn a_pix_paying_a_cob_is_notified_with_retries_and_duplicates_on_demand() 
         })
         .unwrap();
     wait_until(|| bodies.lock().unwrap().len() == 4).await;
-    let bodies = bodies.lock().unwrap();
-    assert_eq!(bodies[2], bodies[3]);
+    {
+        let bodies = bodies.lock().unwrap();
+        assert_eq!(bodies[2], bodies[3]);
+    }
 
     running.sim.control().update_knobs(|knobs| {
         knobs.duplicate_callbacks = false;
