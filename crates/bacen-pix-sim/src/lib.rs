@@ -169,7 +169,7 @@ pub struct Knobs {
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct PixIn {
-    /// The amount, a decimal string with two decimals (`"110.00"`) or a number.
+    /// The amount, a decimal string (`"110.00"`), at most two decimals.
     #[serde(with = "rust_decimal::serde::str")]
     pub valor: Decimal,
     /// The cob (or cobv) it pays; it must be `ATIVA` and for this amount.
