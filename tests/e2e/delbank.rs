@@ -27,6 +27,7 @@ fn delbank_config(sim: &SimHandle, scheme: AuthScheme) -> Config {
         retry_base_delay_ms: 20,
         webhook_scheme: scheme,
         webhooks: Vec::new(),
+        confirm_by_fetch: true,
     }
 }
 

@@ -62,6 +62,7 @@ async fn unregistered_world(window_secs: u64) -> World {
         retry_base_delay_ms: 20,
         webhook_scheme: delbank::AuthScheme::Bearer,
         webhooks: Vec::new(),
+        confirm_by_fetch: true,
     };
     let app = TestApp::builder()
         .settings(move |settings| {
