@@ -42,9 +42,10 @@ pub enum Command {
         #[command(subcommand)]
         command: KeysCommand,
     },
-    /// Manage the gateway's webhook registrations at a provider.
+    /// A provider compiled into this binary: what it is, and the gateway's webhook registrations
+    /// at it.
     Providers {
-        /// The provider (dinie, delbank, ...).
+        /// The provider's name (`paygate providers any describe` lists them).
         provider: String,
         /// What to do.
         #[command(subcommand)]
@@ -97,6 +98,9 @@ pub enum KeysCommand {
 /// `paygate providers NAME ...`
 #[derive(Debug, Subcommand)]
 pub enum ProvidersCommand {
+    /// What the provider is: capabilities, webhook authentication, whether this configuration
+    /// enables it, and its configuration section with defaults (NAME `any` lists every provider).
+    Describe,
     /// Register the gateway's webhook endpoint(s) at the provider (`server.public_url`) and store
     /// the credentials; safe to run again.
     #[command(name = "register-webhooks", alias = "register-webhook")]
@@ -211,7 +215,14 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             println!("migrations applied");
             Ok(())
         }
+        Command::Providers {
+            provider,
+            command: ProvidersCommand::Describe,
+        } => describe_providers(cli.config, &provider),
         Command::Providers { provider, command } => {
+            if crate::catalog::describe(&provider).is_none() {
+                anyhow::bail!("{}", unknown_provider(&provider));
+            }
             let _telemetry = telemetry::init(&settings.telemetry)?;
             let (pool, _cluster) = open_database(&settings).await?;
             db::migrate(&pool).await?;
@@ -335,6 +346,61 @@ async fn keys_command(pool: &sqlx::PgPool, command: KeysCommand) -> anyhow::Resu
     Ok(())
 }
 
+/// `paygate providers NAME describe`.
+fn describe_providers(config: Option<PathBuf>, provider: &str) -> anyhow::Result<()> {
+    let figment = Settings::figment(config.as_deref());
+    let chosen: Vec<providers::ProviderDescription> = match provider {
+        "any" => crate::catalog::descriptions(),
+        name => vec![crate::catalog::describe(name).ok_or_else(|| anyhow::anyhow!("{}", unknown_provider(name)))?],
+    };
+    for description in chosen {
+        let name = description.name.as_str();
+        let enabled = figment
+            .extract_inner::<bool>(&format!("providers.{name}.enabled"))
+            .unwrap_or(false);
+        let capabilities: Vec<&str> = description
+            .capabilities
+            .iter()
+            .map(|capability| capability.as_str())
+            .collect();
+        println!("{name}\t{}", description.summary);
+        println!("  capabilities:            {}", capabilities.join(", "));
+        println!(
+            "  webhook authentication:  {}{}",
+            description.webhook_authentication.as_str(),
+            if description.webhook_authentication.is_weak() {
+                " (weak: money-moving events are confirmed by fetch when the provider enables it)"
+            } else {
+                ""
+            }
+        );
+        println!(
+            "  webhook self-registration: {}",
+            if description.webhook_self_registration { "yes (register-webhooks, rotate-webhooks)" } else { "no" }
+        );
+        println!("  enabled here:            {enabled}");
+        if provider != "any" {
+            println!("  defaults ([providers.{name}]):");
+            for line in description.default_config.lines() {
+                println!("    {line}");
+            }
+        }
+    }
+    Ok(())
+}
+
+/// The error for a name no compiled-in provider has, listing those there are.
+fn unknown_provider(name: &str) -> String {
+    let known: Vec<String> = crate::catalog::descriptions()
+        .iter()
+        .map(|description| description.name.to_string())
+        .collect();
+    format!(
+        "no provider `{name}` is compiled into this binary; there are: {}",
+        known.join(", ")
+    )
+}
+
 async fn providers_command(
     config: Option<PathBuf>,
     settings: &Settings,
@@ -373,6 +439,7 @@ async fn providers_command(
             )
             .await?
         }
+        ProvidersCommand::Describe => return describe_providers(config, provider),
     };
     for webhook in registered {
         let grace = webhook

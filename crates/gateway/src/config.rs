@@ -19,6 +19,26 @@ use serde::{Deserialize, Serialize, Serializer};
 /// The configuration as compiled into the binary.
 pub const DEFAULT_TOML: &str = include_str!("../../../config/default.toml");
 
+/// An environment key as a figment key: a provider whose name has a hyphen (`bacen-pix`) is named
+/// with an underscore in the environment (`PAYGATE_PROVIDERS__BACEN_PIX__CLIENT_SECRET`), which
+/// names no section; it is mapped back to the provider's own name.
+fn provider_env_key(key: &figment::value::UncasedStr) -> figment::value::Uncased<'_> {
+    let lower = key.as_str().to_ascii_lowercase();
+    for description in crate::catalog::descriptions() {
+        let name = description.name.as_str();
+        if !name.contains('-') {
+            continue;
+        }
+        let underscored = format!("providers.{}", name.replace('-', "_"));
+        if let Some(rest) = lower.strip_prefix(&underscored)
+            && (rest.is_empty() || rest.starts_with('.'))
+        {
+            return format!("providers.{name}{rest}").into();
+        }
+    }
+    key.into()
+}
+
 /// The compiled defaults: each provider crate's documented section (from its description), then
 /// [`DEFAULT_TOML`] over them.
 pub fn defaults_figment() -> Figment {
@@ -402,7 +422,7 @@ impl Settings {
         if let Some(path) = file {
             figment = figment.merge(Toml::file_exact(path));
         }
-        figment = figment.merge(Env::prefixed("PAYGATE_").split("__"));
+        figment = figment.merge(Env::prefixed("PAYGATE_").split("__").map(provider_env_key));
         if let Ok(url) = std::env::var("DATABASE_URL")
             && std::env::var_os("PAYGATE_DATABASE__URL").is_none()
         {
@@ -626,6 +646,23 @@ mod tests {
         Settings::from_figment(
             defaults_figment().merge(Toml::string(overlay)),
         )
+    }
+
+    #[test]
+    fn an_environment_key_names_a_hyphenated_provider_with_an_underscore() {
+        let key = |text: &str| {
+            provider_env_key(figment::value::UncasedStr::new(text))
+                .as_str()
+                .to_owned()
+        };
+        assert_eq!(
+            key("PROVIDERS.BACEN_PIX.CLIENT_SECRET"),
+            "providers.bacen-pix.client_secret"
+        );
+        assert_eq!(key("providers.bacen_pix"), "providers.bacen-pix");
+        assert_eq!(key("providers.bacen_pixel.x"), "providers.bacen_pixel.x");
+        assert_eq!(key("providers.dinie.client_id"), "providers.dinie.client_id");
+        assert_eq!(key("server.port"), "server.port");
     }
 
     #[test]

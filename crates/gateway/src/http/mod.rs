@@ -51,7 +51,7 @@ use utoipa::OpenApi;
 use utoipa_swagger_ui::SwaggerUi;
 
 use crate::http::error::ApiError;
-use crate::http::openapi::{BearerAuth, EventWebhooks, SharedResponses};
+use crate::http::openapi::{BearerAuth, EventWebhooks, ProviderCatalogue, SharedResponses};
 use crate::http::state::AppState;
 
 const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
@@ -61,7 +61,7 @@ const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 #[openapi(
     info(
         title = "paygate",
-        description = "One API in front of Dinie (credit) and Delbank (banking): events, webhooks, reconciliation. \
+        description = "One API in front of payment providers (credit and banking): events, webhooks, reconciliation. \
                        Errors are RFC 9457 problem+json with a stable `code`; every POST takes an `Idempotency-Key`.",
     ),
     paths(
@@ -85,7 +85,7 @@ const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
         webhooks::receive_root, webhooks::receive_path,
     ),
     components(schemas(error::Problem, error::FieldProblem, crate::keys::Scope)),
-    modifiers(&BearerAuth, &SharedResponses, &EventWebhooks),
+    modifiers(&BearerAuth, &SharedResponses, &EventWebhooks, &ProviderCatalogue),
     tags(
         (name = "events", description = "Normalized provider events"),
         (name = "api keys", description = "Keys for internal services"),

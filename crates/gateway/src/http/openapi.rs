@@ -51,6 +51,62 @@ impl utoipa::Modify for BearerAuth {
 /// Documents the shared layers' errors on every operation, as problem+json.
 pub struct SharedResponses;
 
+/// The providers compiled in ([`crate::catalog`]), described in the document's introduction and on
+/// every `{provider}` path parameter, from each provider's own description.
+pub struct ProviderCatalogue;
+
+impl utoipa::Modify for ProviderCatalogue {
+    fn modify(&self, openapi: &mut OpenApi) {
+        let descriptions = crate::catalog::descriptions();
+        let lines: Vec<String> = descriptions
+            .iter()
+            .map(|description| {
+                let capabilities: Vec<&str> = description
+                    .capabilities
+                    .iter()
+                    .map(|capability| capability.as_str())
+                    .collect();
+                format!(
+                    "- `{}`: {} (capabilities: {}; webhooks authenticated by {}{})",
+                    description.name,
+                    description.summary,
+                    capabilities.join(", "),
+                    description.webhook_authentication.as_str(),
+                    if description.webhook_authentication.is_weak() {
+                        ", so money-moving events are confirmed by fetch before they are published"
+                    } else {
+                        ""
+                    }
+                )
+            })
+            .collect();
+        let intro = openapi.info.description.get_or_insert_with(String::new);
+        intro.push_str("\n\nProviders compiled into this gateway (`routing.credit` and `routing.banking` choose among them):\n");
+        intro.push_str(&lines.join("\n"));
+        let names: Vec<String> = descriptions
+            .iter()
+            .map(|description| format!("`{}`", description.name))
+            .collect();
+        let parameter_description = format!("The provider: one of {}.", names.join(", "));
+        for item in openapi.paths.paths.values_mut() {
+            let operations = [
+                &mut item.get,
+                &mut item.put,
+                &mut item.post,
+                &mut item.delete,
+                &mut item.patch,
+            ];
+            for operation in operations.into_iter().flatten() {
+                for parameter in operation.parameters.iter_mut().flatten() {
+                    if parameter.name == "provider" && parameter.parameter_in == ParameterIn::Path {
+                        parameter.description = Some(parameter_description.clone());
+                    }
+                }
+            }
+        }
+    }
+}
+
 /// What an operation looks like, for deciding which shared layers can answer it.
 struct Shape {
     authenticated: bool,
