@@ -30,7 +30,7 @@ macro_rules! catalog {
     };
 }
 
-catalog![delbank::Delbank, dinie::Dinie];
+catalog![delbank::Delbank, dinie::Dinie, bacen_pix::BacenPix];
 
 /// Each provider's documented defaults (TOML), layered under `config/default.toml`.
 pub fn default_configs() -> Vec<&'static str> {
