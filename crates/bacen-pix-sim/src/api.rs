@@ -125,18 +125,18 @@ async fn gate(State(shared): State<Shared>, request: Request, next: Next) -> Res
         next.run(request).await
     } else {
         let failing = shared.with(|state| match state.knobs.fail_next {
-            0 => false,
+            0 => None,
             _ => {
                 state.knobs.fail_next -= 1;
-                true
+                Some((state.knobs.fail_status, state.knobs.fail_retry_after_secs))
             }
         });
         let authorized = bearer
             .as_deref()
             .is_some_and(|token| shared.with(|state| state.token_valid(token)));
         match (failing, authorized) {
-            (true, _) => problem(&Problem::unavailable()),
-            (false, false) => {
+            (Some((status, retry_after)), _) => failure(status, retry_after),
+            (None, false) => {
                 let mut response = problem(&Problem::new(
                     401,
                     "AcessoNegado",
@@ -149,7 +149,7 @@ async fn gate(State(shared): State<Shared>, request: Request, next: Next) -> Res
                 );
                 response
             }
-            (false, true) => next.run(request).await,
+            (None, true) => next.run(request).await,
         }
     };
     let status = response.status().as_u16();
@@ -163,6 +163,39 @@ async fn gate(State(shared): State<Shared>, request: Request, next: Next) -> Res
             status,
         });
     });
+    response
+}
+
+/// A failure forced by the `fail_next` knob: `status` (503 when unset) as a problem, with a
+/// `Retry-After` of `retry_after` seconds when set.
+fn failure(status: Option<u16>, retry_after: Option<u64>) -> Response {
+    let failure = match status.unwrap_or(503) {
+        503 => Problem::unavailable(),
+        429 => Problem::new(
+            429,
+            "LimiteDeRequisicoesExcedido",
+            "Muitas Requisições",
+            "O limite de requisições foi excedido.",
+        ),
+        500 => Problem::new(
+            500,
+            "ErroInternoDoServidor",
+            "Erro Interno do Servidor",
+            "Ocorreu um erro interno.",
+        ),
+        other => Problem::new(
+            other,
+            "ServicoIndisponivel",
+            "Serviço Indisponível",
+            "Serviço não está disponível no momento.",
+        ),
+    };
+    let mut response = problem(&failure);
+    if let Some(seconds) = retry_after {
+        response
+            .headers_mut()
+            .insert(header::RETRY_AFTER, HeaderValue::from(seconds));
+    }
     response
 }
 

@@ -10,7 +10,8 @@
 //!   problem details with the spec's type URIs (`https://pix.bcb.gov.br/api/v2/error/...`);
 //! - the **control API** over plain HTTP, apart so that tests and the demo drive the simulator
 //!   without a client certificate: `POST /_sim/pix-in`, `POST /_sim/cobs/{txid}/pay`,
-//!   `GET|POST /_sim/knobs`, `GET /_sim/requests`, `GET /_sim/deliveries`,
+//!   `GET|POST /_sim/knobs` (latency, failures with a chosen status and `Retry-After`, outage, refund
+//!   outcome, callback drops and duplicates), `GET /_sim/requests`, `GET /_sim/deliveries`,
 //!   `POST /_sim/revoke-tokens`. [`Control`] offers the same in-process.
 //!
 //! A Pix received (`pix-in`) is recorded and notified to the webhook registered for its key: a
@@ -153,8 +154,13 @@ pub enum RefundOutcome {
 pub struct Knobs {
     /// Every API request (token endpoint included) waits this long before it is handled.
     pub latency_ms: u64,
-    /// The next N API requests (not the token endpoint) answer 503 `ServicoIndisponivel`.
+    /// The next N API requests (not the token endpoint) fail with `fail_status`.
     pub fail_next: u32,
+    /// The status of the requests `fail_next` fails: a 5xx or 429 (`None`: 503
+    /// `ServicoIndisponivel`).
+    pub fail_status: Option<u16>,
+    /// The `Retry-After` (whole seconds) sent with the failures of `fail_next`, if any.
+    pub fail_retry_after_secs: Option<u64>,
     /// While on, every request (token endpoint included) answers 503 `ServicoIndisponivel`.
     pub outage: bool,
     /// How refunds end.

@@ -3,10 +3,12 @@
 //! - Charges: an immediate one is `PUT /cob/{txid}`, one with a due date `PUT /cobv/{txid}` (the
 //!   spec requires its `devedor`: the payer); the charge id is the `txid`, derived from the
 //!   idempotency key. A create repeated after the cob was paid or removed (the PSP then refuses
-//!   the PUT) returns the existing cob when it is for the same amount. `get_charge` and
+//!   the PUT) returns the existing cob when it is for the same amount, and is a
+//!   [`ProviderError::Conflict`] when it is for another (the key was used for another charge). `get_charge` and
 //!   `cancel_charge` try `/cob` then `/cobv`; `list_charges` lists `/cob` over the last
 //!   [`LIST_WINDOW_DAYS`] days, the cursor carrying the window and the page.
-//! - Refunds: `PUT /pix/{e2eid}/devolucao/{id}`, the id derived from the idempotency key.
+//! - Refunds: `PUT /pix/{e2eid}/devolucao/{id}`, the id derived from the idempotency key; a
+//!   repeated id for another amount is a [`ProviderError::Conflict`].
 //! - What the standard has no endpoint for (sending Pix, Pix keys, accounts, balance, statement,
 //!   listing or fetching Pix sent) is [`ProviderError::Rejected`] with status 501 and code
 //!   [`UNSUPPORTED_OPERATION`]: the gateway answers 422 with `provider_code:
@@ -49,6 +51,20 @@ fn rejected(param: &str, message: &str) -> ProviderError {
         message: message.to_owned(),
         param: Some(param.to_owned()),
         field_errors: Vec::new(),
+    }
+}
+
+/// The PSP's refusal of a create whose id (derived from the idempotency key) already names a
+/// different `what`: the key was used for another request, a [`ProviderError::Conflict`] (the API
+/// Pix answers such a request with a 400, it has no 409).
+fn key_conflict(what: &str, refusal: ProviderError) -> ProviderError {
+    let (code, message) = match refusal {
+        ProviderError::Rejected { code, message, .. } => (code, message),
+        other => (other.code().to_owned(), other.to_string()),
+    };
+    ProviderError::Conflict {
+        code,
+        message: format!("the idempotency key already names another {what}: {message}"),
     }
 }
 
@@ -291,12 +307,14 @@ impl BankingProvider for Client {
         match self.fetch::<wire::Cob>(&call).await {
             Ok(cob) => charge(cob, Utc::now()),
             // The cob exists and can no longer change (paid, removed): the same charge again.
+            // The key names a cob for another amount: a conflict with the earlier create.
             Err(error @ ProviderError::Rejected { .. }) => match self
                 .find_cob("create_charge", &txid)
                 .await
             {
                 Ok(existing) if existing.valor.original == original => charge(existing, Utc::now()),
-                _ => Err(error),
+                Ok(_) => Err(key_conflict("charge", error)),
+                Err(_) => Err(error),
             },
             Err(error) => Err(error),
         }
@@ -425,7 +443,9 @@ impl BankingProvider for Client {
                 let existing = Call::new("refund_pix", Method::GET, path, "refund");
                 match self.fetch::<wire::Devolucao>(&existing).await {
                     Ok(devolucao) if devolucao.valor == valor => refund(devolucao),
-                    _ => Err(error),
+                    // The key names a refund of another amount: a conflict with the earlier one.
+                    Ok(_) => Err(key_conflict("refund", error)),
+                    Err(_) => Err(error),
                 }
             }
             Err(error) => Err(error),

@@ -63,15 +63,15 @@ impl BacenPixWebhooks {
 /// The token of a callback path: `/{token}/pix` or `/{token}`. `Ok(None)` when the path has none.
 pub fn token_of_path(path: &str) -> Result<Option<&str>, VerifyError> {
     let trimmed = path.trim_start_matches('/');
-    let (token, rest) = match trimmed.split_once('/') {
-        Some((token, rest)) => (token, rest.trim_end_matches('/')),
+    let (segment, rest) = match trimmed.split_once('/') {
+        Some((segment, rest)) => (segment, rest.trim_end_matches('/')),
         None => (trimmed, ""),
     };
-    if token.is_empty() || (token == "pix" && rest.is_empty()) {
-        return Ok(None);
-    }
-    match rest {
-        "" | "pix" => Ok(Some(token)),
+    // The first segment is matched against public words only (the callback's own `/pix`), never
+    // compared with a secret: that is done in constant time by `verify`.
+    match (segment, rest) {
+        ("", _) | ("pix", "") => Ok(None),
+        (segment, "" | "pix") => Ok(Some(segment)),
         _ => Err(VerifyError::UnknownRegistration(path.to_owned())),
     }
 }

@@ -8,6 +8,8 @@
     reason = "tests fail loudly"
 )]
 
+mod conformance;
+
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
