@@ -262,46 +262,6 @@ async fn a_retried_create_keeps_the_txid() {
 }
 
 #[tokio::test]
-async fn a_cancellation_is_not_retried() {
-    let harness = harness().await;
-    let client = harness.client();
-    let charge = client
-        .create_charge(immediate(5000), &key("cancel-1"))
-        .await
-        .unwrap();
-    harness
-        .sim
-        .control()
-        .update_knobs(|knobs| knobs.fail_next = 1);
-    let error = client.cancel_charge(&charge.id).await.unwrap_err();
-    assert!(
-        matches!(
-            error,
-            ProviderError::Unavailable {
-                status: Some(503),
-                ..
-            }
-        ),
-        "{error:?}"
-    );
-    assert_eq!(harness.requests_to("PATCH", "/cob/").len(), 1);
-}
-
-#[tokio::test]
-async fn a_slow_psp_times_out() {
-    let mut harness = harness().await;
-    harness.config.timeout_ms = 300;
-    harness.config.retries.max_attempts = 1;
-    let client = harness.client();
-    harness
-        .sim
-        .control()
-        .update_knobs(|knobs| knobs.latency_ms = 1000);
-    let error = client.get_charge("abc").await.unwrap_err();
-    assert!(matches!(error, ProviderError::Timeout { .. }), "{error:?}");
-}
-
-#[tokio::test]
 async fn errors_map_to_provider_errors() {
     let harness = harness().await;
     let client = harness.client();
@@ -750,19 +710,19 @@ async fn registration_puts_a_tokenized_url_and_rotation_replaces_the_token() {
     );
 }
 
-// ---- Verification (no simulator). ----
+// ---- Verification (no simulator; the kit proves the rest). ----
 
+/// What the kit's verification checks do not reach: tokens configured by hand (checked without
+/// the store, even while it is down), and the registration's URL called without `/pix`.
 #[tokio::test]
-async fn verification_accepts_valid_tokens_and_refuses_the_rest() {
+async fn configured_tokens_and_the_bare_registration_url_verify() {
     let now = Utc.with_ymd_and_hms(2026, 3, 1, 12, 0, 0).unwrap();
     let store = Arc::new(Store::default());
-    store.credentials.lock().unwrap().extend([
-        credential("current-token-0123456789", None),
-        credential(
-            "rotated-token-0123456789",
-            Some(now + chrono::Duration::minutes(5)),
-        ),
-    ]);
+    store
+        .credentials
+        .lock()
+        .unwrap()
+        .push(credential("current-token-0123456789", None));
     let source = BacenPixWebhooks::new(
         vec!["hand-made-token-0123456789".to_owned().into()],
         store.clone(),
@@ -774,33 +734,18 @@ async fn verification_accepts_valid_tokens_and_refuses_the_rest() {
         let headers = &headers;
         async move { source.verify(&inbound(path, headers, b"{}"), at).await }
     };
-    assert_eq!(verify("/current-token-0123456789/pix", now).await, Ok(()));
     assert_eq!(verify("/current-token-0123456789", now).await, Ok(()));
     assert_eq!(verify("/hand-made-token-0123456789/pix", now).await, Ok(()));
-    assert_eq!(verify("/rotated-token-0123456789/pix", now).await, Ok(()));
-    assert_eq!(
-        verify(
-            "/rotated-token-0123456789/pix",
-            now + chrono::Duration::minutes(6)
-        )
-        .await,
-        Err(VerifyError::InvalidSignature)
-    );
-    assert_eq!(
-        verify("/wrong-token-0123456789/pix", now).await,
-        Err(VerifyError::InvalidSignature)
-    );
-    assert_eq!(
-        verify("/pix", now).await,
-        Err(VerifyError::MissingCredential)
-    );
     assert_eq!(verify("", now).await, Err(VerifyError::MissingCredential));
+    assert!(matches!(
+        verify("/current-token-0123456789/rec", now).await,
+        Err(VerifyError::UnknownRegistration(_))
+    ));
     *store.down.lock().unwrap() = true;
     assert!(matches!(
         verify("/current-token-0123456789/pix", now).await,
         Err(VerifyError::Unavailable(_))
     ));
-    // A configured token is checked without the store.
     assert_eq!(verify("/hand-made-token-0123456789/pix", now).await, Ok(()));
 }
 
