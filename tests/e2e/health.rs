@@ -83,6 +83,25 @@ async fn metrics_expose_request_and_webhook_counters_in_prometheus_format() {
     assert!(text.contains("paygate_http_requests_total"), "{text}");
     assert!(text.contains("paygate_events_stored_total"), "{text}");
     assert!(text.contains("paygate_webhooks_rejected_total"), "{text}");
+    // Every provider compiled in, from its description; none is configured in the test app.
+    for (provider, authentication) in [
+        ("dinie", "signature"),
+        ("delbank", "credential"),
+        ("bacen-pix", "credential"),
+    ] {
+        let series = text
+            .lines()
+            .find(|line| {
+                line.starts_with("paygate_provider_info{")
+                    && line.contains(&format!("provider=\"{provider}\""))
+            })
+            .unwrap_or_else(|| panic!("no paygate_provider_info for {provider}: {text}"));
+        assert!(
+            series.contains(&format!("webhook_authentication=\"{authentication}\"")),
+            "{series}"
+        );
+        assert!(series.contains("registered=\"false\""), "{series}");
+    }
 }
 
 #[tokio::test]
@@ -92,6 +111,10 @@ async fn the_openapi_document_describes_the_api() {
     let document = expect_json(app.get("/openapi.json", None).await, StatusCode::OK).await;
 
     assert!(document["openapi"].as_str().unwrap().starts_with("3."));
+    let introduction = document["info"]["description"].as_str().unwrap();
+    for provider in ["`dinie`", "`delbank`", "`bacen-pix`"] {
+        assert!(introduction.contains(provider), "{introduction}");
+    }
     for path in [
         "/v1/events",
         "/v1/events/{id}",

@@ -69,6 +69,13 @@ impl ProviderRegistry {
         self.confirmers.get(provider).cloned()
     }
 
+    /// Whether `provider` registered anything (the configuration enables it).
+    pub fn is_registered(&self, provider: &str) -> bool {
+        self.credit.contains_key(provider)
+            || self.banking.contains_key(provider)
+            || self.webhook_sources.contains_key(provider)
+    }
+
     /// Whether any provider registered a confirmation by fetch.
     pub fn has_confirmers(&self) -> bool {
         !self.confirmers.is_empty()

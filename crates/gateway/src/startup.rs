@@ -128,6 +128,8 @@ impl Application {
             Some(credentials.clone()),
             Arc::new(registry.confirmers()),
         );
+        let metrics = telemetry::metrics_handle();
+        describe_providers(&registry);
         let sender = Dispatcher::new(pool.clone(), keyring.clone(), &settings)?;
         let state = AppState {
             sender,
@@ -137,7 +139,7 @@ impl Application {
             credentials,
             settings: Arc::new(settings),
             registry: Arc::new(registry),
-            metrics: telemetry::metrics_handle(),
+            metrics,
             keyring,
         };
         let router = http::router(state.clone());
@@ -246,6 +248,28 @@ impl Application {
             );
         }
         served
+    }
+}
+
+/// `paygate_provider_info`: one series per provider compiled in, from its description, saying
+/// whether this configuration registered it.
+fn describe_providers(registry: &ProviderRegistry) {
+    for description in crate::catalog::descriptions() {
+        let name = description.name.to_string();
+        let capabilities: Vec<&str> = description
+            .capabilities
+            .iter()
+            .map(|capability| capability.as_str())
+            .collect();
+        metrics::gauge!(
+            "paygate_provider_info",
+            "provider" => name.clone(),
+            "capabilities" => capabilities.join(","),
+            "webhook_authentication" => description.webhook_authentication.as_str(),
+            "registered" => if registry.is_registered(&name) { "true" } else { "false" },
+            "confirmed_by_fetch" => if registry.confirmer(&name).is_some() { "true" } else { "false" },
+        )
+        .set(1.0);
     }
 }
 

@@ -47,6 +47,52 @@ fn config_check_prints_the_defaults() {
 }
 
 #[test]
+fn providers_describe_lists_every_compiled_in_provider_from_its_description() {
+    let output = paygate(&["providers", "any", "describe"], &[]);
+    assert!(output.status.success(), "{}", stderr(&output));
+    let text = stdout(&output);
+    for (name, capability, authentication) in [
+        ("dinie", "credit", "signature"),
+        ("delbank", "banking", "credential (weak"),
+        ("bacen-pix", "banking", "credential (weak"),
+    ] {
+        let block: String = text
+            .split("\n")
+            .skip_while(|line| !line.starts_with(&format!("{name}\t")))
+            .take(5)
+            .collect::<Vec<_>>()
+            .join("\n");
+        assert!(block.contains(&format!("capabilities:            {capability}")), "{text}");
+        assert!(block.contains(&format!("webhook authentication:  {authentication}")), "{text}");
+        assert!(block.contains("enabled here:            false"), "{text}");
+    }
+}
+
+#[test]
+fn describing_one_provider_shows_its_defaults_and_what_the_environment_enables() {
+    let output = paygate(
+        &["providers", "bacen-pix", "describe"],
+        &[("PAYGATE_PROVIDERS__BACEN_PIX__ENABLED", "true")],
+    );
+    assert!(output.status.success(), "{}", stderr(&output));
+    let text = stdout(&output);
+    assert!(text.contains("enabled here:            true"), "{text}");
+    assert!(text.contains("    [providers.bacen-pix]"), "{text}");
+    assert!(text.contains("    confirm_by_fetch = true"), "{text}");
+}
+
+#[test]
+fn an_unknown_provider_is_an_error_listing_the_known_ones() {
+    let output = paygate(&["providers", "acme", "register-webhooks"], &[]);
+    assert!(!output.status.success());
+    let text = stderr(&output);
+    assert!(
+        text.contains("no provider `acme` is compiled into this binary; there are: delbank, dinie, bacen-pix"),
+        "{text}"
+    );
+}
+
+#[test]
 fn the_environment_wins_over_a_config_file_which_wins_over_the_defaults() {
     let dir = tempfile::tempdir().unwrap();
     let file = dir.path().join("paygate.toml");
