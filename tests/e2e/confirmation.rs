@@ -34,7 +34,9 @@ struct World {
 async fn world() -> World {
     let mut sim_config = SimConfig::standard();
     sim_config.delivery.base_delay = Duration::from_millis(50);
-    let sim = delbank_sim::start(sim_config).await.expect("simulator starts");
+    let sim = delbank_sim::start(sim_config)
+        .await
+        .expect("simulator starts");
     let config = Config {
         enabled: true,
         base_url: sim.base_url().to_owned(),
@@ -163,7 +165,7 @@ fn forged(end_to_end_id: &str) -> String {
 
 #[tokio::test]
 async fn a_delbank_pix_received_for_a_pix_the_provider_does_not_know_is_refused_and_never_published()
-{
+ {
     let world = world().await;
     // A real Pix shows what a PIX_RECEIVED looks like; the forger copies it for a Pix that never
     // happened and sends it with a credential it read somewhere.
@@ -174,14 +176,21 @@ async fn a_delbank_pix_received_for_a_pix_the_provider_does_not_know_is_refused_
     let response = world
         .app
         .client
-        .post(format!("{}/webhooks/delbank/pix-received-portal", world.app.address))
+        .post(format!(
+            "{}/webhooks/delbank/pix-received-portal",
+            world.app.address
+        ))
         .header("authorization", format!("Bearer {LEAKED}"))
         .header("content-type", "application/json")
         .body(body)
         .send()
         .await
         .expect("webhook sent");
-    assert_eq!(response.status(), StatusCode::OK, "acknowledged once stored");
+    assert_eq!(
+        response.status(),
+        StatusCode::OK,
+        "acknowledged once stored"
+    );
 
     let refused = world
         .pix_event(&fake, |event| event["confirmation"]["state"] == "refused")
@@ -211,7 +220,10 @@ async fn a_delbank_pix_received_for_a_pix_the_provider_does_not_know_is_refused_
         .fetch_one(&world.app.db.pool)
         .await
         .expect("count");
-    assert_eq!(deliveries, 0, "no delivery was ever enqueued for the refused Pix");
+    assert_eq!(
+        deliveries, 0,
+        "no delivery was ever enqueued for the refused Pix"
+    );
     // Reconciliation saw the confirmed receipt from the credit provider's bank, not the fake one.
     let real_items = eventually(WAIT, || async {
         let items = world.items_of(&real).await;
@@ -225,7 +237,10 @@ async fn a_delbank_pix_received_for_a_pix_the_provider_does_not_know_is_refused_
     let again = world
         .app
         .client
-        .post(format!("{}/webhooks/delbank/pix-received-portal", world.app.address))
+        .post(format!(
+            "{}/webhooks/delbank/pix-received-portal",
+            world.app.address
+        ))
         .header("authorization", format!("Bearer {LEAKED}"))
         .header("content-type", "application/json")
         .body(template.replace(&real, &fake))
@@ -240,8 +255,7 @@ async fn a_delbank_pix_received_for_a_pix_the_provider_does_not_know_is_refused_
 }
 
 #[tokio::test]
-async fn a_real_delbank_pix_received_waits_while_the_api_is_down_and_is_published_once_confirmed()
-{
+async fn a_real_delbank_pix_received_waits_while_the_api_is_down_and_is_published_once_confirmed() {
     let world = world().await;
     // The API is down: every call answers 503 (the webhook sender is not affected).
     world
@@ -264,7 +278,10 @@ async fn a_real_delbank_pix_received_waits_while_the_api_is_down_and_is_publishe
     );
     let id = waiting["id"].as_str().expect("id").to_owned();
     assert!(!world.published(&id), "published before its confirmation");
-    assert!(world.items_of(&real).await.is_empty(), "reconciled before its confirmation");
+    assert!(
+        world.items_of(&real).await.is_empty(),
+        "reconciled before its confirmation"
+    );
 
     // The API is back: the next retry confirms it, then it is published and reconciled.
     world

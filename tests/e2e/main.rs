@@ -9,6 +9,7 @@
 )]
 
 mod auth;
+mod bacen_pix;
 mod cluster;
 mod compression;
 mod confirmation;

@@ -108,52 +108,7 @@ impl World {
 
     /// A borrower taken from registration to a disbursed loan at Dinie; returns (loan id, net amount).
     async fn disbursed_loan(&self, document: &str, external_id: &str) -> (String, Decimal) {
-        let customer = self
-            .post(
-                "/v1/customers",
-                json!({"document": document, "name": "Borrower", "external_id": external_id}),
-            )
-            .await;
-        let customer_id = customer["id"].as_str().expect("customer id").to_owned();
-        for kind in ["identity_front", "selfie"] {
-            self.post(
-                &format!("/v1/customers/{customer_id}/documents"),
-                json!({"kind": kind, "file_name": format!("{kind}.png"), "content_type": "image/png", "content_base64": "iVBORw0KGgo="}),
-            )
-            .await;
-        }
-        self.dinie
-            .approve_customer(&customer_id)
-            .await
-            .expect("approve");
-        let offers = self
-            .get(&format!("/v1/credit-offers?customer_id={customer_id}"))
-            .await;
-        let offer_id = offers["data"][0]["id"].as_str().expect("offer").to_owned();
-        let simulation = self
-            .post(
-                &format!("/v1/credit-offers/{offer_id}/simulations"),
-                json!({"amount": "10000.00", "installments": 12}),
-            )
-            .await;
-        let loan = self
-            .post(
-                "/v1/loans",
-                json!({"credit_offer_id": offer_id, "simulation_id": simulation["id"]}),
-            )
-            .await;
-        let loan_id = loan["id"].as_str().expect("loan id").to_owned();
-        for _ in 0..10 {
-            if self.dinie.advance_loan(&loan_id).await.expect("advance") == "active" {
-                break;
-            }
-        }
-        let net: Decimal = simulation["net_amount"]["amount"]
-            .as_str()
-            .expect("net")
-            .parse()
-            .expect("decimal");
-        (loan_id, net)
+        disbursed_loan(&self.app, &self.dinie, document, external_id).await
     }
 
     /// An approved Delbank account for `document`; returns its number.
@@ -205,8 +160,93 @@ impl World {
     }
 }
 
+/// What [`disbursed_loan`] drives: the gateway and the Dinie simulator.
+struct Borrowing<'a> {
+    app: &'a TestApp,
+    dinie: &'a dinie_sim::SimHandle,
+}
+
+impl Borrowing<'_> {
+    async fn post(&self, path: &str, body: Value) -> Value {
+        let key = uuid::Uuid::now_v7().to_string();
+        let response = self
+            .app
+            .post_json(path, Some(&self.app.admin_key), Some(&key), &body)
+            .await;
+        let status = response.status();
+        let body = response.json::<Value>().await.expect("json");
+        assert!(status.is_success(), "{path}: {status} {body}");
+        body
+    }
+
+    async fn get(&self, path: &str) -> Value {
+        expect_json(
+            self.app.get(path, Some(&self.app.admin_key)).await,
+            StatusCode::OK,
+        )
+        .await
+    }
+}
+
+/// A borrower taken from registration to a disbursed loan at Dinie; returns (loan id, net amount).
+pub(crate) async fn disbursed_loan(
+    app: &TestApp,
+    dinie: &dinie_sim::SimHandle,
+    document: &str,
+    external_id: &str,
+) -> (String, Decimal) {
+    let world = Borrowing { app, dinie };
+    let customer = world
+        .post(
+            "/v1/customers",
+            json!({"document": document, "name": "Borrower", "external_id": external_id}),
+        )
+        .await;
+    let customer_id = customer["id"].as_str().expect("customer id").to_owned();
+    for kind in ["identity_front", "selfie"] {
+        world.post(
+            &format!("/v1/customers/{customer_id}/documents"),
+            json!({"kind": kind, "file_name": format!("{kind}.png"), "content_type": "image/png", "content_base64": "iVBORw0KGgo="}),
+        )
+        .await;
+    }
+    world
+        .dinie
+        .approve_customer(&customer_id)
+        .await
+        .expect("approve");
+    let offers = world
+        .get(&format!("/v1/credit-offers?customer_id={customer_id}"))
+        .await;
+    let offer_id = offers["data"][0]["id"].as_str().expect("offer").to_owned();
+    let simulation = world
+        .post(
+            &format!("/v1/credit-offers/{offer_id}/simulations"),
+            json!({"amount": "10000.00", "installments": 12}),
+        )
+        .await;
+    let loan = world
+        .post(
+            "/v1/loans",
+            json!({"credit_offer_id": offer_id, "simulation_id": simulation["id"]}),
+        )
+        .await;
+    let loan_id = loan["id"].as_str().expect("loan id").to_owned();
+    for _ in 0..10 {
+        if world.dinie.advance_loan(&loan_id).await.expect("advance") == "active" {
+            break;
+        }
+    }
+    let net: Decimal = simulation["net_amount"]["amount"]
+        .as_str()
+        .expect("net")
+        .parse()
+        .expect("decimal");
+    (loan_id, net)
+}
+
 /// A valid CPF from nine digits.
-fn cpf(base: [u32; 9]) -> String {
+pub(crate) fn cpf(base: [u32; 9]) -> String {
     let digit = |digits: &[u32], first_weight: u32| {
         let sum: u32 = digits
             .iter()
