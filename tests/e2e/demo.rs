@@ -14,6 +14,7 @@ async fn the_demo_story_runs_end_to_end_against_both_simulators() {
         exit: true,
         database: format!("{}_demo", db.name()),
         ready_file: Some(ready_file.clone()),
+        bank: paygate_demo::DemoBank::Delbank,
     };
     let database = options.database.clone();
 
@@ -62,6 +63,62 @@ async fn the_demo_story_runs_end_to_end_against_both_simulators() {
     let mode = std::fs::metadata(&ready_file).unwrap().permissions().mode();
     assert_eq!(mode & 0o777, 0o600);
     std::fs::remove_file(&ready_file).unwrap();
+}
+
+#[tokio::test]
+async fn the_demo_runs_its_pix_story_on_the_banco_central_api_pix() {
+    let db = TestDb::new().await;
+    let mut settings = test_settings(&db);
+    settings.server.port = 0;
+    let database = format!("{}_demo", db.name());
+    let options = paygate_demo::DemoOptions {
+        exit: true,
+        database: database.clone(),
+        ready_file: None,
+        bank: paygate_demo::DemoBank::BacenPix,
+    };
+    let server = gateway::db::server_url_of(secrecy::ExposeSecret::expose_secret(&db.url));
+
+    let outcome = paygate_demo::run_story_keeping_secrets(settings, options).await;
+
+    let in_the_clear = match &outcome {
+        Ok(secrets) => {
+            use std::str::FromStr as _;
+            let options = sqlx::postgres::PgConnectOptions::from_str(&server)
+                .unwrap()
+                .database(&database);
+            let pool = sqlx::PgPool::connect_with(options).await.unwrap();
+            let found = e2e::db::secrets_in_the_clear(&pool, &secrets.0).await;
+            let providers: Vec<String> = sqlx::query_scalar(
+                "select distinct provider from event where event_type = 'pix.received'",
+            )
+            .fetch_all(&pool)
+            .await
+            .unwrap();
+            let confirmed: i64 = sqlx::query_scalar(
+                "select count(*) from event_confirmation where state = 'confirmed'",
+            )
+            .fetch_one(&pool)
+            .await
+            .unwrap();
+            pool.close().await;
+            Some((found, providers, confirmed))
+        }
+        Err(_) => None,
+    };
+    drop_database(&server, &database).await;
+    outcome.expect("the demo story completes on the API Pix");
+    let (found, providers, confirmed) = in_the_clear.unwrap();
+    assert!(found.is_empty(), "secrets in the clear: {found:?}");
+    assert_eq!(
+        providers,
+        ["bacen-pix"],
+        "every Pix came through the API Pix"
+    );
+    assert!(
+        confirmed >= 3,
+        "the Pix, the charge and the refund were confirmed by fetch: {confirmed}"
+    );
 }
 
 async fn drop_database(server: &str, name: &str) {

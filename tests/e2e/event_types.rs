@@ -187,6 +187,7 @@ async fn every_delivery_of_the_demo_story_validates_against_its_published_schema
         exit: true,
         database: database.clone(),
         ready_file: None,
+        bank: paygate_demo::DemoBank::Delbank,
     };
     let outcome = paygate_demo::run_story(settings, options).await;
     let server_url = gateway::db::server_url_of(db.url.expose_secret());

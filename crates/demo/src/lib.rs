@@ -46,7 +46,174 @@ pub struct DemoOptions {
     pub database: String,
     /// Where to write the gateway's URL and the admin key once the story is done.
     pub ready_file: Option<std::path::PathBuf>,
+    /// Which provider serves the banking API.
+    pub bank: DemoBank,
 }
+
+/// The provider the demo puts the banking API on (`routing.banking`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum DemoBank {
+    /// Delbank (BaaS), its simulator over HTTP.
+    #[default]
+    Delbank,
+    /// The Banco Central's API Pix, a PSP simulator over mTLS with certificates generated at start.
+    BacenPix,
+}
+
+impl std::str::FromStr for DemoBank {
+    type Err = String;
+
+    fn from_str(text: &str) -> Result<DemoBank, String> {
+        match text {
+            "delbank" => Ok(DemoBank::Delbank),
+            "bacen-pix" => Ok(DemoBank::BacenPix),
+            other => Err(format!(
+                "no banking provider `{other}`: delbank or bacen-pix"
+            )),
+        }
+    }
+}
+
+/// The running bank simulator.
+enum Bank {
+    Delbank(delbank_sim::SimHandle),
+    BacenPix {
+        sim: bacen_pix_sim::Sim,
+        /// The generated certificates, deleted with it.
+        _pki: tempfile::TempDir,
+    },
+}
+
+impl Bank {
+    async fn start(choice: DemoBank) -> anyhow::Result<Bank> {
+        Ok(match choice {
+            DemoBank::Delbank => {
+                let mut config = delbank_sim::SimConfig::standard();
+                config.delivery.base_delay = Duration::from_millis(100);
+                Bank::Delbank(
+                    delbank_sim::start(config)
+                        .await
+                        .context("starting the Delbank simulator")?,
+                )
+            }
+            DemoBank::BacenPix => {
+                let pki_dir = tempfile::tempdir().context("a directory for the certificates")?;
+                let pki = bacen_pix_sim::tls::generate(pki_dir.path())
+                    .map_err(|error| anyhow::anyhow!("generating the test PKI: {error}"))?;
+                let mut config = bacen_pix_sim::SimConfig::standard(pki);
+                // The PSP account the demo's Pix arrive in is the borrower's.
+                config.receiver_cnpj = BORROWER_DIGITS.into();
+                config.callbacks.base_delay = Duration::from_millis(100);
+                let sim = bacen_pix_sim::Sim::start(config)
+                    .await
+                    .map_err(|error| anyhow::anyhow!("starting the API Pix simulator: {error}"))?;
+                Bank::BacenPix { sim, _pki: pki_dir }
+            }
+        })
+    }
+
+    /// The provider's name (`routing.banking`, `/v1/providers/{name}`).
+    fn name(&self) -> &'static str {
+        match self {
+            Bank::Delbank(_) => "delbank",
+            Bank::BacenPix { .. } => "bacen-pix",
+        }
+    }
+
+    fn label(&self) -> &'static str {
+        match self {
+            Bank::Delbank(_) => "Delbank",
+            Bank::BacenPix { .. } => "API Pix PSP",
+        }
+    }
+
+    fn base_url(&self) -> String {
+        match self {
+            Bank::Delbank(sim) => sim.base_url().to_owned(),
+            Bank::BacenPix { sim, .. } => sim.base_url().to_owned(),
+        }
+    }
+
+    /// Its `[providers.<name>]` section, pointing at the simulator.
+    fn configure(&self, figment: figment::Figment) -> figment::Figment {
+        match self {
+            Bank::Delbank(sim) => figment
+                .merge(("providers.delbank.enabled", true))
+                .merge(("providers.delbank.base_url", sim.base_url()))
+                .merge(("providers.delbank.api_key", DELBANK_API_KEY))
+                .merge(("providers.delbank.account_id", "31712"))
+                .merge(("providers.delbank.timeout_secs", 10))
+                .merge(("providers.delbank.retries", 2))
+                .merge(("providers.delbank.retry_base_delay_ms", 100))
+                .merge(("providers.delbank.webhook_scheme", "BEARER")),
+            Bank::BacenPix { sim, .. } => {
+                sim.gateway_settings()
+                    .into_iter()
+                    .fold(figment, |figment, (key, value)| {
+                        figment.merge((format!("providers.bacen-pix.{key}"), value))
+                    })
+            }
+        }
+    }
+
+    /// A Pix from Dinie's bank of `amount` to the borrower (in `account` at Delbank); its
+    /// end-to-end id.
+    fn pix_in(
+        &self,
+        account: Option<&str>,
+        amount: rust_decimal::Decimal,
+    ) -> anyhow::Result<String> {
+        Ok(match self {
+            Bank::Delbank(sim) => sim.control().pix_in(delbank_sim::PixIn {
+                account: account.map(str::to_owned),
+                amount,
+                payer_ispb: Some(DINIE_ISPB.into()),
+                ..delbank_sim::PixIn::default()
+            })?,
+            Bank::BacenPix { sim, .. } => sim
+                .control()
+                .pix_in(bacen_pix_sim::PixIn {
+                    valor: amount,
+                    payer_name: Some("DINIE SCD".into()),
+                    ..bacen_pix_sim::PixIn::default()
+                })
+                .map_err(|error| anyhow::anyhow!("pix in: {error}"))?,
+        })
+    }
+
+    /// Someone pays the charge `id`; the Pix's end-to-end id.
+    fn pay_charge(&self, id: &str) -> anyhow::Result<String> {
+        Ok(match self {
+            Bank::Delbank(sim) => sim.control().pay_charge(id)?,
+            Bank::BacenPix { sim, .. } => sim
+                .control()
+                .pay_charge(id)
+                .map_err(|error| anyhow::anyhow!("paying the charge: {error}"))?,
+        })
+    }
+
+    fn secrets(&self) -> Vec<String> {
+        match self {
+            Bank::Delbank(sim) => {
+                let mut secrets = vec![DELBANK_API_KEY.to_owned()];
+                secrets.extend(sim.control().webhook_authorizations());
+                secrets
+            }
+            Bank::BacenPix { .. } => vec![bacen_pix_sim::CLIENT_SECRET.to_owned()],
+        }
+    }
+
+    async fn shutdown(self) {
+        match self {
+            Bank::Delbank(sim) => sim.shutdown().await,
+            Bank::BacenPix { sim, .. } => sim.shutdown().await,
+        }
+    }
+}
+
+/// The demo borrower's CPF, and its digits.
+const BORROWER: &str = "529.982.247-25";
+const BORROWER_DIGITS: &str = "52998224725";
 
 /// Runs the demo from the command line (logs to stdout per the configuration).
 pub async fn run(settings: Settings, options: DemoOptions) -> anyhow::Result<()> {
@@ -89,21 +256,17 @@ pub async fn run_story_keeping_secrets(
     let dinie_sim = dinie_sim::start(dinie_sim::SimConfig::fast())
         .await
         .context("starting the Dinie simulator")?;
-    let mut delbank_config = delbank_sim::SimConfig::standard();
-    delbank_config.delivery.base_delay = Duration::from_millis(100);
-    let delbank_sim = delbank_sim::start(delbank_config)
-        .await
-        .context("starting the Delbank simulator")?;
+    let bank = Bank::start(options.bank).await?;
 
     settings.routing.credit = "dinie".into();
-    settings.routing.banking = "delbank".into();
+    settings.routing.banking = bank.name().into();
     settings.reconciliation.credit_payer_ispbs = vec![DINIE_ISPB.into()];
     settings.reconciliation.window_secs = DEMO_WINDOW_SECS;
     settings.reconciliation.check_interval_secs = 1;
     settings.delivery.allow_private_networks = vec!["127.0.0.0/8".into()];
     settings.delivery.poll_interval_ms = 50;
     settings.server.public_url = String::new();
-    let figment = simulated_providers(&dinie_sim, &delbank_sim);
+    let figment = bank.configure(simulated_credit(&dinie_sim));
     let app = match Application::compose(
         settings.clone(),
         &figment,
@@ -146,14 +309,15 @@ pub async fn run_story_keeping_secrets(
         partner: partner.clone(),
     };
     println!(
-        "  Postgres: {} · Dinie sim: {} · Delbank sim: {}",
+        "  Postgres: {} · Dinie sim: {} · {} sim: {}",
         located.source,
         dinie_sim.base_url(),
-        delbank_sim.base_url()
+        bank.label(),
+        bank.base_url()
     );
     println!("  gateway: {base} · partner app: {}\n", partner.url);
 
-    let outcome = story(&demo, &dinie_sim, &delbank_sim).await;
+    let outcome = story(&demo, &dinie_sim, &bank).await;
     if let Err(error) = &outcome {
         println!("\n✗ the story stopped: {error:#}");
     }
@@ -178,29 +342,21 @@ pub async fn run_story_keeping_secrets(
         println!("\nServing until Ctrl-C.");
         startup::shutdown_signal().await;
     }
-    let secrets = secrets_seen(&demo, &dinie_sim, &delbank_sim).await;
+    let secrets = secrets_seen(&demo, &dinie_sim, &bank).await;
     let _ = stop.send(());
     let _ = server.await;
-    delbank_sim.shutdown().await;
+    bank.shutdown().await;
     dinie_sim.shutdown().await;
     pool.close().await;
     outcome.map(|()| secrets)
 }
 
 /// Every secret of [`Secrets`]: what the demo holds, and what the simulators hold for the gateway.
-async fn secrets_seen(
-    demo: &Demo,
-    dinie_sim: &dinie_sim::SimHandle,
-    delbank_sim: &delbank_sim::SimHandle,
-) -> Secrets {
-    let mut secrets = vec![
-        demo.key.clone(),
-        dinie_sim.client_secret().to_owned(),
-        DELBANK_API_KEY.to_owned(),
-    ];
+async fn secrets_seen(demo: &Demo, dinie_sim: &dinie_sim::SimHandle, bank: &Bank) -> Secrets {
+    let mut secrets = vec![demo.key.clone(), dinie_sim.client_secret().to_owned()];
+    secrets.extend(bank.secrets());
     secrets.extend(demo.partner.secrets_shown());
     secrets.extend(dinie_sim.every_signing_secret().await);
-    secrets.extend(delbank_sim.control().webhook_authorizations());
     secrets.retain(|secret| !secret.is_empty());
     Secrets(secrets)
 }
@@ -224,25 +380,15 @@ fn write_ready_file(path: &std::path::Path, base: &str, key: &str) -> anyhow::Re
 /// The Delbank simulator's key for the gateway's own account.
 const DELBANK_API_KEY: &str = "sim-key-31712";
 
-/// The `[providers.*]` sections that point both providers at the simulators: the demo registers
-/// them through the same composition root as `paygate serve`, from configuration.
-fn simulated_providers(
-    dinie_sim: &dinie_sim::SimHandle,
-    delbank_sim: &delbank_sim::SimHandle,
-) -> figment::Figment {
-    figment::Figment::new()
+/// The `[providers.dinie]` section pointing at its simulator, over every provider's defaults: the
+/// demo registers its providers through the same composition root as `paygate serve`, from
+/// configuration.
+fn simulated_credit(dinie_sim: &dinie_sim::SimHandle) -> figment::Figment {
+    gateway::config::defaults_figment()
         .merge(("providers.dinie.enabled", true))
         .merge(("providers.dinie.base_url", dinie_sim.base_url()))
         .merge(("providers.dinie.client_id", dinie_sim.client_id()))
         .merge(("providers.dinie.client_secret", dinie_sim.client_secret()))
-        .merge(("providers.delbank.enabled", true))
-        .merge(("providers.delbank.base_url", delbank_sim.base_url()))
-        .merge(("providers.delbank.api_key", DELBANK_API_KEY))
-        .merge(("providers.delbank.account_id", "31712"))
-        .merge(("providers.delbank.timeout_secs", 10))
-        .merge(("providers.delbank.retries", 2))
-        .merge(("providers.delbank.retry_base_delay_ms", 100))
-        .merge(("providers.delbank.webhook_scheme", "BEARER"))
 }
 
 /// The story's client: the public REST API with the admin key.
@@ -356,20 +502,16 @@ impl Demo {
 }
 
 /// The scripted story; every step asserts its outcome.
-async fn story(
-    demo: &Demo,
-    dinie: &dinie_sim::SimHandle,
-    delbank: &delbank_sim::SimHandle,
-) -> anyhow::Result<()> {
-    subscribe_and_register(demo).await?;
-    disbursed_and_reconciled(demo, dinie, delbank).await?;
-    banking(demo, delbank).await?;
+async fn story(demo: &Demo, dinie: &dinie_sim::SimHandle, bank: &Bank) -> anyhow::Result<()> {
+    subscribe_and_register(demo, bank).await?;
+    disbursed_and_reconciled(demo, dinie, bank).await?;
+    banking(demo, bank).await?;
     overdue(demo, dinie).await?;
     all_delivered(demo).await
 }
 
 /// The partner app subscribes to everything; the gateway registers its webhooks at both providers.
-async fn subscribe_and_register(demo: &Demo) -> anyhow::Result<()> {
+async fn subscribe_and_register(demo: &Demo, bank: &Bank) -> anyhow::Result<()> {
     let subscription = demo
         .post(
             "/v1/subscriptions",
@@ -389,11 +531,15 @@ async fn subscribe_and_register(demo: &Demo) -> anyhow::Result<()> {
         "no Dinie registration"
     );
     let registered = demo
-        .post("/v1/providers/delbank/webhooks", json!({}))
+        .post(
+            &format!("/v1/providers/{}/webhooks", bank.name()),
+            json!({}),
+        )
         .await?;
     let count = registered["data"].as_array().map_or(0, Vec::len);
     demo.step(&format!(
-        "gateway webhooks registered at Dinie (1) and Delbank ({count})"
+        "gateway webhooks registered at Dinie (1) and {} ({count})",
+        bank.label()
     ))
     .await;
     Ok(())
@@ -403,9 +549,9 @@ async fn subscribe_and_register(demo: &Demo) -> anyhow::Result<()> {
 async fn disbursed_and_reconciled(
     demo: &Demo,
     dinie: &dinie_sim::SimHandle,
-    delbank: &delbank_sim::SimHandle,
+    bank: &Bank,
 ) -> anyhow::Result<()> {
-    let borrower = "529.982.247-25";
+    let borrower = BORROWER;
     let customer_id = register_borrower(demo, borrower, "Maria da Silva", "demo-maria").await?;
     demo.step("borrower registered at Dinie, KYC documents uploaded")
         .await;
@@ -418,26 +564,32 @@ async fn disbursed_and_reconciled(
     ))
     .await;
 
-    // The borrower's account at the bank.
-    let account = demo
-        .post(
-            "/v1/accounts",
-            json!({"holder_document": borrower, "name": "Maria da Silva"}),
-        )
-        .await?;
-    let account_id = account["id"].as_str().context("account id")?.to_owned();
-    for kind in ["selfie", "driver_license_full"] {
-        demo.post(
-            &format!("/v1/accounts/{account_id}/documents"),
-            json!({"kind": kind, "content_base64": "aGVsbG8="}),
-        )
-        .await?;
-    }
-    let number = delbank.control().approve_customer("52998224725")?;
-    demo.step(&format!(
-        "account opened at Delbank for the borrower (number {number})"
-    ))
-    .await;
+    // The borrower's account at the bank (the API Pix PSP's account is the borrower's already).
+    let number = match bank {
+        Bank::Delbank(delbank) => {
+            let account = demo
+                .post(
+                    "/v1/accounts",
+                    json!({"holder_document": borrower, "name": "Maria da Silva"}),
+                )
+                .await?;
+            let account_id = account["id"].as_str().context("account id")?.to_owned();
+            for kind in ["selfie", "driver_license_full"] {
+                demo.post(
+                    &format!("/v1/accounts/{account_id}/documents"),
+                    json!({"kind": kind, "content_base64": "aGVsbG8="}),
+                )
+                .await?;
+            }
+            let number = delbank.control().approve_customer(BORROWER_DIGITS)?;
+            demo.step(&format!(
+                "account opened at Delbank for the borrower (number {number})"
+            ))
+            .await;
+            Some(number)
+        }
+        Bank::BacenPix { .. } => None,
+    };
 
     disburse(dinie, &loan_id).await?;
     demo.event("loan.active", &loan_id).await?;
@@ -446,12 +598,7 @@ async fn disbursed_and_reconciled(
 
     // The disbursement arrives as a Pix in the borrower's account.
     let amount: rust_decimal::Decimal = net.parse()?;
-    let e2e = delbank.control().pix_in(delbank_sim::PixIn {
-        account: Some(number.clone()),
-        amount,
-        payer_ispb: Some(DINIE_ISPB.into()),
-        ..delbank_sim::PixIn::default()
-    })?;
+    let e2e = bank.pix_in(number.as_deref(), amount)?;
     demo.event("pix.received", &e2e).await?;
     demo.item(&loan_id, "matched").await?;
     demo.step(&format!(
@@ -463,7 +610,7 @@ async fn disbursed_and_reconciled(
 }
 
 /// A Pix charge paid, a Pix transfer that fails, a refund of the charge's Pix.
-async fn banking(demo: &Demo, delbank: &delbank_sim::SimHandle) -> anyhow::Result<()> {
+async fn banking(demo: &Demo, bank: &Bank) -> anyhow::Result<()> {
     let charge = demo
         .post(
             "/v1/charges",
@@ -471,10 +618,19 @@ async fn banking(demo: &Demo, delbank: &delbank_sim::SimHandle) -> anyhow::Resul
         )
         .await?;
     let charge_id = charge["id"].as_str().context("charge id")?.to_owned();
-    let paid_e2e = delbank.control().pay_charge(&charge_id)?;
+    let paid_e2e = bank.pay_charge(&charge_id)?;
     demo.event("pix.received", &paid_e2e).await?;
     demo.step("Pix charge of 150.00 created and paid").await;
 
+    if matches!(bank, Bank::Delbank(_)) {
+        failed_transfer(demo).await?;
+    }
+
+    refund(demo, &paid_e2e).await
+}
+
+/// A Pix transfer to a blocked account, which fails (the API Pix standard sends no Pix).
+async fn failed_transfer(demo: &Demo) -> anyhow::Result<()> {
     let failing = demo
         .post(
             "/v1/pix/transfers",
@@ -494,7 +650,11 @@ async fn banking(demo: &Demo, delbank: &delbank_sim::SimHandle) -> anyhow::Resul
         "Pix transfer of 30.00 to a blocked account failed ({code})"
     ))
     .await;
+    Ok(())
+}
 
+/// A refund of part of the charge's Pix.
+async fn refund(demo: &Demo, paid_e2e: &str) -> anyhow::Result<()> {
     let refund = demo
         .post(
             &format!("/v1/pix/transfers/{paid_e2e}/refund"),

@@ -17,6 +17,10 @@ struct Args {
     /// (mode 0600), for tools that drive the running demo (CI's schemathesis run).
     #[arg(long, value_name = "FILE")]
     ready_file: Option<std::path::PathBuf>,
+    /// The provider of the banking API: `delbank`, or `bacen-pix` (the Banco Central's API Pix,
+    /// a PSP simulator over mTLS).
+    #[arg(long, value_name = "PROVIDER", default_value = "delbank")]
+    banking: paygate_demo::DemoBank,
 }
 
 #[tokio::main]
@@ -28,6 +32,7 @@ async fn main() -> std::process::ExitCode {
             exit: args.exit,
             database: "paygate_demo".into(),
             ready_file: args.ready_file,
+            bank: args.banking,
         };
         paygate_demo::run(settings, options).await
     };
