@@ -351,7 +351,10 @@ fn describe_providers(config: Option<PathBuf>, provider: &str) -> anyhow::Result
     let figment = Settings::figment(config.as_deref());
     let chosen: Vec<providers::ProviderDescription> = match provider {
         "any" => crate::catalog::descriptions(),
-        name => vec![crate::catalog::describe(name).ok_or_else(|| anyhow::anyhow!("{}", unknown_provider(name)))?],
+        name => vec![
+            crate::catalog::describe(name)
+                .ok_or_else(|| anyhow::anyhow!("{}", unknown_provider(name)))?,
+        ],
     };
     for description in chosen {
         let name = description.name.as_str();
@@ -376,7 +379,11 @@ fn describe_providers(config: Option<PathBuf>, provider: &str) -> anyhow::Result
         );
         println!(
             "  webhook self-registration: {}",
-            if description.webhook_self_registration { "yes (register-webhooks, rotate-webhooks)" } else { "no" }
+            if description.webhook_self_registration {
+                "yes (register-webhooks, rotate-webhooks)"
+            } else {
+                "no"
+            }
         );
         println!("  enabled here:            {enabled}");
         if provider != "any" {

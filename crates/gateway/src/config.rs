@@ -643,9 +643,7 @@ mod tests {
     use super::*;
 
     fn with_overlay(overlay: &str) -> Result<Settings, ConfigError> {
-        Settings::from_figment(
-            defaults_figment().merge(Toml::string(overlay)),
-        )
+        Settings::from_figment(defaults_figment().merge(Toml::string(overlay)))
     }
 
     #[test]
@@ -661,7 +659,10 @@ mod tests {
         );
         assert_eq!(key("providers.bacen_pix"), "providers.bacen-pix");
         assert_eq!(key("providers.bacen_pixel.x"), "providers.bacen_pixel.x");
-        assert_eq!(key("providers.dinie.client_id"), "providers.dinie.client_id");
+        assert_eq!(
+            key("providers.dinie.client_id"),
+            "providers.dinie.client_id"
+        );
         assert_eq!(key("server.port"), "server.port");
     }
 

@@ -62,8 +62,14 @@ fn providers_describe_lists_every_compiled_in_provider_from_its_description() {
             .take(5)
             .collect::<Vec<_>>()
             .join("\n");
-        assert!(block.contains(&format!("capabilities:            {capability}")), "{text}");
-        assert!(block.contains(&format!("webhook authentication:  {authentication}")), "{text}");
+        assert!(
+            block.contains(&format!("capabilities:            {capability}")),
+            "{text}"
+        );
+        assert!(
+            block.contains(&format!("webhook authentication:  {authentication}")),
+            "{text}"
+        );
         assert!(block.contains("enabled here:            false"), "{text}");
     }
 }
@@ -87,7 +93,9 @@ fn an_unknown_provider_is_an_error_listing_the_known_ones() {
     assert!(!output.status.success());
     let text = stderr(&output);
     assert!(
-        text.contains("no provider `acme` is compiled into this binary; there are: delbank, dinie, bacen-pix"),
+        text.contains(
+            "no provider `acme` is compiled into this binary; there are: delbank, dinie, bacen-pix"
+        ),
         "{text}"
     );
 }

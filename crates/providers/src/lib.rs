@@ -57,6 +57,7 @@ pub use banking::{
     Party, PixDestination, PixKey, PixKeyKind, PixRefund, PixRefundRequest, PixTransfer,
     PixTransferRequest, PixTransferStatus, StatementEntry,
 };
+pub use confirm::{Confirmation, EventConfirmer, WebhookAuthentication};
 pub use credit::{
     CreditOffer, CreditOfferStatus, CreditProvider, Customer, CustomerQuery, CustomerStatus,
     Installment, KycDocument, KycDocumentUpload, Loan, LoanStatus, NewCustomer, NewLoan,
@@ -85,7 +86,6 @@ pub use id::{
 pub use idempotency::{IdempotencyKey, InvalidIdempotencyKey};
 pub use money::{Currency, Money, MoneyError};
 pub use pix::{EndToEndIdError, EndToEndKind, PixEndToEndId};
-pub use confirm::{Confirmation, EventConfirmer, WebhookAuthentication};
 pub use registry::{
     Capability, Provider, ProviderDescription, ProviderRegistrar, RegistrationError,
 };

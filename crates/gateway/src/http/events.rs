@@ -12,12 +12,12 @@ use serde::Deserialize;
 use utoipa::IntoParams;
 
 use crate::delivery::payload::{ConfirmationBody, EventBody};
-use crate::store::confirmations;
 use crate::http::error::ApiError;
 use crate::http::extract::{ApiPath, ApiQuery};
 use crate::http::pagination::{ListBody, PageParams};
 use crate::http::state::AppState;
 use crate::keys::{Caller, Scope};
+use crate::store::confirmations;
 use crate::store::events::{self, EventFilter, StoredEvent};
 
 /// Filters for listing events.
@@ -144,12 +144,9 @@ pub async fn get(
             resource: format!("event {id}"),
         })?;
     let mut bodies = with_confirmations(&state, vec![event]).await?;
-    bodies
-        .pop()
-        .map(Json)
-        .ok_or_else(|| ApiError::NotFound {
-            resource: format!("event {id}"),
-        })
+    bodies.pop().map(Json).ok_or_else(|| ApiError::NotFound {
+        resource: format!("event {id}"),
+    })
 }
 
 /// The exact bytes the provider sent (may hold personal data: needs the `pii` scope).

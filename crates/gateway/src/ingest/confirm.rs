@@ -104,15 +104,14 @@ impl Confirmer {
             .into_iter()
             .map(|(id, attempts)| (id, attempts, stored.remove(&id)))
             .collect();
-        let results: Vec<Result<(uuid::Uuid, Outcome), sqlx::Error>> =
-            futures::stream::iter(work)
-                .map(|(id, attempts, event)| async move {
-                    let outcome = self.settle(id, attempts, event).await?;
-                    Ok((id, outcome))
-                })
-                .buffer_unordered(self.settings.concurrency.max(1))
-                .collect()
-                .await;
+        let results: Vec<Result<(uuid::Uuid, Outcome), sqlx::Error>> = futures::stream::iter(work)
+            .map(|(id, attempts, event)| async move {
+                let outcome = self.settle(id, attempts, event).await?;
+                Ok((id, outcome))
+            })
+            .buffer_unordered(self.settings.concurrency.max(1))
+            .collect()
+            .await;
         results.into_iter().collect()
     }
 
@@ -133,7 +132,12 @@ impl Confirmer {
             // Confirmation was turned off for the provider with events still waiting: they wait
             // for it to be turned on again rather than being published unconfirmed.
             return self
-                .retry(event_id, &provider, attempts, "no confirmation is registered for the provider")
+                .retry(
+                    event_id,
+                    &provider,
+                    attempts,
+                    "no confirmation is registered for the provider",
+                )
                 .await;
         };
         let (name, event) = match (ProviderName::parse(&provider), stored.normalized()) {

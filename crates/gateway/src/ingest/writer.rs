@@ -134,9 +134,7 @@ async fn reconcile_new(
     let new: Vec<(&ProviderName, &NormalizedEvent)> = items
         .iter()
         .zip(outcomes)
-        .filter(|(item, outcome)| {
-            !item.confirm && matches!(outcome, InsertOutcome::Inserted(_))
-        })
+        .filter(|(item, outcome)| !item.confirm && matches!(outcome, InsertOutcome::Inserted(_)))
         .map(|(item, _)| (item.provider, item.event))
         .collect();
     reconcile(connection, &new, settings, jetstream).await

@@ -83,7 +83,12 @@ pub async fn insert_pending(
          select * from unnest($1::uuid[], $2::text[])",
     )
     .bind(events.iter().map(|(id, _)| *id).collect::<Vec<_>>())
-    .bind(events.iter().map(|(_, provider)| *provider).collect::<Vec<_>>())
+    .bind(
+        events
+            .iter()
+            .map(|(_, provider)| *provider)
+            .collect::<Vec<_>>(),
+    )
     .execute(connection)
     .await?;
     Ok(())
