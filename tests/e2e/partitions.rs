@@ -522,3 +522,42 @@ async fn migrating_a_database_that_holds_data_keeps_every_row_and_its_exactly_on
         .unwrap();
     assert_eq!(claimed.len(), 201);
 }
+
+#[tokio::test]
+async fn retention_deletes_resolved_confirmations_of_events_past_retention_and_keeps_the_rest() {
+    let db = TestDb::new().await;
+    let now = Utc::now();
+    let old = now - chrono::Duration::days(60);
+    let recent = now - chrono::Duration::days(10);
+    for (label, state, resolved_at) in [
+        ("old-refused", "refused", Some(old)),
+        ("old-confirmed", "confirmed", Some(old)),
+        ("recent-refused", "refused", Some(recent)),
+        ("old-pending", "pending", None),
+    ] {
+        sqlx::query(
+            "insert into event_confirmation (event_id, provider, state, reason, created_at, resolved_at)
+             values (uuid_v7_at($1), 'delbank', $2, $3, $1, $4)",
+        )
+        .bind(old)
+        .bind(state)
+        .bind(label)
+        .bind(resolved_at)
+        .execute(&db.pool)
+        .await
+        .unwrap();
+    }
+
+    // Events for 45 days: resolved more than 45 days and a week ago is about an event that is gone.
+    let done = gateway::retention::maintain(&db.pool, &retention(45, 45, 30), now)
+        .await
+        .unwrap();
+
+    assert_eq!(done.confirmations_deleted, 2);
+    let left: Vec<String> =
+        sqlx::query_scalar("select reason from event_confirmation order by reason")
+            .fetch_all(&db.pool)
+            .await
+            .unwrap();
+    assert_eq!(left, ["old-pending", "recent-refused"]);
+}

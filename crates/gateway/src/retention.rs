@@ -10,6 +10,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::config::RetentionSettings;
 use crate::jobs;
+use crate::store::confirmations;
 use crate::store::partitions::{self, Partitioned};
 
 /// What one maintenance pass did.
@@ -21,6 +22,8 @@ pub struct Maintenance {
     pub dropped: Vec<String>,
     /// The new generation of exactly-once keys, when one was started.
     pub rotated_to: Option<i32>,
+    /// Resolved confirmations by fetch deleted, their events past retention.
+    pub confirmations_deleted: u64,
 }
 
 /// How long `table` keeps its rows.
@@ -34,7 +37,8 @@ pub fn keep(settings: &RetentionSettings, table: Partitioned) -> chrono::Duratio
 }
 
 /// One pass as of `now`: creates the partitions of the next `partitions_ahead_days`, drops the
-/// expired ones (attempts, then deliveries, then events) and rotates the key generation when due.
+/// expired ones (attempts, then deliveries, then events), rotates the key generation when due, and
+/// deletes the resolved confirmations by fetch of events past retention.
 pub async fn maintain(
     pool: &PgPool,
     settings: &RetentionSettings,
@@ -47,10 +51,18 @@ pub async fn maintain(
     }
     let rotated_to =
         partitions::rotate_key_generation(pool, now, keep(settings, Partitioned::Events)).await?;
+    // A confirmation is resolved after its event arrived, and an event's week is dropped at most a
+    // week after its retention: one resolved before that is about an event that is gone.
+    let confirmations_deleted = confirmations::delete_resolved_before(
+        pool,
+        now - keep(settings, Partitioned::Events) - chrono::Duration::weeks(1),
+    )
+    .await?;
     Ok(Maintenance {
         created,
         dropped,
         rotated_to,
+        confirmations_deleted,
     })
 }
 
@@ -72,7 +84,8 @@ pub async fn worker(pool: PgPool, settings: RetentionSettings, shutdown: Cancell
                 Ok::<u64, sqlx::Error>(
                     done.created
                         + u64::try_from(done.dropped.len()).unwrap_or(0)
-                        + u64::from(done.rotated_to.is_some()),
+                        + u64::from(done.rotated_to.is_some())
+                        + done.confirmations_deleted,
                 )
             }
         },
