@@ -262,31 +262,6 @@ async fn a_credential_of_another_registration_is_refused() {
 }
 
 #[tokio::test]
-async fn during_a_rotation_old_and_new_credentials_are_accepted_until_the_grace_ends() {
-    let grace_end = now() + chrono::Duration::minutes(10);
-    let source = source(
-        store_with(
-            PIX_PATH,
-            vec![
-                stored(AuthScheme::Bearer, "new-token", None),
-                stored(AuthScheme::Bearer, "old-token", Some(grace_end)),
-            ],
-        ),
-        Vec::new(),
-    );
-    let old = [("authorization", "Bearer old-token")];
-    let new = [("authorization", "Bearer new-token")];
-    assert_eq!(verify(&source, PIX_PATH, &old, now()).await, Ok(()));
-    assert_eq!(verify(&source, PIX_PATH, &new, now()).await, Ok(()));
-    let after = grace_end + chrono::Duration::seconds(1);
-    assert_eq!(
-        verify(&source, PIX_PATH, &old, after).await,
-        Err(VerifyError::InvalidSignature)
-    );
-    assert_eq!(verify(&source, PIX_PATH, &new, after).await, Ok(()));
-}
-
-#[tokio::test]
 async fn an_unknown_path_and_an_unavailable_store_are_told_apart() {
     let source_ok = source(FakeStore::default(), Vec::new());
     assert_eq!(
