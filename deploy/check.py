@@ -111,8 +111,12 @@ def flatten(table, prefix=""):
 
 
 def documented_keys():
-    defaults = tomllib.loads((ROOT / "config" / "default.toml").read_text())
-    return set(flatten(defaults))
+    """Every key of config/default.toml and of each provider crate's documented section
+    (crates/*/config.toml, layered under it by the gateway)."""
+    keys = set(flatten(tomllib.loads((ROOT / "config" / "default.toml").read_text())))
+    for section in (ROOT / "crates").glob("*/config.toml"):
+        keys |= set(flatten(tomllib.loads(section.read_text())))
+    return keys
 
 
 def check_kubernetes():
@@ -120,7 +124,7 @@ def check_kubernetes():
     for toml in (DEPLOY / "k8s").rglob("*.toml"):
         for key in flatten(tomllib.loads(toml.read_text())):
             if key not in documented:
-                fail(f"{toml.relative_to(ROOT)}: `{key}` is not a setting (config/default.toml)")
+                fail(f"{toml.relative_to(ROOT)}: `{key}` is not a setting (config/default.toml, crates/*/config.toml)")
     grace = tomllib.loads((DEPLOY / "k8s" / "base" / "paygate.toml").read_text())["server"][
         "shutdown_grace_secs"
     ]
