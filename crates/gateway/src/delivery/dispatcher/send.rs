@@ -70,9 +70,15 @@ impl Dispatcher {
                 tokio::time::sleep_until(reserved_at + *wait).await;
             }
             (Some(pace::Slot::Later(wait)), _) => {
-                // Its subscription's bucket is booked beyond what a claim may wait: put it back
-                // for when the bucket frees up.
-                let at = Utc::now() + chrono::Duration::from_std(*wait).unwrap_or_default();
+                // Its subscription's bucket is booked beyond what a claim may wait: put it back,
+                // due a little before the bucket frees up. Claimed then, it reserves the next slot
+                // while that slot is still ahead and waits for it, so the schedule stays one
+                // interval apart; due exactly at the slot, every round's claim latency would
+                // push the bucket's next slot later (an idle bucket restarts at now), and over a
+                // backlog the partner would get less than its rate.
+                let lead = super::PACE_HORIZON / 2;
+                let at = Utc::now()
+                    + chrono::Duration::from_std(wait.saturating_sub(lead)).unwrap_or_default();
                 deliveries::release(pool, &[claimed.delivery_id], at).await?;
                 return Ok(None);
             }
