@@ -16,6 +16,7 @@ use rust_decimal::Decimal;
 use secrecy::SecretString;
 use serde_json::{Value, json};
 
+use crate::console::Browserless;
 use crate::delivery::subscribe;
 
 const WAIT: Duration = Duration::from_secs(20);
@@ -224,6 +225,22 @@ async fn a_delbank_pix_received_for_a_pix_the_provider_does_not_know_is_refused_
         deliveries, 0,
         "no delivery was ever enqueued for the refused Pix"
     );
+    // Operations see why on the console's event page.
+    let mut console = Browserless::new(&world.app);
+    assert_eq!(
+        console.sign_in(&world.app.admin_key).await,
+        StatusCode::SEE_OTHER
+    );
+    let refused_page = format!("/console/events/{}", refused["id"].as_str().expect("id"));
+    let (status, page, _) = console.get(&refused_page).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(page.contains("<code>credential</code>"), "{page}");
+    assert!(page.contains("status-refused"), "{page}");
+    assert!(
+        page.contains("statement has no transaction with this endToEndId"),
+        "{page}"
+    );
+    assert!(page.contains("so it was never published"), "{page}");
     // Reconciliation saw the confirmed receipt from the credit provider's bank, not the fake one.
     let real_items = eventually(WAIT, || async {
         let items = world.items_of(&real).await;

@@ -265,14 +265,14 @@ async fn a_forged_cross_site_post_is_refused_and_changes_nothing() {
 }
 
 /// A plain-HTTP console client: keeps the cookies the console sets.
-struct Browserless {
+pub(crate) struct Browserless {
     client: reqwest::Client,
     base: String,
     cookies: Vec<(String, String)>,
 }
 
 impl Browserless {
-    fn new(app: &TestApp) -> Browserless {
+    pub(crate) fn new(app: &TestApp) -> Browserless {
         Browserless {
             client: reqwest::Client::builder()
                 .redirect(reqwest::redirect::Policy::none())
@@ -303,7 +303,7 @@ impl Browserless {
             .join("; ")
     }
 
-    async fn get(&mut self, path: &str) -> (StatusCode, String, Option<String>) {
+    pub(crate) async fn get(&mut self, path: &str) -> (StatusCode, String, Option<String>) {
         let response = self
             .client
             .get(format!("{}{path}", self.base))
@@ -340,7 +340,7 @@ impl Browserless {
         (status, response.text().await.unwrap())
     }
 
-    async fn sign_in(&mut self, key: &str) -> StatusCode {
+    pub(crate) async fn sign_in(&mut self, key: &str) -> StatusCode {
         let (_, page, _) = self.get("/console/login").await;
         let csrf = csrf_of(&page);
         self.post("/console/login", &[("api_key", key), ("csrf", &csrf)], None)

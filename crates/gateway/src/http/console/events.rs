@@ -11,6 +11,7 @@ use super::view::{self, Page, Refusal};
 use crate::http::events::{self as api, EventsQuery};
 use crate::http::state::AppState;
 use crate::keys::Scope;
+use crate::store::confirmations;
 use crate::store::deliveries;
 use crate::store::events::{self, EventFilter, StoredEvent};
 
@@ -170,6 +171,20 @@ struct DetailContext {
     data: String,
     raw: Option<String>,
     deliveries: Vec<DeliveryView>,
+    /// How the webhook was authenticated (`credential+fetch` once confirmed).
+    verification: Option<String>,
+    /// The confirmation by fetch, on events that need one.
+    confirmation: Option<ConfirmationView>,
+}
+
+/// An event's confirmation by fetch, as the event page shows it.
+#[derive(Serialize)]
+struct ConfirmationView {
+    state: &'static str,
+    reason: Option<String>,
+    attempts: i32,
+    last_error: Option<String>,
+    next_attempt_at: String,
 }
 
 /// The attempts of each delivery, as the delivery and event pages show them.
@@ -231,6 +246,21 @@ pub async fn detail(
             next_attempt_at: view::time(delivery.next_attempt_at),
         });
     }
+    let found = confirmations::of_events(&state.pool, &[event.event_id])
+        .await?
+        .into_iter()
+        .next();
+    let verification = found.as_ref().map_or_else(
+        || event.verification.clone(),
+        |found| found.verification.clone(),
+    );
+    let confirmation = found.map(|found| ConfirmationView {
+        state: found.state().as_str(),
+        next_attempt_at: view::time(found.next_attempt_at),
+        reason: found.reason,
+        attempts: found.attempts,
+        last_error: found.last_error,
+    });
     let context = DetailContext {
         session: session.view(),
         nav: "events",
@@ -242,6 +272,8 @@ pub async fn detail(
         data: serde_json::to_string_pretty(&data).unwrap_or_default(),
         raw,
         deliveries: delivery_views,
+        verification,
+        confirmation,
     };
     Ok(view::render("event.html", context))
 }
