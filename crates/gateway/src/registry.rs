@@ -86,11 +86,6 @@ impl ProviderRegistry {
         self.confirmers.clone()
     }
 
-    /// Registers the confirmation by fetch of `name`'s events.
-    pub fn register_confirmer(&mut self, name: ProviderName, confirmer: Arc<dyn EventConfirmer>) {
-        ProviderRegistrar::confirmer(self, name, confirmer);
-    }
-
     /// The credit provider named `name`.
     pub fn credit_provider(&self, name: &str) -> Option<Arc<dyn CreditProvider>> {
         self.credit.get(name).cloned()

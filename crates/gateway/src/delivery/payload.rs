@@ -5,6 +5,7 @@ use chrono::{DateTime, Utc};
 use serde::Serialize;
 use utoipa::ToSchema;
 
+use crate::store::confirmations::Confirmation;
 use crate::store::events::StoredEvent;
 
 /// A normalized event, as partners and internal services see it (the v1 contract).
@@ -68,6 +69,21 @@ pub struct ConfirmationBody {
     /// The last failure to ask the provider, while pending.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub last_error: Option<String>,
+    /// When it was confirmed or refused.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub resolved_at: Option<DateTime<Utc>>,
+}
+
+impl From<Confirmation> for ConfirmationBody {
+    fn from(confirmation: Confirmation) -> ConfirmationBody {
+        ConfirmationBody {
+            state: confirmation.state().as_str().to_owned(),
+            reason: confirmation.reason,
+            attempts: confirmation.attempts,
+            last_error: confirmation.last_error,
+            resolved_at: confirmation.resolved_at,
+        }
+    }
 }
 
 /// The resource an event is about.

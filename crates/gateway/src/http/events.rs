@@ -1,7 +1,5 @@
 //! `GET /v1/events` and `GET /v1/events/{id}`: the stored, normalized events.
 
-use std::collections::HashMap;
-
 use axum::Json;
 use axum::extract::State;
 use axum::http::header;
@@ -76,26 +74,16 @@ async fn with_confirmations(
     events: Vec<StoredEvent>,
 ) -> Result<Vec<EventBody>, ApiError> {
     let ids: Vec<uuid::Uuid> = events.iter().map(|event| event.event_id).collect();
-    let mut found: HashMap<uuid::Uuid, confirmations::Confirmation> =
-        confirmations::of_events(&state.pool, &ids)
-            .await?
-            .into_iter()
-            .map(|confirmation| (confirmation.event_id, confirmation))
-            .collect();
+    let mut found = confirmations::of_events(&state.pool, &ids).await?;
     Ok(events
         .into_iter()
         .map(|event| {
             let confirmation = found.remove(&event.event_id);
             let mut body = EventBody::from(event);
-            if let Some(confirmation) = &confirmation {
+            if let Some(confirmation) = confirmation {
                 body.verification.clone_from(&confirmation.verification);
+                body.confirmation = Some(ConfirmationBody::from(confirmation));
             }
-            body.confirmation = confirmation.map(|confirmation| ConfirmationBody {
-                state: confirmation.state().as_str().to_owned(),
-                reason: confirmation.reason,
-                attempts: confirmation.attempts,
-                last_error: confirmation.last_error,
-            });
             body
         })
         .collect())

@@ -3,6 +3,7 @@
 //! confirmer with a lease, so any number of replicas share the work and a replica that dies
 //! mid-fetch only delays a confirmation by its lease.
 
+use std::collections::HashMap;
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
@@ -44,8 +45,6 @@ impl State {
 pub struct Confirmation {
     /// The event.
     pub event_id: uuid::Uuid,
-    /// Its provider.
-    pub provider: String,
     state: String,
     /// Why it was refused.
     pub reason: Option<String>,
@@ -172,30 +171,25 @@ pub async fn retry_later(
     Ok(())
 }
 
-/// The confirmations of these events (events that needed none are absent), each with its
-/// event's `verification` as of the same snapshot.
+/// The confirmations of these events, by event (events that needed none are absent), each with
+/// its event's `verification` as of the same snapshot.
 pub async fn of_events(
     pool: &PgPool,
     event_ids: &[uuid::Uuid],
-) -> Result<Vec<Confirmation>, sqlx::Error> {
-    sqlx::query_as(
-        "select c.event_id, c.provider, c.state, c.reason, c.attempts, c.next_attempt_at,
-                c.last_error, c.resolved_at, e.verification
+) -> Result<HashMap<uuid::Uuid, Confirmation>, sqlx::Error> {
+    let found: Vec<Confirmation> = sqlx::query_as(
+        "select c.event_id, c.state, c.reason, c.attempts, c.next_attempt_at, c.last_error,
+                c.resolved_at, e.verification
          from event_confirmation c join event e using (event_id)
          where c.event_id = any($1)",
     )
     .bind(event_ids)
     .fetch_all(pool)
-    .await
-}
-
-/// How many confirmations are in each state, by provider: `(provider, state, count)`.
-pub async fn counts(pool: &PgPool) -> Result<Vec<(String, String, i64)>, sqlx::Error> {
-    sqlx::query_as(
-        "select provider, state, count(*) from event_confirmation group by 1, 2 order by 1, 2",
-    )
-    .fetch_all(pool)
-    .await
+    .await?;
+    Ok(found
+        .into_iter()
+        .map(|confirmation| (confirmation.event_id, confirmation))
+        .collect())
 }
 
 /// Deletes resolved confirmations older than `before` (their events are past retention).

@@ -248,8 +248,7 @@ pub async fn detail(
     }
     let found = confirmations::of_events(&state.pool, &[event.event_id])
         .await?
-        .into_iter()
-        .next();
+        .remove(&event.event_id);
     let verification = found.as_ref().map_or_else(
         || event.verification.clone(),
         |found| found.verification.clone(),
