@@ -844,8 +844,8 @@ pub struct WebhookSubscription {
 /// The one retry policy: how long to wait before attempt `attempt + 1`, or `None` to give up.
 ///
 /// Only [`Retry::Safe`] calls are retried, only for retryable errors (timeouts, connection
-/// failures, 5xx, 429), at most `max_retries` times. The delay doubles from `base` with up to 50%
-/// jitter; a 429's `Retry-After` is honoured up to 5 seconds.
+/// failures, 5xx, 429), at most `max_retries` times. The delay is
+/// [`providers::retry::backoff`]'s.
 pub(crate) fn retry_delay(
     retry: Retry,
     error: &ProviderError,
@@ -856,13 +856,7 @@ pub(crate) fn retry_delay(
     if retry == Retry::Never || attempt >= max_retries || !error.is_retryable() {
         return None;
     }
-    if let Some(after) = error.retry_after() {
-        return Some(after.min(Duration::from_secs(5)));
-    }
-    let exponential = base.saturating_mul(2_u32.saturating_pow(attempt));
-    let half_base = u64::try_from(base.as_millis() / 2).unwrap_or(u64::MAX);
-    let jitter = Duration::from_millis(rand::random_range(0..=half_base));
-    Some(exponential.saturating_add(jitter))
+    Some(providers::retry::backoff(error, attempt, base))
 }
 
 /// A failure before a status arrived.
