@@ -17,7 +17,7 @@ use secrecy::SecretString;
 use serde_json::{Value, json};
 
 use crate::console::Browserless;
-use crate::delivery::subscribe;
+use crate::delivery::{replay_everything, subscribe};
 
 const WAIT: Duration = Duration::from_secs(20);
 /// The payer bank the reconciliation treats as the credit provider's: a receipt from it with no
@@ -30,6 +30,7 @@ struct World {
     app: TestApp,
     sim: SimHandle,
     receiver: Receiver,
+    subscription: String,
 }
 
 async fn world() -> World {
@@ -81,7 +82,13 @@ async fn world() -> World {
     let receiver = Receiver::start().await;
     let subscription = subscribe(&app, json!({"url": receiver.url, "event_types": ["*"]})).await;
     receiver.set_secrets(&[subscription["secret"].as_str().expect("secret")]);
-    World { app, sim, receiver }
+    let subscription = subscription["id"].as_str().expect("id").to_owned();
+    World {
+        app,
+        sim,
+        receiver,
+        subscription,
+    }
 }
 
 impl World {
@@ -224,6 +231,39 @@ async fn a_delbank_pix_received_for_a_pix_the_provider_does_not_know_is_refused_
     assert_eq!(
         deliveries, 0,
         "no delivery was ever enqueued for the refused Pix"
+    );
+    // A replica whose lease ran out cannot resolve it again, so nothing publishes it twice.
+    let mut connection = world.app.db.pool.acquire().await.expect("connection");
+    let resolved_again = gateway::store::confirmations::resolve(
+        &mut connection,
+        uuid_of(&refused),
+        gateway::store::confirmations::State::Confirmed,
+        None,
+    )
+    .await
+    .expect("resolve");
+    assert!(!resolved_again, "a refused confirmation was resolved again");
+    drop(connection);
+    // A replay of everything sends the confirmed Pix again, never the refused one.
+    let replay = replay_everything(&world.app, &world.subscription).await;
+    assert!(replay["enqueued"].as_i64() >= Some(1), "{replay}");
+    let redelivered = eventually(WAIT, || async {
+        let times = world
+            .receiver
+            .received()
+            .iter()
+            .filter(|received| received.id == confirmed_id)
+            .count();
+        (times >= 2).then_some(times)
+    })
+    .await;
+    assert!(
+        redelivered.is_some(),
+        "the replay re-sent the confirmed Pix"
+    );
+    assert!(
+        !world.published(refused["id"].as_str().expect("id")),
+        "the replay sent the refused Pix"
     );
     // Operations see why on the console's event page.
     let mut console = Browserless::new(&world.app);

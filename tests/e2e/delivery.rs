@@ -369,7 +369,7 @@ async fn an_endpoint_failing_longer_than_the_limit_is_disabled() {
 }
 
 /// Starts a replay of everything since 2020 to `subscription` and waits for it to complete.
-async fn replay_everything(app: &TestApp, subscription: &str) -> Value {
+pub(crate) async fn replay_everything(app: &TestApp, subscription: &str) -> Value {
     let replay = app
         .post_json(
             &format!("/v1/subscriptions/{subscription}/replay"),

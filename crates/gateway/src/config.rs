@@ -710,6 +710,46 @@ mod tests {
     }
 
     #[test]
+    fn confirmation_settings_out_of_range_name_their_key() {
+        for (overlay, key) in [
+            (
+                "[confirmation]\npoll_interval_ms = 1",
+                "confirmation.poll_interval_ms",
+            ),
+            ("[confirmation]\nbatch = 0", "confirmation.batch"),
+            (
+                "[confirmation]\nconcurrency = 0",
+                "confirmation.concurrency",
+            ),
+            ("[confirmation]\nlease_secs = 0", "confirmation.lease_secs"),
+            (
+                "[confirmation]\nretry_base_ms = 0",
+                "confirmation.retry_base_ms",
+            ),
+            (
+                "[confirmation]\nretry_max_secs = 0",
+                "confirmation.retry_max_secs",
+            ),
+        ] {
+            let error = with_overlay(overlay).unwrap_err().to_string();
+            assert!(error.contains(key), "{overlay}: {error}");
+        }
+    }
+
+    #[test]
+    fn confirmation_retries_double_from_the_base_up_to_the_ceiling() {
+        let settings = Settings::defaults().unwrap().confirmation;
+        assert_eq!(settings.retry_base_ms, 1000);
+        assert_eq!(settings.retry_max_secs, 300);
+        let waits: Vec<u64> = [1, 2, 3, 8, 9, 10, 1000]
+            .map(|attempts| settings.backoff(attempts).as_secs())
+            .to_vec();
+        assert_eq!(waits, [1, 2, 4, 128, 256, 300, 300]);
+        assert_eq!(settings.backoff(0), Duration::from_secs(1));
+        assert_eq!(settings.backoff(-5), Duration::from_secs(1));
+    }
+
+    #[test]
     fn retention_that_would_keep_rows_longer_than_what_they_point_at_is_refused() {
         for (overlay, key) in [
             (
