@@ -31,8 +31,17 @@ async fn the_demo_story_runs_end_to_end_against_both_simulators() {
                 .database(&database);
             let pool = sqlx::PgPool::connect_with(options).await.unwrap();
             let found = e2e::db::secrets_in_the_clear(&pool, &secrets.0).await;
+            // Delbank's money-moving events (the Pix received, the charge's Pix, the failed
+            // transfer, the refund) were each confirmed by fetch before they were delivered.
+            let confirmations: Vec<(String, String, i64)> = sqlx::query_as(
+                "select e.event_type, c.state, count(*) from event_confirmation c
+                 join event e using (event_id) group by 1, 2 order by 1, 2",
+            )
+            .fetch_all(&pool)
+            .await
+            .unwrap();
             pool.close().await;
-            Some((secrets.0.len(), found))
+            Some((secrets.0.len(), found, confirmations))
         }
         Err(_) => None,
     };
@@ -40,7 +49,26 @@ async fn the_demo_story_runs_end_to_end_against_both_simulators() {
     // The demo's own database is dropped whatever happened.
     drop_database(&server, &database).await;
     outcome.expect("the demo story completes");
-    let (scanned, found) = in_the_clear.unwrap();
+    let (scanned, found, confirmations) = in_the_clear.unwrap();
+    let kinds: Vec<&str> = confirmations
+        .iter()
+        .map(|(event_type, state, _)| {
+            assert_eq!(state, "confirmed", "{confirmations:?}");
+            event_type.as_str()
+        })
+        .collect();
+    // (The demo's Pix charge is paid with a PIX_RECEIVED; a bank slip's CHARGE_PAID is confirmed
+    // in `confirmation.rs`.)
+    for kind in [
+        "pix.received",
+        "pix.transfer.completed",
+        "pix.transfer.failed",
+    ] {
+        assert!(
+            kinds.contains(&kind),
+            "{kind} was not confirmed: {confirmations:?}"
+        );
+    }
     assert!(scanned >= 5, "the story saw {scanned} secrets");
     assert!(
         found.is_empty(),

@@ -5,13 +5,16 @@
 //!   (B2, `GET /baas/api/v2/transactions?endToEndId=`);
 //! - `pix.refund.received`: likewise, the refund's credit;
 //! - `charge.paid`: the charge is paid (C3, `GET /baas/v1/charges/{correlationId}`);
-//! - `pix.transfer.completed` / `pix.transfer.failed`: the transfer has that outcome (P4,
-//!   `GET /baas/api/v2/transfers/{idempotencyKey or endToEndId}`).
+//! - `pix.transfer.completed` / `pix.transfer.failed` of a Pix sent: the transfer has that outcome
+//!   (P4, `GET /baas/api/v2/transfers/{idempotencyKey or endToEndId}`);
+//! - the same of a refund sent (which P4 does not cover): the statement has its debit (completed),
+//!   or no debit, or the debit and its reversal (failed).
 
 use async_trait::async_trait;
 use providers::{
     BankingProvider, ChargeStatus, Confirmation, EntryDirection, EventConfirmer, EventData,
-    EventParty, EventType, Money, NormalizedEvent, PixTransferStatus, ProviderError,
+    EventParty, EventType, Money, NormalizedEvent, PixOperation, PixTransferData,
+    PixTransferStatus, ProviderError, StatementEntry,
 };
 use reqwest::Method;
 
@@ -30,16 +33,15 @@ impl DelbankConfirmer {
         DelbankConfirmer { client }
     }
 
-    /// Whether the statement of `account` (the configured one when `None`) has a credit with this
-    /// end-to-end id and amount.
-    async fn credit(
+    /// The entries of the statement of `account` (the configured one when `None`) with this
+    /// end-to-end id.
+    async fn entries(
         &self,
         account: Option<&str>,
         end_to_end_id: &str,
-        amount: &Money,
-    ) -> Result<Confirmation, ProviderError> {
+    ) -> Result<Vec<StatementEntry>, ProviderError> {
         let call = Call::new(
-            "confirm_credit",
+            "confirm_statement_entry",
             Method::GET,
             "/baas/api/v2/transactions",
             "transaction",
@@ -53,25 +55,80 @@ impl DelbankConfirmer {
             .into_iter()
             .map(convert::statement_entry)
             .collect::<Result<Vec<_>, _>>()?;
-        let Some(entry) = entries
-            .iter()
-            .find(|entry| entry.end_to_end_id.as_deref() == Some(end_to_end_id))
-        else {
+        Ok(entries
+            .into_iter()
+            .filter(|entry| entry.end_to_end_id.as_deref() == Some(end_to_end_id))
+            .collect())
+    }
+
+    /// Whether the statement has an entry in `direction` with this end-to-end id and amount.
+    async fn booked(
+        &self,
+        account: Option<&str>,
+        end_to_end_id: &str,
+        amount: &Money,
+        direction: EntryDirection,
+    ) -> Result<Confirmation, ProviderError> {
+        let entries = self.entries(account, end_to_end_id).await?;
+        if entries.is_empty() {
             return Ok(Confirmation::Contradicted(
                 "the account's statement has no transaction with this endToEndId".to_owned(),
             ));
-        };
-        if entry.direction != EntryDirection::Credit {
-            return Ok(Confirmation::Contradicted(
-                "the statement's transaction with this endToEndId is a debit".to_owned(),
-            ));
         }
+        let Some(entry) = entries.iter().find(|entry| entry.direction == direction) else {
+            let other = match direction {
+                EntryDirection::Credit => "debit",
+                EntryDirection::Debit => "credit",
+            };
+            return Ok(Confirmation::Contradicted(format!(
+                "the statement's transaction with this endToEndId is a {other}"
+            )));
+        };
         if entry.amount.amount() != amount.amount() {
             return Ok(Confirmation::Contradicted(format!(
                 "amount: the statement says {}, the webhook {}",
                 entry.amount.amount(),
                 amount.amount()
             )));
+        }
+        Ok(Confirmation::Confirmed)
+    }
+
+    /// A refund the gateway sent: completed when its debit is booked, failed when it is not or
+    /// was reversed; a debit not yet reversed for a failure is asked again later.
+    async fn refund_outcome(
+        &self,
+        transfer: &PixTransferData,
+        completed: bool,
+    ) -> Result<Confirmation, ProviderError> {
+        let Some(end_to_end_id) = transfer.end_to_end_id.as_deref() else {
+            return Ok(Confirmation::Contradicted(
+                "the refund's webhook names no endToEndId".to_owned(),
+            ));
+        };
+        let account = account_of(transfer.payer.as_ref());
+        if completed {
+            return self
+                .booked(
+                    account,
+                    end_to_end_id,
+                    &transfer.amount,
+                    EntryDirection::Debit,
+                )
+                .await;
+        }
+        let entries = self.entries(account, end_to_end_id).await?;
+        let debited = entries
+            .iter()
+            .any(|entry| entry.direction == EntryDirection::Debit);
+        let reversed = entries
+            .iter()
+            .any(|entry| entry.direction == EntryDirection::Credit);
+        if debited && !reversed {
+            return Err(ProviderError::Unavailable {
+                status: None,
+                message: "the refund is still debited, its reversal not yet booked".to_owned(),
+            });
         }
         Ok(Confirmation::Confirmed)
     }
@@ -98,10 +155,11 @@ impl EventConfirmer for DelbankConfirmer {
     async fn confirm(&self, event: &NormalizedEvent) -> Result<Confirmation, ProviderError> {
         match (&event.event_type, &event.data) {
             (EventType::PixReceived, EventData::PixReceived(pix)) => {
-                self.credit(
+                self.booked(
                     account_of(pix.payee.as_ref()),
                     &pix.end_to_end_id,
                     &pix.amount,
+                    EntryDirection::Credit,
                 )
                 .await
             }
@@ -110,8 +168,13 @@ impl EventConfirmer for DelbankConfirmer {
                     .account
                     .as_deref()
                     .or_else(|| account_of(refund.payee.as_ref()));
-                self.credit(account, &refund.end_to_end_id, &refund.amount)
-                    .await
+                self.booked(
+                    account,
+                    &refund.end_to_end_id,
+                    &refund.amount,
+                    EntryDirection::Credit,
+                )
+                .await
             }
             (EventType::ChargePaid, EventData::Charge(charge)) => {
                 match self.client.get_charge(&charge.correlation_id).await {
@@ -125,6 +188,16 @@ impl EventConfirmer for DelbankConfirmer {
                     )),
                     Err(error) => Err(error),
                 }
+            }
+            (
+                EventType::PixTransferCompleted | EventType::PixTransferFailed,
+                EventData::PixTransfer(transfer),
+            ) if transfer.operation == PixOperation::Refund => {
+                self.refund_outcome(
+                    transfer,
+                    event.event_type == EventType::PixTransferCompleted,
+                )
+                .await
             }
             (
                 EventType::PixTransferCompleted | EventType::PixTransferFailed,
