@@ -369,6 +369,49 @@ async fn a_real_delbank_pix_received_waits_while_the_api_is_down_and_is_publishe
     assert_eq!(items[0]["status"], "unexpected_receipt");
 }
 
+#[tokio::test]
+async fn a_delbank_bank_slip_paid_is_published_once_the_charge_reads_paid() {
+    let world = world().await;
+    let charge = expect_json(
+        world
+            .app
+            .post_json(
+                "/v1/charges",
+                Some(&world.app.admin_key),
+                Some("slip-1"),
+                &json!({
+                    "kind": "bankslip",
+                    "amount": "80.00",
+                    "due_date": (chrono::Utc::now() + chrono::Duration::days(10)).date_naive(),
+                    "payer": {"document": "529.982.247-25", "name": "Maria da Silva"},
+                }),
+            )
+            .await,
+        StatusCode::CREATED,
+    )
+    .await;
+    let id = charge["id"].as_str().expect("charge id").to_owned();
+    world.sim.control().pay_charge(&id).expect("paid");
+    let paid = eventually(WAIT, || async {
+        let events = world
+            .get(&format!("/v1/events?type=charge.paid&resource_id={id}"))
+            .await;
+        events["data"]
+            .as_array()
+            .and_then(|events| events.first().cloned())
+            .filter(|event| event["confirmation"]["state"] == "confirmed")
+    })
+    .await
+    .expect("a confirmed charge.paid");
+    assert_eq!(paid["verification"], "credential+fetch");
+    let event_id = paid["id"].as_str().expect("id").to_owned();
+    let delivered = eventually(WAIT, || async { world.published(&event_id).then_some(()) }).await;
+    assert!(
+        delivered.is_some(),
+        "the confirmed charge.paid was published"
+    );
+}
+
 fn uuid_of(event: &Value) -> uuid::Uuid {
     let id = event["id"].as_str().expect("id");
     id.strip_prefix("evt_")
