@@ -1,5 +1,5 @@
 //! The composition root: the one place that builds the application (credential store, provider
-//! registry, state, workers, listener) and names concrete provider crates. `serve`, the CLI's
+//! registry over `catalog`'s provider crates, state, workers, listener). `serve`, the CLI's
 //! provider commands, the demo and the test harness all build through it.
 //!
 //! `Application::build` binds the listener (port 0 picks a free one, for tests) and returns before
@@ -129,7 +129,7 @@ impl Application {
             Arc::new(registry.confirmers()),
         );
         let metrics = telemetry::metrics_handle();
-        describe_providers(&registry);
+        record_provider_info(&registry);
         let sender = Dispatcher::new(pool.clone(), keyring.clone(), &settings)?;
         let state = AppState {
             sender,
@@ -253,7 +253,7 @@ impl Application {
 
 /// `paygate_provider_info`: one series per provider compiled in, from its description, saying
 /// whether this configuration registered it.
-fn describe_providers(registry: &ProviderRegistry) {
+fn record_provider_info(registry: &ProviderRegistry) {
     for description in crate::catalog::descriptions() {
         let name = description.name.to_string();
         let capabilities: Vec<&str> = description
