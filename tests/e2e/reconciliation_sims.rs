@@ -86,24 +86,19 @@ async fn unregistered_world(window_secs: u64) -> World {
 }
 
 impl World {
+    fn borrowing(&self) -> Borrowing<'_> {
+        Borrowing {
+            app: &self.app,
+            dinie: &self.dinie,
+        }
+    }
+
     async fn post(&self, path: &str, body: Value) -> Value {
-        let key = uuid::Uuid::now_v7().to_string();
-        let response = self
-            .app
-            .post_json(path, Some(&self.app.admin_key), Some(&key), &body)
-            .await;
-        let status = response.status();
-        let body = response.json::<Value>().await.expect("json");
-        assert!(status.is_success(), "{path}: {status} {body}");
-        body
+        self.borrowing().post(path, body).await
     }
 
     async fn get(&self, path: &str) -> Value {
-        expect_json(
-            self.app.get(path, Some(&self.app.admin_key)).await,
-            StatusCode::OK,
-        )
-        .await
+        self.borrowing().get(path).await
     }
 
     /// A borrower taken from registration to a disbursed loan at Dinie; returns (loan id, net amount).
