@@ -85,28 +85,6 @@ impl World {
         )
         .await
     }
-
-    /// The first stored event of `event_type` about `resource_id` that satisfies `ready`.
-    async fn event(
-        &self,
-        event_type: &str,
-        resource_id: &str,
-        ready: impl Fn(&Value) -> bool,
-    ) -> Value {
-        eventually(WAIT, || async {
-            let events = self
-                .get(&format!(
-                    "/v1/events?type={event_type}&resource_id={resource_id}"
-                ))
-                .await;
-            events["data"]
-                .as_array()
-                .and_then(|events| events.first().cloned())
-                .filter(&ready)
-        })
-        .await
-        .unwrap_or_else(|| panic!("no {event_type} about {resource_id} in the expected state"))
-    }
 }
 
 #[tokio::test]
@@ -135,7 +113,8 @@ async fn a_charge_paid_at_the_api_pix_psp_becomes_a_matched_reconciliation_item(
     // Paid at the PSP: its callback reaches /webhooks/bacen-pix/{token}/pix.
     let end_to_end_id = world.psp.control().pay_charge(&txid).expect("paid");
     let received = world
-        .event("pix.received", &end_to_end_id, |event| {
+        .app
+        .event_when("pix.received", &end_to_end_id, WAIT, |event| {
             event["confirmation"]["state"] == "confirmed"
         })
         .await;
@@ -148,7 +127,8 @@ async fn a_charge_paid_at_the_api_pix_psp_becomes_a_matched_reconciliation_item(
         Some(net)
     );
     let paid = world
-        .event("charge.paid", &txid, |event| {
+        .app
+        .event_when("charge.paid", &txid, WAIT, |event| {
             event["confirmation"]["state"] == "confirmed"
         })
         .await;
@@ -218,7 +198,8 @@ async fn a_pix_the_psp_does_not_confirm_is_refused_and_never_reconciled() {
         .expect("callback sent");
     assert_eq!(response.status(), StatusCode::OK);
     let refused = world
-        .event("pix.received", &fake, |event| {
+        .app
+        .event_when("pix.received", &fake, WAIT, |event| {
             event["confirmation"]["state"] == "refused"
         })
         .await;

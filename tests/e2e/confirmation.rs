@@ -102,19 +102,9 @@ impl World {
 
     /// The stored `pix.received` of `end_to_end_id`, once it satisfies `ready`.
     async fn pix_event(&self, end_to_end_id: &str, ready: impl Fn(&Value) -> bool) -> Value {
-        eventually(WAIT, || async {
-            let events = self
-                .get(&format!(
-                    "/v1/events?type=pix.received&resource_id={end_to_end_id}"
-                ))
-                .await;
-            events["data"]
-                .as_array()
-                .and_then(|events| events.first().cloned())
-                .filter(&ready)
-        })
-        .await
-        .unwrap_or_else(|| panic!("no pix.received for {end_to_end_id} in the expected state"))
+        self.app
+            .event_when("pix.received", end_to_end_id, WAIT, ready)
+            .await
     }
 
     /// A Pix from the credit provider's bank into the gateway's account; its end-to-end id.
@@ -392,17 +382,12 @@ async fn a_delbank_bank_slip_paid_is_published_once_the_charge_reads_paid() {
     .await;
     let id = charge["id"].as_str().expect("charge id").to_owned();
     world.sim.control().pay_charge(&id).expect("paid");
-    let paid = eventually(WAIT, || async {
-        let events = world
-            .get(&format!("/v1/events?type=charge.paid&resource_id={id}"))
-            .await;
-        events["data"]
-            .as_array()
-            .and_then(|events| events.first().cloned())
-            .filter(|event| event["confirmation"]["state"] == "confirmed")
-    })
-    .await
-    .expect("a confirmed charge.paid");
+    let paid = world
+        .app
+        .event_when("charge.paid", &id, WAIT, |event| {
+            event["confirmation"]["state"] == "confirmed"
+        })
+        .await;
     assert_eq!(paid["verification"], "credential+fetch");
     let event_id = paid["id"].as_str().expect("id").to_owned();
     let delivered = eventually(WAIT, || async { world.published(&event_id).then_some(()) }).await;

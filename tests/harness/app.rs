@@ -265,6 +265,27 @@ impl TestApp {
         expect_json(response, StatusCode::OK).await
     }
 
+    /// The newest stored event of `event_type` about `resource_id`, once it satisfies `ready`
+    /// (polled for at most `wait`); panics naming both when none does in time.
+    pub async fn event_when(
+        &self,
+        event_type: &str,
+        resource_id: &str,
+        wait: std::time::Duration,
+        ready: impl Fn(&Value) -> bool,
+    ) -> Value {
+        let query = format!("?type={event_type}&resource_id={resource_id}");
+        crate::eventually(wait, || async {
+            let events = self.list_events(&query).await;
+            events["data"]
+                .as_array()
+                .and_then(|events| events.first().cloned())
+                .filter(&ready)
+        })
+        .await
+        .unwrap_or_else(|| panic!("no {event_type} about {resource_id} in the expected state"))
+    }
+
     /// Number of rows in `table`.
     pub async fn count(&self, table: &str) -> i64 {
         sqlx::query_scalar(&format!("select count(*) from {table}"))
